@@ -1,0 +1,38 @@
+"""Colour helpers shared by every capability: sRGB transfer, luminance, BT.601 luma for SR metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+REC709_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 decoding of sRGB-encoded values in [0, 1]."""
+    v = np.asarray(values, dtype=np.float32)
+    return np.where(v <= 0.04045, v / 12.92, ((np.maximum(v, 0.04045) + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 encoding of linear values; negative inputs map to 0."""
+    v = np.maximum(np.asarray(values, dtype=np.float32), 0.0)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055).astype(
+        np.float32
+    )
+
+
+def luminance(linear_rgb: np.ndarray) -> np.ndarray:
+    """Relative luminance (Rec. 709 primaries) of linear RGB, shape (...,)."""
+    return np.asarray(linear_rgb, dtype=np.float32) @ REC709_LUMA
+
+
+def bt601_luma(rgb: np.ndarray) -> np.ndarray:
+    """Y of BT.601 YCbCr in [16, 235] for sRGB-encoded RGB in [0, 1] (the SR-paper convention)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return 16.0 + rgb @ np.array([65.481, 128.553, 24.966])
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB between two arrays of equal shape."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)

@@ -1,0 +1,6 @@
+"""LUT core: the LUT3D type, CPU application, .cube and Hald CLUT I/O."""
+
+from engine.lut.apply import INTERPOLATIONS, apply_lut, apply_lut_to_values
+from engine.lut.lut3d import LUT3D, identity_table
+
+__all__ = ["INTERPOLATIONS", "LUT3D", "apply_lut", "apply_lut_to_values", "identity_table"]
