@@ -29,6 +29,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.fsutil import atomic_path
+from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
 SR_LEVELS = np.array([*range(0, 256, 16), 255])  # 17 lattice levels per input, interval 16
@@ -244,7 +245,7 @@ def upscale_uint8(
         block = values.reshape(h, width, channels, r, r).transpose(0, 3, 1, 4, 2)
         out[rows.start * r : rows.stop * r] = block.reshape(h * r, width * r, channels)
 
-    table.rotations  # build the permuted tables once, before the threads share them
+    _ = table.rotations  # build the permuted tables once, before the threads share them
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, rows) for rows in strips]
@@ -273,3 +274,40 @@ def upscale_pixels(
     image = np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
     out = upscale_uint8(image, table, max_pixels=max_pixels, progress=progress, cancel=cancel)
     return np.multiply(out, np.float32(1 / 255), dtype=np.float32)
+
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
+MODEL_NAMES = ("srlut", "eclut")
+
+
+def shipped_table_path(model: str, scale: int) -> Path:
+    """resources/models/sr_<model>_x<scale>.npz for a shipped model name."""
+    if model not in MODEL_NAMES:
+        raise InputError(f"unknown SR model {model!r}; expected one of {', '.join(MODEL_NAMES)} or a .npz table")
+    if scale not in (2, 4):
+        raise InputError(f"the shipped SR models upscale by 2 or 4, not {scale}")
+    return MODELS_DIR / f"sr_{model}_x{scale}.npz"
+
+
+def resolve_table(model: str, scale: int) -> SRTable:
+    """A shipped model by name, or a table file by path; its scale must equal `scale`."""
+    path = Path(model) if model.endswith(".npz") else shipped_table_path(model, scale)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: SR table not found")
+    table = load_table(path)
+    if table.scale != scale:
+        raise InputError(f"{path}: this table upscales by {table.scale}, not {scale}")
+    return table
+
+
+def upscale_photo(
+    photo: Photo,
+    table: SRTable,
+    *,
+    max_pixels: int = MAX_OUTPUT_PIXELS,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> Photo:
+    """The photo upscaled by the table's factor, metadata kept (alpha resized along)."""
+    pixels = upscale_pixels(photo.pixels, table, max_pixels=max_pixels, progress=progress, cancel=cancel)
+    return photo.with_pixels(pixels)
