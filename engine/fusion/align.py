@@ -96,8 +96,8 @@ def _mismatch(reference: tuple[np.ndarray, np.ndarray], frame: tuple[np.ndarray,
 
 
 def find_shift(reference: np.ndarray, frame: np.ndarray, *, levels: int = DEFAULT_LEVELS) -> Shift:
-    """Translation that lays `frame` on `reference` (both (H, W, 3) in [0, 1], any exposures)."""
-    return _search(_BitmapPyramid(grey_levels(reference), levels), _BitmapPyramid(grey_levels(frame), levels))
+    """Translation that lays `frame` on `reference`, both 8-bit grey images from `grey_levels`."""
+    return _search(_BitmapPyramid(reference, levels), _BitmapPyramid(frame, levels))
 
 
 def _search(reference: _BitmapPyramid, frame: _BitmapPyramid) -> Shift:
@@ -111,42 +111,57 @@ def _search(reference: _BitmapPyramid, frame: _BitmapPyramid) -> Shift:
 
 
 def find_shifts(
-    frames: Sequence[np.ndarray],
+    greys: Sequence[np.ndarray],
     reference: int,
     *,
     levels: int = DEFAULT_LEVELS,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> list[Shift]:
-    """Shift of every frame onto frames[reference] (whose own shift is zero)."""
+    """Shift of every frame onto greys[reference] (whose own shift is zero); inputs from `grey_levels`."""
     check(cancel)
-    ref_pyramid = _BitmapPyramid(grey_levels(frames[reference]), levels)
+    ref_pyramid = _BitmapPyramid(greys[reference], levels)
     shifts = []
-    for index, frame in enumerate(frames):
+    for index, grey in enumerate(greys):
         check(cancel)
-        shifts.append(Shift() if index == reference else _search(ref_pyramid, _BitmapPyramid(grey_levels(frame), levels)))
-        progress((index + 1) / len(frames), "aligning")
+        shifts.append(Shift() if index == reference else _search(ref_pyramid, _BitmapPyramid(grey, levels)))
+        progress((index + 1) / len(greys), "aligning")
     return shifts
 
 
-def shift_frame(pixels: np.ndarray, shift: Shift) -> tuple[np.ndarray, np.ndarray | None]:
-    """Apply `shift`; uncovered borders repeat the nearest edge pixel and are reported in a validity mask.
+def shift_frame(pixels: np.ndarray, shift: Shift, *, planar: bool = False) -> np.ndarray:
+    """Apply `shift` to an (H, W) or (H, W, C) array; uncovered borders repeat the nearest edge pixel.
 
-    Returns (shifted pixels, bool mask of pixels that came from the frame, or None when all did).
+    With `planar`, an (H, W, C) input comes back as (C, H, W), in the same single pass.
     """
-    if shift == Shift():
-        return pixels, None
     h, w = pixels.shape[:2]
     if abs(shift.dy) >= h or abs(shift.dx) >= w:
         raise ValueError(f"shift {shift} is larger than the {w}x{h} frame")
     top, bottom = max(shift.dy, 0), max(-shift.dy, 0)
     left, right = max(shift.dx, 0), max(-shift.dx, 0)
-    inner = pixels[bottom : h - top, right : w - left]
-    pad = [(top, bottom), (left, right)] + [(0, 0)] * (pixels.ndim - 2)
-    shifted = np.pad(inner, pad, mode="edge")
-    valid = np.zeros((h, w), dtype=bool)
-    valid[top : h - bottom, left : w - right] = True
-    return shifted, valid
+    source = pixels.transpose(2, 0, 1) if planar else pixels
+    lead = (slice(None),) if planar else ()
+    out = np.empty(source.shape, dtype=pixels.dtype)
+    out[(*lead, slice(top, h - bottom), slice(left, w - right))] = source[
+        (*lead, slice(bottom, h - top), slice(right, w - left))
+    ]
+    rows = (slice(None),) if planar else ()
+    if top:
+        out[(*rows, slice(0, top))] = out[(*rows, slice(top, top + 1))]
+    if bottom:
+        out[(*rows, slice(h - bottom, h))] = out[(*rows, slice(h - bottom - 1, h - bottom))]
+    if left:
+        out[(*rows, slice(None), slice(0, left))] = out[(*rows, slice(None), slice(left, left + 1))]
+    if right:
+        out[(*rows, slice(None), slice(w - right, w))] = out[(*rows, slice(None), slice(w - right - 1, w - right))]
+    return out
+
+
+def covered(shift: Shift, height: int, width: int) -> np.ndarray:
+    """Bool (H, W) mask of the pixels a frame shifted by `shift` really covers (not edge repeats)."""
+    valid = np.zeros((height, width), dtype=bool)
+    valid[max(shift.dy, 0) : height - max(-shift.dy, 0), max(shift.dx, 0) : width - max(-shift.dx, 0)] = True
+    return valid
 
 
 def common_window(shifts: Sequence[Shift], height: int, width: int) -> tuple[slice, slice]:
