@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.jobs import CancelToken, check
 
-MIN_LEVEL_SIZE = 4
+MIN_LEVEL_SIZE = 2  # halve until the smaller side is 2 or 3: deep pyramids blend tones most globally
 
 
 def _axis_slice(array: np.ndarray, axis: int, start: int, stop: int | None, step: int = 1) -> np.ndarray:
