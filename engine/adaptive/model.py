@@ -84,7 +84,7 @@ class WeightPredictor(nn.Module):
                 layers.append(nn.InstanceNorm2d(cout, affine=True))
         head = nn.Conv2d(128, n_luts, 8)
         with torch.no_grad():  # start near "LUT0 only": w = (1, 0, ...) (plain) or w = 0 (residual)
-            head.weight.mul_(0.1)
+            head.weight.mul_(0.01)
             head.bias.zero_()
         layers += [nn.Dropout(0.5), head]
         self.body = nn.Sequential(*layers)
@@ -117,7 +117,7 @@ class CompressedBasis(nn.Module):
         super().__init__()
         n, s, w = config.lut_size, config.rank_strong, config.rank_weak
         self.size = n
-        self.coefficients = nn.Parameter(torch.zeros(config.n_luts, 3, s, w))
+        self.coefficients = nn.Parameter(torch.randn(config.n_luts, 3, s, w) * 1e-3)  # non-zero: gradients flow
         self.strong = nn.Parameter(torch.randn(n, s) / s**0.5)
         self.weak = nn.Parameter(torch.randn(w, n * n) / w**0.5)
         self.register_buffer("identity", identity_lut(n), persistent=False)
