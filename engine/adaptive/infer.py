@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from engine.adaptive.data import shrink, to_tensor
-from engine.adaptive.model import PREDICTOR_SIZE, AdaptiveLUT, ModelConfig
+from engine.adaptive.model import AdaptiveLUT, ModelConfig
 from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn, no_progress
 from engine.lut import LUT3D, apply_lut
@@ -50,7 +50,7 @@ def predict_lut(model: AdaptiveLUT, pixels: np.ndarray, title: str = "") -> LUT3
     """This photo's LUT: the predictor runs on a 256 x 256 downsample of `pixels` (H x W x 3 in [0, 1])."""
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise InputError(f"expected an H x W x 3 image, got shape {pixels.shape}")
-    small = to_tensor(shrink(pixels, 2 * PREDICTOR_SIZE)).clamp(0.0, 1.0)
+    small = to_tensor(shrink(pixels, 2 * model.config.predictor_size)).clamp(0.0, 1.0)
     luts, _ = model.fused_luts(small)
     table = luts[0].permute(1, 2, 3, 0).numpy()  # (3, b, g, r) -> (b, g, r, 3)
     return LUT3D(np.clip(table, 0.0, 1.0), title=title)

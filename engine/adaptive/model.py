@@ -37,6 +37,7 @@ class ModelConfig:
     compressed: bool = False
     rank_strong: int = 5  # S in CLUT-Net
     rank_weak: int = 20  # W in CLUT-Net
+    predictor_size: int = PREDICTOR_SIZE  # the predictor's input side; a multiple of 32 (tests use 64 for speed)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -65,16 +66,15 @@ def trilinear_lookup(luts: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     return out.reshape(batch, 3, height, width)
 
 
-def downsample_for_predictor(images: torch.Tensor) -> torch.Tensor:
+def downsample_for_predictor(images: torch.Tensor, size: int = PREDICTOR_SIZE) -> torch.Tensor:
     """The predictor's view of a photo: a 256 x 256 antialiased bilinear resize (aspect not kept, as in Zeng)."""
-    return F.interpolate(images, size=(PREDICTOR_SIZE, PREDICTOR_SIZE), mode="bilinear",
-                         align_corners=False, antialias=True)
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 class WeightPredictor(nn.Module):
     """Five stride-2 convs 3->16->32->64->128->128 on 256 x 256, then an 8 x 8 conv to one weight per LUT."""
 
-    def __init__(self, n_luts: int) -> None:
+    def __init__(self, n_luts: int, input_size: int = PREDICTOR_SIZE) -> None:
         super().__init__()
         widths = [3, 16, 32, 64, 128, 128]
         layers: list[nn.Module] = []
@@ -82,7 +82,7 @@ class WeightPredictor(nn.Module):
             layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
             if index < 4:
                 layers.append(nn.InstanceNorm2d(cout, affine=True))
-        head = nn.Conv2d(128, n_luts, 8)
+        head = nn.Conv2d(128, n_luts, input_size // 32)
         with torch.no_grad():  # start near "LUT0 only": w = (1, 0, ...) (plain) or w = 0 (residual)
             head.weight.mul_(0.01)
             head.bias.zero_()
@@ -143,14 +143,14 @@ class AdaptiveLUT(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.predictor = WeightPredictor(config.n_luts)
+        self.predictor = WeightPredictor(config.n_luts, config.predictor_size)
         if not config.compressed:
             with torch.no_grad():
                 self.predictor.body[-1].bias[0] = 1.0
         self.basis: PlainBasis | CompressedBasis = (CompressedBasis if config.compressed else PlainBasis)(config)
 
     def predict_weights(self, images: torch.Tensor) -> torch.Tensor:
-        return self.predictor(downsample_for_predictor(images))
+        return self.predictor(downsample_for_predictor(images, self.config.predictor_size))
 
     def fused_luts(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-image LUTs (B, 3, N, N, N), weights (B, K)) for images (B, 3, H, W) in [0, 1]."""

@@ -57,7 +57,7 @@ def test_batch_uses_each_images_own_lut():
 @pytest.mark.parametrize("compressed", [False, True])
 def test_model_batch_equals_per_image(compressed):
     torch.manual_seed(0)
-    model = AdaptiveLUT(ModelConfig(n_luts=3, lut_size=9, compressed=compressed)).eval()
+    model = AdaptiveLUT(ModelConfig(n_luts=3, lut_size=9, compressed=compressed, predictor_size=64)).eval()
     with torch.no_grad():
         for p in model.basis.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -74,7 +74,7 @@ def test_model_batch_equals_per_image(compressed):
 @pytest.mark.parametrize("compressed", [False, True])
 def test_gradients_reach_the_luts_and_the_predictor(compressed):
     torch.manual_seed(0)
-    model = AdaptiveLUT(ModelConfig(n_luts=3, lut_size=9, compressed=compressed))
+    model = AdaptiveLUT(ModelConfig(n_luts=3, lut_size=9, compressed=compressed, predictor_size=64))
     images = torch.rand(2, 3, 32, 32)
     out, luts, _ = model(images)
     ((out - images.flip(1)) ** 2).mean().backward()
