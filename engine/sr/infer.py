@@ -206,7 +206,7 @@ def check_output_size(height: int, width: int, scale: int, max_pixels: int = MAX
     if out_pixels > max_pixels:
         raise OutputTooLargeError(
             f"upscaling {width}x{height} by {scale} would make {width * scale}x{height * scale} "
-            f"= {out_pixels / 1e6:.0f} MP, above the limit of {max_pixels / 1e6:.0f} MP"
+            f"= {out_pixels:,} pixels, above the limit of {max_pixels:,}"
         )
 
 
@@ -289,9 +289,39 @@ def shipped_table_path(model: str, scale: int) -> Path:
     return MODELS_DIR / f"sr_{model}_x{scale}.npz"
 
 
+def user_models_dir() -> Path:
+    """Where tables trained by the user live: $LUTLAB_DATA_DIR/sr or $XDG_DATA_HOME/lutlab/sr."""
+    if os.environ.get("LUTLAB_DATA_DIR"):
+        return Path(os.environ["LUTLAB_DATA_DIR"]) / "sr"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "lutlab" / "sr"
+
+
+def available_models(scale: int) -> list[tuple[str, Path]]:
+    """(name, path) of the shipped and the user's tables for `scale`, shipped first."""
+    shipped = [(name, shipped_table_path(name, scale)) for name in MODEL_NAMES]
+    models = [(name, path) for name, path in shipped if path.is_file()]
+    folder = user_models_dir()
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("scale") == scale:
+            models.append((path.stem, path))
+    return models
+
+
 def resolve_table(model: str, scale: int) -> SRTable:
-    """A shipped model by name, or a table file by path; its scale must equal `scale`."""
-    path = Path(model) if model.endswith(".npz") else shipped_table_path(model, scale)
+    """A shipped model or a user's table by name, or a table file by path; its scale must equal `scale`."""
+    if model.endswith(".npz"):
+        path = Path(model)
+    elif model in MODEL_NAMES:
+        path = shipped_table_path(model, scale)
+    else:
+        path = user_models_dir() / f"{model}.npz"
+        if not path.is_file():
+            known = ", ".join(name for name, _ in available_models(scale)) or "none"
+            raise InputError(f"no SR model named {model!r} for x{scale} (available: {known})")
     if not path.is_file():
         raise ModelFileError(f"{path}: SR table not found")
     table = load_table(path)

@@ -113,3 +113,23 @@ def _repo_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[3]
+
+
+def test_train_cli_writes_a_usable_table(tmp_path) -> None:
+    from engine.cli import main
+    from engine.image import Photo, save_photo
+    from engine.sr.infer import load_table
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(2):
+        save_photo(Photo(rng.random((70, 90, 3)).astype(np.float32)), photos / f"p{i}.png")
+    save_photo(Photo(rng.random((20, 20, 3)).astype(np.float32)), photos / "tiny.png")  # too small: skipped
+    argv = ["train", "--kind", "sr", "--data", str(photos), "--name", "mine", "--out", str(tmp_path / "out")]
+    assert main([*argv, "--sr-model", "eclut", "--scale", "2", "--steps", "1"]) == 0
+    table = load_table(tmp_path / "out" / "mine.npz")
+    assert (table.kind, table.scale, table.meta["steps"]) == ("eclut", 2, 1)
+    assert table.meta["metrics"]["bicubic_y_psnr"] > 20
+    assert main([*argv, "--epochs", "3"]) == 2
+    assert main([*argv[:4], str(tmp_path / "none"), *argv[5:]]) == 2
