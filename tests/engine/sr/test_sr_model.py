@@ -127,10 +127,10 @@ def test_train_cli_writes_a_usable_table(tmp_path) -> None:
         save_photo(Photo(rng.random((70, 90, 3)).astype(np.float32)), photos / f"p{i}.png")
     save_photo(Photo(rng.random((20, 20, 3)).astype(np.float32)), photos / "tiny.png")  # too small: skipped
     argv = ["train", "--kind", "sr", "--data", str(photos), "--name", "mine", "--out", str(tmp_path / "out")]
-    assert main([*argv, "--sr-model", "eclut", "--scale", "2", "--steps", "1"]) == 0
+    assert main([*argv, "--sr-model", "eclut", "--scale", "2", "--steps", "1", "--finetune-steps", "2"]) == 0
     table = load_table(tmp_path / "out" / "mine.npz")
     assert (table.kind, table.scale, table.meta["steps"]) == ("eclut", 2, 1)
-    assert table.meta["metrics"]["bicubic_y_psnr"] > 20
+    assert table.meta["metrics"]["bicubic_y_psnr"] > 20 and table.meta["finetune"]["steps"] == 2
     assert main([*argv, "--epochs", "3"]) == 2
     assert main([*argv[:4], str(tmp_path / "none"), *argv[5:]]) == 2
 
