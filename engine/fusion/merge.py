@@ -40,6 +40,25 @@ class MergeOptions:
 
 
 @dataclass(frozen=True)
+class Bracket:
+    """How the frames of a bracket relate; lists are indexed like the input frames."""
+
+    order: list[int]  # input indices from the darkest to the brightest frame
+    reference: int  # input index of the reference (middle exposure) frame
+    evs: list[float]  # exposure of each frame relative to the reference, in stops
+    exif_exposures: bool  # whether the ordering came from EXIF (else from measured brightness)
+
+
+def analyse_bracket(photos: Sequence[Photo]) -> Bracket:
+    """Order the frames by exposure (EXIF when every frame has it, else brightness) and pick the middle one."""
+    exposures, from_exif = frame_exposures([p.exif for p in photos], [p.pixels for p in photos])
+    order = exposure_order(exposures)
+    reference = order[len(order) // 2]
+    evs = relative_evs(exposures, from_exif, [p.pixels for p in photos], reference)
+    return Bracket(order, reference, evs, from_exif)
+
+
+@dataclass(frozen=True)
 class MergeResult:
     """The merged photo and what was found on the way; lists are indexed like the input frames."""
 
@@ -106,10 +125,8 @@ def merge_photos(
 ) -> MergeResult:
     """Fuse a bracket into one photo in [0, 1] (clipped, never stretched), in reference coordinates."""
     check_bracket(photos)
-    exposures, from_exif = frame_exposures([p.exif for p in photos], [p.pixels for p in photos])
-    order = exposure_order(exposures)
-    reference = order[len(order) // 2]
-    evs = relative_evs(exposures, from_exif, [p.pixels for p in photos], reference)
+    bracket = analyse_bracket(photos)
+    reference = bracket.reference
     check(cancel)
 
     greys = _parallel_map(grey_levels, [p.pixels for p in photos])
@@ -167,7 +184,7 @@ def merge_photos(
         alpha = None if alpha is None else alpha[rows, cols]
     merged = Photo(fused, alpha, max(p.bit_depth for p in photos), ref_photo.exif, ref_photo.icc, None)
     progress(1.0, "merged")
-    return MergeResult(merged, order, reference, shifts, evs, from_exif)
+    return MergeResult(merged, bracket.order, reference, shifts, bracket.evs, bracket.exif_exposures)
 
 
 def merge_files(

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.jobs import CancelToken, check
 
-MIN_LEVEL_SIZE = 4
+MIN_LEVEL_SIZE = 2  # halve until the smaller side is 2 or 3: deep pyramids blend tones most globally
 
 
 def _axis_slice(array: np.ndarray, axis: int, start: int, stop: int | None, step: int = 1) -> np.ndarray:
@@ -38,6 +38,14 @@ def _mirror(index: int, n: int) -> int:
     if index > n - 1:
         index = 2 * (n - 1) - index
     return min(max(index, 0), n - 1)
+
+
+def _coarse_neighbour(index: int, m: int) -> int:
+    """Coarse sample i sits on fine sample 2i: before the first one the signal mirrors around it, after
+    the last one (fine samples 2m-1 and beyond) it continues flat. Mirroring there too would bend the
+    last fine sample back towards the interior, which on the 2- and 3-sample top levels tilts whole images.
+    """
+    return -index if index < 0 else min(index, m - 1)
 
 
 _DOWN_TAPS = np.array([1, 4, 6, 4, 1], dtype=np.float32) / 16
@@ -90,15 +98,16 @@ def _upsample_axis(x: np.ndarray, n: int, axis: int) -> np.ndarray:
         inner *= 0.125
         inner += _axis_slice(x, axis, 1, m - 1) * np.float32(0.75)
     for i in {0, m - 1}:
-        outer = _sample(x, axis, _mirror(i - 1, m)) + _sample(x, axis, _mirror(i + 1, m))
+        before, after = min(_coarse_neighbour(i - 1, m), m - 1), _coarse_neighbour(i + 1, m)
+        outer = _sample(x, axis, before) + _sample(x, axis, after)
         _sample(even, axis, i)[...] = outer * np.float32(0.125) + _sample(x, axis, i) * np.float32(0.75)
     pairs = min(n // 2, m - 1)
     if pairs > 0:
         inner = _axis_slice(odd, axis, 0, pairs)
         np.add(_axis_slice(x, axis, 0, pairs), _axis_slice(x, axis, 1, pairs + 1), out=inner)
         inner *= 0.5
-    if n // 2 == m:  # the last odd sample's right neighbour lies past the end
-        _sample(odd, axis, m - 1)[...] = (_sample(x, axis, m - 1) + _sample(x, axis, _mirror(m, m))) * np.float32(0.5)
+    if n // 2 == m:  # the last odd sample lies past the last coarse one
+        _sample(odd, axis, m - 1)[...] = _sample(x, axis, m - 1)
     return out
 
 

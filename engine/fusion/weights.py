@@ -41,9 +41,9 @@ def _power(values: np.ndarray, exponent: float) -> np.ndarray:
 
 
 def contrast(pixels: np.ndarray) -> np.ndarray:
-    """|4-neighbour Laplacian| of the grey image (edges replicated), (H, W) float32."""
+    """|4-neighbour Laplacian| of the grey image (borders mirrored), (H, W) float32."""
     grey = np.asarray(pixels, dtype=np.float32) @ GREY_WEIGHTS
-    padded = np.pad(grey, 1, mode="edge")
+    padded = np.pad(grey, 1, mode="reflect" if min(grey.shape) > 1 else "edge")
     lap = padded[:-2, 1:-1] + padded[2:, 1:-1]
     lap += padded[1:-1, :-2]
     lap += padded[1:-1, 2:]

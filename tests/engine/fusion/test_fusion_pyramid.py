@@ -4,7 +4,7 @@ import pytest
 from engine.fusion.pyramid import blend, collapse, downsample, laplacian_pyramid, level_sizes, upsample
 
 
-@pytest.mark.parametrize("shape", [(37, 53), (3, 41, 29), (3, 64, 64), (9, 8), (3, 101, 7)])
+@pytest.mark.parametrize("shape", [(37, 53), (3, 41, 29), (3, 64, 64), (9, 8), (3, 101, 7), (1, 1), (2, 5), (3, 3, 2)])
 def test_build_then_collapse_is_the_identity_at_odd_sizes(shape):
     image = np.random.default_rng(0).random(shape, dtype=np.float32)
     pyramid = laplacian_pyramid(image)
@@ -14,7 +14,7 @@ def test_build_then_collapse_is_the_identity_at_odd_sizes(shape):
 
 
 def test_level_sizes_halve_rounding_up():
-    assert level_sizes(37, 53) == [(37, 53), (19, 27), (10, 14), (5, 7)]
+    assert level_sizes(37, 53) == [(37, 53), (19, 27), (10, 14), (5, 7), (3, 4)]
     assert level_sizes(37, 53, levels=2) == [(37, 53), (19, 27)]
 
 
