@@ -129,31 +129,24 @@ def find_shifts(
     return shifts
 
 
-def shift_frame(pixels: np.ndarray, shift: Shift, *, planar: bool = False) -> np.ndarray:
-    """Apply `shift` to an (H, W) or (H, W, C) array; uncovered borders repeat the nearest edge pixel.
-
-    With `planar`, an (H, W, C) input comes back as (C, H, W), in the same single pass.
-    """
+def shift_frame(pixels: np.ndarray, shift: Shift) -> np.ndarray:
+    """`shift` applied to an (H, W) or (H, W, C) array, as a new contiguous array; uncovered borders repeat
+    the nearest covered row or column (`covered` says which pixels are real)."""
     h, w = pixels.shape[:2]
     if abs(shift.dy) >= h or abs(shift.dx) >= w:
         raise ValueError(f"shift {shift} is larger than the {w}x{h} frame")
     top, bottom = max(shift.dy, 0), max(-shift.dy, 0)
     left, right = max(shift.dx, 0), max(-shift.dx, 0)
-    source = pixels.transpose(2, 0, 1) if planar else pixels
-    lead = (slice(None),) if planar else ()
-    out = np.empty(source.shape, dtype=pixels.dtype)
-    out[(*lead, slice(top, h - bottom), slice(left, w - right))] = source[
-        (*lead, slice(bottom, h - top), slice(right, w - left))
-    ]
-    rows = (slice(None),) if planar else ()
+    out = np.empty(pixels.shape, dtype=pixels.dtype)
+    out[top : h - bottom, left : w - right] = pixels[bottom : h - top, right : w - left]
     if top:
-        out[(*rows, slice(0, top))] = out[(*rows, slice(top, top + 1))]
+        out[:top] = out[top : top + 1]
     if bottom:
-        out[(*rows, slice(h - bottom, h))] = out[(*rows, slice(h - bottom - 1, h - bottom))]
+        out[h - bottom :] = out[h - bottom - 1 : h - bottom]
     if left:
-        out[(*rows, slice(None), slice(0, left))] = out[(*rows, slice(None), slice(left, left + 1))]
+        out[:, :left] = out[:, left : left + 1]
     if right:
-        out[(*rows, slice(None), slice(w - right, w))] = out[(*rows, slice(None), slice(w - right - 1, w - right))]
+        out[:, w - right :] = out[:, w - right - 1 : w - right]
     return out
 
 

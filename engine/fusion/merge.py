@@ -156,26 +156,17 @@ def merge_photos(
     del greys
     check(cancel)
 
-    blend_progress = sub_progress(progress, 0.3, 1.0)
-    blend_progress(0.0, "blending")
-    done = [0]
-
-    def frame_done() -> None:
-        done[0] += 1
-        blend_progress(done[0] / len(photos), "blending")
-
-    planar = blend(
+    fused = blend(
         (height, width),
         len(photos),
-        lambda index: shift_frame(photos[index].pixels, shifts[index], planar=True),
+        3,
+        lambda index, channel: shift_frame(photos[index].pixels[..., channel], shifts[index]),
         weights.__getitem__,
         workers=_workers(),
-        on_frame_done=frame_done,
+        progress=sub_progress(progress, 0.3, 1.0),
         cancel=cancel,
     )
-    np.clip(planar, 0.0, 1.0, out=planar)
-    fused = np.ascontiguousarray(planar.transpose(1, 2, 0))
-    del planar
+    np.clip(fused, 0.0, 1.0, out=fused)
     ref_photo = photos[reference]
     alpha = ref_photo.alpha
     if options.crop and any(s != Shift() for s in shifts):

@@ -5,18 +5,19 @@ The 5-tap binomial kernel [1, 4, 6, 4, 1] / 16 is applied separably and only at 
 A level of size n has a parent of size ceil(n / 2); up-sampling takes the target size explicitly, so
 collapse reproduces every odd size exactly. Collapse uses the very same `upsample` as the build, which
 makes build + collapse the identity up to float rounding (the pitfall seed 004 describes).
-Everything stays float32. Arrays are (H, W) or planar (C, H, W): the pyramid works on the last two
-axes, so every filter runs along long contiguous or simply strided rows.
+Everything stays float32. Arrays are (H, W) or (C, H, W): the pyramid works on the last two axes, so
+every filter runs along long contiguous or simply strided rows (blending works one colour plane at a time).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from engine.jobs import CancelToken, check
+from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
 MIN_LEVEL_SIZE = 2  # halve until the smaller side is 2 or 3: deep pyramids blend tones most globally
 
@@ -156,64 +157,74 @@ def collapse(pyramid: Sequence[np.ndarray]) -> np.ndarray:
     return image
 
 
+def _add_weighted_bands(image: np.ndarray, weights: Sequence[np.ndarray], blended: list[np.ndarray | None]) -> None:
+    """blended[l] += weights[l] * (Laplacian level l of image), building the bands one level at a time."""
+    sizes = [w.shape for w in weights]
+    for level in range(len(sizes)):
+        if level + 1 < len(sizes):
+            coarser = downsample(image)
+            band = upsample(coarser, sizes[level])
+            np.subtract(image, band, out=band)
+        else:
+            coarser = None
+            band = image.copy() if level == 0 else image
+        band *= weights[level]
+        if blended[level] is None:
+            blended[level] = band
+        else:
+            blended[level] += band
+        image = coarser
+
+
 def blend(
     size: tuple[int, int],
-    count: int,
-    frame: Callable[[int], np.ndarray],
+    frames: int,
+    channels: int,
+    plane: Callable[[int, int], np.ndarray],
     weight: Callable[[int], np.ndarray],
     *,
     levels: int | None = None,
     workers: int = 1,
-    on_frame_done: Callable[[], None] | None = None,
+    progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """Sum over frames of (Gaussian pyramid of weight) x (Laplacian pyramid of frame), collapsed.
+    """Sum over frames of (Gaussian pyramid of weight) x (Laplacian pyramid of frame), collapsed: (H, W, C).
 
-    All frames are `size` = (H, W). `frame(k)` gives a planar (C, H, W) float32 image and `weight(k)`
-    its (H, W) normalised weight map; they are fetched one at a time, so memory holds the blended
-    pyramid plus the pyramids of `workers` frames, level by level (only two levels of a frame's
-    pyramids are alive at once).
+    `plane(k, c)` gives channel c of frame k as an (H, W) float32 array, `weight(k)` frame k's normalised
+    (H, W) weight map. Work is split by channel: each task sums one channel over all frames (in frame
+    order, so results do not depend on thread timing) and collapses it; the weight pyramids are built
+    once, first. Memory: the weight pyramids, plus per running task one channel's blended pyramid and
+    the two levels of a frame's pyramid being worked on.
     """
-    if count < 1:
+    if frames < 1:
         raise ValueError("blend needs at least one frame")
+    depth = len(level_sizes(*size, levels))
+    out = np.empty((*size, channels), dtype=np.float32)
     lock = threading.Lock()
-    blended: list[np.ndarray | None] = []
-    sizes: list[tuple[int, int]] = []
+    done = [0]
+    units = frames * (channels + 1)
 
-    def accumulate(level: int, contribution: np.ndarray) -> None:
+    def step(message: str) -> None:
         with lock:
-            if blended[level] is None:
-                blended[level] = contribution
-            else:
-                blended[level] += contribution
+            done[0] += 1
+            fraction = done[0] / units
+        progress(fraction, message)
 
-    def add_frame(k: int) -> None:
+    def weight_pyramid(k: int) -> list[np.ndarray]:
         check(cancel)
-        image, w = frame(k), weight(k)
-        for level in range(len(sizes)):
-            if level + 1 < len(sizes):
-                coarser_image, coarser_w = downsample(image), downsample(w)
-                band = upsample(coarser_image, sizes[level])
-                np.subtract(image, band, out=band)
-            else:
-                coarser_image = coarser_w = None
-                band = image.copy() if level == 0 else image
-            band *= w
-            accumulate(level, band)
-            image, w = coarser_image, coarser_w
+        pyramid = gaussian_pyramid(weight(k), depth)
+        step("blending")
+        return pyramid
+
+    def blend_channel(c: int) -> None:
+        blended: list[np.ndarray | None] = [None] * depth
+        for k in range(frames):
             check(cancel)
-        if on_frame_done is not None:
-            on_frame_done()
+            _add_weighted_bands(plane(k, c), weight_pyramids[k], blended)
+            step("blending")
+        out[..., c] = collapse([b for b in blended if b is not None])
 
-    sizes.extend(level_sizes(*size, levels))
-    blended.extend([None] * len(sizes))
-    if workers > 1 and count > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(workers, count)) as pool:
-            for future in [pool.submit(add_frame, k) for k in range(count)]:
-                future.result()
-    else:
-        for k in range(count):
-            add_frame(k)
-    return collapse([b for b in blended if b is not None])
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        weight_pyramids = list(pool.map(weight_pyramid, range(frames)))
+        list(pool.map(blend_channel, range(channels)))
+    return out

@@ -22,8 +22,8 @@ def test_shift_frame_moves_content_and_repeats_edges():
     np.testing.assert_array_equal(moved[0, :3], image[0, 2:])  # top row repeats the first covered row
     np.testing.assert_array_equal(moved[:, 3], moved[:, 2])  # right columns repeat the last covered column
     assert covered(Shift(1, -2), 4, 5).sum() == 3 * 3
-    planar = shift_frame(np.dstack([image, image + 100]), Shift(1, -2), planar=True)
-    np.testing.assert_array_equal(planar[1], moved + 100)
+    colour = shift_frame(np.dstack([image, image + 100]), Shift(1, -2))
+    np.testing.assert_array_equal(colour[..., 1], moved + 100)
 
 
 def test_common_window_is_what_every_frame_covers():
