@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
+STRIP_ROWS = 64  # rows per cache-sized strip of work
 MIN_LEVEL_SIZE = 2  # halve until the smaller side is 2 or 3: deep pyramids blend tones most globally
 
 
@@ -113,15 +114,37 @@ def _upsample_axis(x: np.ndarray, n: int, axis: int) -> np.ndarray:
 
 
 def downsample(image: np.ndarray) -> np.ndarray:
-    """One Gaussian-pyramid step on the last two axes: (..., H, W) -> (..., ceil(H/2), ceil(W/2)), float32."""
+    """One Gaussian-pyramid step on the last two axes: (..., H, W) -> (..., ceil(H/2), ceil(W/2)), float32.
+
+    Done in strips of output rows (each reading its 2 rows of context), so both passes run in cache.
+    """
     x = np.asarray(image, dtype=np.float32)
-    return _downsample_axis(_downsample_axis(x, -2), -1)
+    n = x.shape[-2]
+    m = (n + 1) // 2
+    out = np.empty((*x.shape[:-2], m, (x.shape[-1] + 1) // 2), dtype=np.float32)
+    for first in range(0, m, STRIP_ROWS):
+        last = min(first + STRIP_ROWS, m)
+        top, bottom = max(2 * first - 2, 0), min(2 * last + 1, n)  # input rows: even start, 2 rows of context
+        rows = _downsample_axis(x[..., top:bottom, :], -2)[..., first - top // 2 : last - top // 2, :]
+        out[..., first:last, :] = _downsample_axis(rows, -1)
+    return out
 
 
 def upsample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Expand a pyramid level to `size` = (H, W) of the finer level (each 2h-1 or 2h), last two axes."""
+    """Expand a pyramid level to `size` = (H, W) of the finer level (each 2h-1 or 2h), last two axes.
+
+    Done in strips of output rows, each expanding the few coarse rows it needs.
+    """
     x = np.asarray(image, dtype=np.float32)
-    return _upsample_axis(_upsample_axis(x, size[0], -2), size[1], -1)
+    m, n = x.shape[-2], size[0]
+    out = np.empty((*x.shape[:-2], *size), dtype=np.float32)
+    for first in range(0, n, 2 * STRIP_ROWS):
+        last = min(first + 2 * STRIP_ROWS, n)
+        top, bottom = max(first // 2 - 1, 0), min((last - 1) // 2 + 2, m)  # coarse rows, 1 row of context
+        finer = n - 2 * top if bottom == m else 2 * (bottom - top)
+        rows = _upsample_axis(x[..., top:bottom, :], finer, -2)[..., first - 2 * top : last - 2 * top, :]
+        out[..., first:last, :] = _upsample_axis(rows, size[1], -1)
+    return out
 
 
 def level_sizes(height: int, width: int, levels: int | None = None) -> list[tuple[int, int]]:
