@@ -12,7 +12,7 @@ every filter runs along long contiguous or simply strided rows (blending works o
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -130,20 +130,26 @@ def downsample(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def upsample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Expand a pyramid level to `size` = (H, W) of the finer level (each 2h-1 or 2h), last two axes.
-
-    Done in strips of output rows, each expanding the few coarse rows it needs.
-    """
-    x = np.asarray(image, dtype=np.float32)
+def _upsampled_strips(x: np.ndarray, size: tuple[int, int]) -> Iterator[tuple[slice, np.ndarray]]:
+    """`upsample(x, size)` piece by piece: (rows of the result, those rows), each expanded from the few
+    coarse rows it needs, so a caller can use every piece while it is still in cache."""
     m, n = x.shape[-2], size[0]
-    out = np.empty((*x.shape[:-2], *size), dtype=np.float32)
+    if n not in (2 * m - 1, 2 * m):
+        raise ValueError(f"cannot up-sample {m} rows to {n}")
     for first in range(0, n, 2 * STRIP_ROWS):
         last = min(first + 2 * STRIP_ROWS, n)
         top, bottom = max(first // 2 - 1, 0), min((last - 1) // 2 + 2, m)  # coarse rows, 1 row of context
         finer = n - 2 * top if bottom == m else 2 * (bottom - top)
         rows = _upsample_axis(x[..., top:bottom, :], finer, -2)[..., first - 2 * top : last - 2 * top, :]
-        out[..., first:last, :] = _upsample_axis(rows, size[1], -1)
+        yield slice(first, last), _upsample_axis(rows, size[1], -1)
+
+
+def upsample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Expand a pyramid level to `size` = (H, W) of the finer level (each 2h-1 or 2h), last two axes."""
+    x = np.asarray(image, dtype=np.float32)
+    out = np.empty((*x.shape[:-2], *size), dtype=np.float32)
+    for rows, piece in _upsampled_strips(x, size):
+        out[..., rows, :] = piece
     return out
 
 
@@ -172,30 +178,26 @@ def laplacian_pyramid(image: np.ndarray, levels: int | None = None) -> list[np.n
 
 
 def collapse(pyramid: Sequence[np.ndarray]) -> np.ndarray:
-    """Rebuild the image from a Laplacian pyramid (inverse of `laplacian_pyramid`)."""
-    image = pyramid[-1]
+    """Rebuild the image from a Laplacian pyramid (inverse of `laplacian_pyramid`); reuses the band arrays."""
+    image = np.asarray(pyramid[-1], dtype=np.float32)
     for band in reversed(pyramid[:-1]):
-        image = upsample(image, band.shape[-2:])
-        image += band
+        for rows, piece in _upsampled_strips(image, band.shape[-2:]):
+            band[..., rows, :] += piece
+        image = band
     return image
 
 
-def _add_weighted_bands(image: np.ndarray, weights: Sequence[np.ndarray], blended: list[np.ndarray | None]) -> None:
-    """blended[l] += weights[l] * (Laplacian level l of image), building the bands one level at a time."""
-    sizes = [w.shape for w in weights]
-    for level in range(len(sizes)):
-        if level + 1 < len(sizes):
-            coarser = downsample(image)
-            band = upsample(coarser, sizes[level])
-            np.subtract(image, band, out=band)
-        else:
-            coarser = None
-            band = image.copy() if level == 0 else image
-        band *= weights[level]
-        if blended[level] is None:
-            blended[level] = band
-        else:
-            blended[level] += band
+def _add_weighted_bands(image: np.ndarray, weights: Sequence[np.ndarray], blended: Sequence[np.ndarray]) -> None:
+    """blended[l] += weights[l] * (Laplacian level l of image), one level and one strip of rows at a time."""
+    for level, weight in enumerate(weights):
+        if level + 1 == len(weights):
+            blended[level] += weight * image
+            return
+        coarser = downsample(image)
+        for rows, piece in _upsampled_strips(coarser, weight.shape):
+            np.subtract(image[rows], piece, out=piece)
+            piece *= weight[rows]
+            blended[level][rows] += piece
         image = coarser
 
 
@@ -240,12 +242,12 @@ def blend(
         return pyramid
 
     def blend_channel(c: int) -> None:
-        blended: list[np.ndarray | None] = [None] * depth
+        blended = [np.zeros_like(w) for w in weight_pyramids[0]]
         for k in range(frames):
             check(cancel)
             _add_weighted_bands(plane(k, c), weight_pyramids[k], blended)
             step("blending")
-        out[..., c] = collapse([b for b in blended if b is not None])
+        out[..., c] = collapse(blended)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         weight_pyramids = list(pool.map(weight_pyramid, range(frames)))

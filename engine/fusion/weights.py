@@ -103,9 +103,12 @@ def quality_weights(pixels: np.ndarray, exponents: Exponents = Exponents()) -> n
 
 def normalised_weights(weights: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Divide each map by the per-pixel sum over frames (plus a tiny epsilon), in place; returns them."""
-    total = np.add.reduce(list(weights), dtype=np.float32)
-    total += len(weights) * WEIGHT_EPSILON
+    scale = np.add(weights[0], weights[1]) if len(weights) > 1 else weights[0].copy()
+    for w in weights[2:]:
+        scale += w
+    scale += len(weights) * WEIGHT_EPSILON
+    np.reciprocal(scale, out=scale)
     for w in weights:
         w += WEIGHT_EPSILON
-        w /= total
+        w *= scale
     return list(weights)
