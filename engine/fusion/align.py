@@ -1,4 +1,5 @@
-"""Align a bracket to its reference frame with median-threshold bitmaps (Ward 2003), translation only.
+"""Align a bracket to its reference frame with median-threshold bitmaps (Ward 2003): translation, plus a
+small rotation when the frame turned measurably.
 
 Thresholding each frame at its own median grey level gives nearly the same bitmap whatever the
 exposure, so bitmaps of differently exposed frames can be compared directly; pixels within a few grey
@@ -6,6 +7,12 @@ levels of the median are noise-prone and excluded. The shift is found coarse to 
 halved bitmaps, testing the 9 neighbours of the doubled coarser shift at each level, which reaches
 +-(2^levels - 1) pixels. On large levels only every k-th row is compared: the error is a count, so a
 regular sample of rows estimates it well and keeps the finest level cheap.
+
+Rotation: after the global shift, the same search runs on a 4 x 4 grid of tiles, each refined to a
+fraction of a pixel by a parabola through the mismatch at the best shift and its neighbours. A rotation
+about the centre plus a translation is fitted to the tile shifts by least squares, dropping tiles that
+disagree (no texture, moving objects). Only when the rotation moves the corners by a pixel or more is the
+frame resampled (bilinear); otherwise the exact integer shift is kept, which needs no interpolation.
 """
 
 from __future__ import annotations
@@ -21,17 +28,28 @@ from engine.jobs import CancelToken, ProgressFn, check, no_progress
 DEFAULT_LEVELS = 6  # largest recoverable shift: 63 px, as OpenCV's AlignMTB
 EXCLUDE_RANGE = 4  # grey levels around the median that are ignored
 SAMPLED_PIXELS = 1_500_000  # compare about this many pixels per candidate shift
+TILE_GRID = 4  # tiles per side for the rotation estimate
+TILE_LEVELS = 3  # tiles refine the global shift by up to +-7 px
+MIN_TILE_SIDE = 64
+MIN_ROTATION_PX = 1.0  # rotations that move the corners less than this are left alone
+MAX_TILE_RESIDUAL_PX = 1.0
 
 
 @dataclass(frozen=True)
 class Shift:
-    """Move a frame's content by (dy, dx) pixels to lay it on the reference: aligned[y, x] = frame[y-dy, x-dx]."""
+    """How to lay a frame on the reference: move its content by (dy, dx) pixels, aligned[y, x] = frame[y-dy,
+    x-dx], after turning it by `angle` degrees about the frame centre (0 for a pure translation).
+
+    With a rotation, aligned[p] = frame[c + R(angle) (p - c) - (dy, dx)] for p = (y, x) and centre c, where
+    R(a) = [[cos a, -sin a], [sin a, cos a]] acts on (y, x).
+    """
 
     dy: int = 0
     dx: int = 0
+    angle: float = 0.0
 
     def __add__(self, other: Shift) -> Shift:
-        return Shift(self.dy + other.dy, self.dx + other.dx)
+        return Shift(self.dy + other.dy, self.dx + other.dx, self.angle + other.angle)
 
 
 def grey_levels(pixels: np.ndarray) -> np.ndarray:
@@ -110,11 +128,70 @@ def _search(reference: _BitmapPyramid, frame: _BitmapPyramid) -> Shift:
     return best
 
 
+def _parabola_vertex(before: float, at: float, after: float) -> float:
+    """Offset in (-0.5, 0.5) of the minimum of the parabola through three equally spaced errors."""
+    curvature = before - 2.0 * at + after
+    if curvature <= 0:
+        return 0.0
+    return float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+
+
+def _tile_shift(reference: np.ndarray, frame: np.ndarray) -> tuple[float, float] | None:
+    """Sub-pixel shift of one tile, or None when the tile has too little texture to tell."""
+    ref_pyramid, frame_pyramid = _BitmapPyramid(reference, TILE_LEVELS), _BitmapPyramid(frame, TILE_LEVELS)
+    if np.count_nonzero(ref_pyramid.levels[0][1]) < 0.25 * reference.size:
+        return None
+    best = _search(ref_pyramid, frame_pyramid)
+    finest = ref_pyramid.levels[0], frame_pyramid.levels[0]
+    at = _mismatch(*finest, best)
+    if at > 0.25:
+        return None
+    dy = _parabola_vertex(_mismatch(*finest, best + Shift(-1, 0)), at, _mismatch(*finest, best + Shift(1, 0)))
+    dx = _parabola_vertex(_mismatch(*finest, best + Shift(0, -1)), at, _mismatch(*finest, best + Shift(0, 1)))
+    return best.dy + dy, best.dx + dx
+
+
+def _with_rotation(reference: np.ndarray, frame: np.ndarray, shift: Shift) -> Shift:
+    """Refine a global shift with a rotation fitted to per-tile shifts; `shift` itself when none shows."""
+    height, width = reference.shape
+    if min(height, width) < TILE_GRID * MIN_TILE_SIDE:
+        return shift
+    moved = shift_frame(frame, shift)
+    centre_y, centre_x = (height - 1) / 2.0, (width - 1) / 2.0
+    rows, targets = [], []
+    for i in range(TILE_GRID):
+        for j in range(TILE_GRID):
+            ys = slice(i * height // TILE_GRID, (i + 1) * height // TILE_GRID)
+            xs = slice(j * width // TILE_GRID, (j + 1) * width // TILE_GRID)
+            found = _tile_shift(reference[ys, xs], moved[ys, xs])
+            if found is None:
+                continue
+            y, x = (ys.start + ys.stop - 1) / 2.0 - centre_y, (xs.start + xs.stop - 1) / 2.0 - centre_x
+            # small-angle model of the displacement at (y, x): (ty + theta x, tx - theta y)
+            rows += [[1.0, 0.0, x], [0.0, 1.0, -y]]
+            targets += [shift.dy + found[0], shift.dx + found[1]]
+    design, target = np.array(rows), np.array(targets)
+    for _ in range(3):  # least squares, then again without the tiles that disagree
+        if len(target) < 12:  # fewer than 6 tiles: not enough to trust a rotation
+            return shift
+        solution = np.linalg.lstsq(design, target, rcond=None)[0]
+        residual = np.abs(design @ solution - target).reshape(-1, 2).max(axis=1)
+        keep = np.repeat(residual <= MAX_TILE_RESIDUAL_PX, 2)
+        if keep.all():
+            break
+        design, target = design[keep], target[keep]
+    ty, tx, theta = solution
+    if abs(theta) * np.hypot(centre_y, centre_x) < MIN_ROTATION_PX:
+        return shift
+    return Shift(int(round(ty)), int(round(tx)), float(np.degrees(theta)))
+
+
 def find_shifts(
     greys: Sequence[np.ndarray],
     reference: int,
     *,
     levels: int = DEFAULT_LEVELS,
+    rotation: bool = True,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> list[Shift]:
@@ -124,14 +201,67 @@ def find_shifts(
     shifts = []
     for index, grey in enumerate(greys):
         check(cancel)
-        shifts.append(Shift() if index == reference else _search(ref_pyramid, _BitmapPyramid(grey, levels)))
+        shift = Shift()
+        if index != reference:
+            shift = _search(ref_pyramid, _BitmapPyramid(grey, levels))
+            if rotation:
+                shift = _with_rotation(greys[reference], grey, shift)
+        shifts.append(shift)
         progress((index + 1) / len(greys), "aligning")
     return shifts
 
 
+def move(array: np.ndarray, shift: Shift, channel: int | None = None) -> np.ndarray:
+    """`shift` applied to an (H, W) or (H, W, C) array (or just its `channel`), as a new contiguous array.
+
+    Uncovered borders repeat the nearest edge (`covered` says which pixels are real). Pure translations
+    copy pixels exactly; rotations resample bilinearly.
+    """
+    if shift.angle and min(array.shape[:2]) >= 2:
+        return _rotate(array, shift, channel)
+    return shift_frame(array if channel is None else array[..., channel], shift)
+
+
+def _mapped_rows(shift: Shift, height: int, width: int, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where aligned rows first..last-1 come from in the frame: (y, x) coordinates, float64."""
+    theta = np.radians(shift.angle)
+    centre_y, centre_x = (height - 1) / 2.0, (width - 1) / 2.0
+    y = np.arange(first, last, dtype=np.float64)[:, None] - centre_y
+    x = np.arange(width, dtype=np.float64)[None, :] - centre_x
+    source_y = centre_y + np.cos(theta) * y - np.sin(theta) * x - shift.dy
+    source_x = centre_x + np.sin(theta) * y + np.cos(theta) * x - shift.dx
+    return source_y, source_x
+
+
+def _rotate(array: np.ndarray, shift: Shift, channel: int | None) -> np.ndarray:
+    """Bilinear resampling for `move`, strip by strip (edge pixels repeat outside the frame)."""
+    height, width = array.shape[:2]
+    flat = np.ascontiguousarray(array).reshape(height * width, -1)
+    columns = slice(None) if channel is None else channel
+    out = np.empty(array.shape if channel is None else (height, width), dtype=array.dtype)
+    for first in range(0, height, 64):
+        last = min(first + 64, height)
+        source_y, source_x = _mapped_rows(shift, height, width, first, last)
+        row = np.clip(np.floor(source_y), 0, height - 2).astype(np.intp)
+        col = np.clip(np.floor(source_x), 0, width - 2).astype(np.intp)
+        fy = np.clip(source_y - row, 0.0, 1.0).astype(np.float32)
+        fx = np.clip(source_x - col, 0.0, 1.0).astype(np.float32)
+        if channel is None:
+            fy, fx = fy[..., None], fx[..., None]
+        index = row * width + col
+        top = flat[index, columns].astype(np.float32)
+        top += (flat[index + 1, columns] - top) * fx
+        bottom = flat[index + width, columns].astype(np.float32)
+        bottom += (flat[index + width + 1, columns] - bottom) * fx
+        top += (bottom - top) * fy
+        rows = out[first:last]
+        rows[...] = (np.rint(top) if np.issubdtype(out.dtype, np.integer) else top).reshape(rows.shape)
+    return out
+
+
 def shift_frame(pixels: np.ndarray, shift: Shift) -> np.ndarray:
-    """`shift` applied to an (H, W) or (H, W, C) array, as a new contiguous array; uncovered borders repeat
-    the nearest covered row or column (`covered` says which pixels are real)."""
+    """An integer translation of an (H, W) or (H, W, C) array, as a new contiguous array; uncovered borders
+    repeat the nearest covered row or column (`covered` says which pixels are real)."""
     h, w = pixels.shape[:2]
     if abs(shift.dy) >= h or abs(shift.dx) >= w:
         raise ValueError(f"shift {shift} is larger than the {w}x{h} frame")
@@ -151,16 +281,24 @@ def shift_frame(pixels: np.ndarray, shift: Shift) -> np.ndarray:
 
 
 def covered(shift: Shift, height: int, width: int) -> np.ndarray:
-    """Bool (H, W) mask of the pixels a frame shifted by `shift` really covers (not edge repeats)."""
+    """Bool (H, W) mask of the pixels a frame moved by `shift` really covers (not edge repeats)."""
     valid = np.zeros((height, width), dtype=bool)
-    valid[max(shift.dy, 0) : height - max(-shift.dy, 0), max(shift.dx, 0) : width - max(-shift.dx, 0)] = True
+    if not shift.angle:
+        valid[max(shift.dy, 0) : height - max(-shift.dy, 0), max(shift.dx, 0) : width - max(-shift.dx, 0)] = True
+        return valid
+    for first in range(0, height, 256):
+        last = min(first + 256, height)
+        source_y, source_x = _mapped_rows(shift, height, width, first, last)
+        valid[first:last] = (source_y >= 0) & (source_y <= height - 1) & (source_x >= 0) & (source_x <= width - 1)
     return valid
 
 
 def common_window(shifts: Sequence[Shift], height: int, width: int) -> tuple[slice, slice]:
-    """Rows and columns every shifted frame covers (for cropping instead of filling)."""
-    top = max(max(s.dy for s in shifts), 0)
-    bottom = max(max(-s.dy for s in shifts), 0)
-    left = max(max(s.dx for s in shifts), 0)
-    right = max(max(-s.dx for s in shifts), 0)
+    """Rows and columns every moved frame covers (for cropping instead of filling); a rotation widens the
+    margins by how far it moves the frame's edges."""
+    tilt = [int(np.ceil(abs(np.sin(np.radians(s.angle))) * max(height, width) / 2.0)) for s in shifts]
+    top = max(max(s.dy + t for s, t in zip(shifts, tilt, strict=True)), 0)
+    bottom = max(max(-s.dy + t for s, t in zip(shifts, tilt, strict=True)), 0)
+    left = max(max(s.dx + t for s, t in zip(shifts, tilt, strict=True)), 0)
+    right = max(max(-s.dx + t for s, t in zip(shifts, tilt, strict=True)), 0)
     return slice(top, height - bottom), slice(left, width - right)

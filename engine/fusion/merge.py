@@ -16,7 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from engine.errors import InputError
-from engine.fusion.align import Shift, common_window, covered, find_shifts, grey_levels, shift_frame
+from engine.fusion.align import Shift, common_window, covered, find_shifts, grey_levels, move
 from engine.fusion.deghost import deghost_weights, ghost_mask
 from engine.fusion.exposure import exposure_order, frame_exposures, relative_evs
 from engine.fusion.pyramid import blend
@@ -140,13 +140,13 @@ def merge_photos(
     weights = _parallel_map(lambda photo: quality_weights(photo.pixels, options.exponents), photos)
     for index, shift in enumerate(shifts):
         if shift != Shift():  # weights are local, so shifting them equals weighing the shifted frame
-            weights[index] = shift_frame(weights[index], shift)
+            weights[index] = move(weights[index], shift)
             weights[index] *= covered(shift, height, width)
     normalised_weights(weights)
     check(cancel)
     if options.deghost:
         progress(0.25, "finding moving objects")
-        aligned_greys = [shift_frame(g, s) if s != Shift() else g for g, s in zip(greys, shifts, strict=True)]
+        aligned_greys = [move(g, s) if s != Shift() else g for g, s in zip(greys, shifts, strict=True)]
         masks = _parallel_map(
             lambda index: None if index == reference else ghost_mask(aligned_greys[index], aligned_greys[reference]),
             list(range(len(photos))),
@@ -160,7 +160,7 @@ def merge_photos(
         (height, width),
         len(photos),
         3,
-        lambda index, channel: shift_frame(photos[index].pixels[..., channel], shifts[index]),
+        lambda index, channel: move(photos[index].pixels, shifts[index], channel),
         weights.__getitem__,
         workers=_workers(),
         progress=sub_progress(progress, 0.3, 1.0),
