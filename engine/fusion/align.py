@@ -8,8 +8,9 @@ halved bitmaps, testing the 9 neighbours of the doubled coarser shift at each le
 +-(2^levels - 1) pixels. On large levels only every k-th row is compared: the error is a count, so a
 regular sample of rows estimates it well and keeps the finest level cheap.
 
-Rotation: after the global shift, the same search runs on a 4 x 4 grid of tiles, each refined to a
-fraction of a pixel by a parabola through the mismatch at the best shift and its neighbours. A rotation
+Rotation: after the global shift, the same search runs on a 4 x 4 grid of tiles (on the half-size and
+coarser bitmaps already made), each refined to a fraction of a pixel by a parabola through the mismatch
+at the best shift and its neighbours. A rotation
 about the centre plus a translation is fitted to the tile shifts by least squares, dropping tiles that
 disagree (no texture, moving objects). Only when the rotation moves the corners by a pixel or more is the
 frame resampled (bilinear); otherwise the exact integer shift is kept, which needs no interpolation.
@@ -29,10 +30,11 @@ DEFAULT_LEVELS = 6  # largest recoverable shift: 63 px, as OpenCV's AlignMTB
 EXCLUDE_RANGE = 4  # grey levels around the median that are ignored
 SAMPLED_PIXELS = 1_500_000  # compare about this many pixels per candidate shift
 TILE_GRID = 4  # tiles per side for the rotation estimate
-TILE_LEVELS = 3  # tiles refine the global shift by up to +-7 px
+TILE_LEVELS = 4  # tiles search levels 3..1 (1/8 to 1/2 size) around the global shift: +-14 px more
 MIN_TILE_SIDE = 64
 MIN_ROTATION_PX = 1.0  # rotations that move the corners less than this are left alone
-MAX_TILE_RESIDUAL_PX = 1.0
+ROBUST_TOLERANCES_PX = (8.0, 3.0, 1.0)  # tiles farther than this from the fit are dropped, round by round
+TILE_SAMPLED_PIXELS = 250_000
 
 
 @dataclass(frozen=True)
@@ -94,16 +96,24 @@ class _BitmapPyramid:
                 break
 
 
-def _mismatch(reference: tuple[np.ndarray, np.ndarray], frame: tuple[np.ndarray, np.ndarray], shift: Shift) -> float:
-    """Fraction of usable pixels where the shifted frame's bitmap disagrees with the reference's."""
+def _mismatch(
+    reference: tuple[np.ndarray, np.ndarray],
+    frame: tuple[np.ndarray, np.ndarray],
+    shift: Shift,
+    budget: int = SAMPLED_PIXELS,
+    window: tuple[slice, slice] | None = None,
+) -> float:
+    """Fraction of usable pixels where the shifted frame's bitmap disagrees with the reference's, over the
+    reference `window` (default: all of it), on about `budget` pixels (whole rows, evenly spaced)."""
     ref_bits, ref_keep = reference
     bits, keep = frame
     h, w = ref_bits.shape
-    y0, y1 = max(shift.dy, 0), min(h, h + shift.dy)
-    x0, x1 = max(shift.dx, 0), min(w, w + shift.dx)
+    rows_in, cols_in = window or (slice(0, h), slice(0, w))
+    y0, y1 = max(shift.dy, rows_in.start, 0), min(h + shift.dy, rows_in.stop, h)
+    x0, x1 = max(shift.dx, cols_in.start, 0), min(w + shift.dx, cols_in.stop, w)
     if y1 - y0 < 2 or x1 - x0 < 2:
         return 1.0
-    step = max(1, int((y1 - y0) * (x1 - x0) / SAMPLED_PIXELS))
+    step = max(1, int((y1 - y0) * (x1 - x0) / budget))
     ref_rows = slice(y0, y1, step)
     rows = slice(y0 - shift.dy, y1 - shift.dy, step)
     cols, ref_cols = slice(x0 - shift.dx, x1 - shift.dx), slice(x0, x1)
@@ -118,12 +128,12 @@ def find_shift(reference: np.ndarray, frame: np.ndarray, *, levels: int = DEFAUL
     return _search(_BitmapPyramid(reference, levels), _BitmapPyramid(frame, levels))
 
 
-def _search(reference: _BitmapPyramid, frame: _BitmapPyramid) -> Shift:
+def _search(reference: _BitmapPyramid, frame: _BitmapPyramid, budget: int = SAMPLED_PIXELS) -> Shift:
     best = Shift()
     for level in reversed(range(min(len(reference.levels), len(frame.levels)))):
         centre = Shift(best.dy * 2, best.dx * 2)
         candidates = [centre + Shift(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-        errors = [_mismatch(reference.levels[level], frame.levels[level], c) for c in candidates]
+        errors = [_mismatch(reference.levels[level], frame.levels[level], c, budget) for c in candidates]
         best = candidates[int(np.argmin(errors))]
     return best
 
@@ -136,50 +146,69 @@ def _parabola_vertex(before: float, at: float, after: float) -> float:
     return float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
 
 
-def _tile_shift(reference: np.ndarray, frame: np.ndarray) -> tuple[float, float] | None:
-    """Sub-pixel shift of one tile, or None when the tile has too little texture to tell."""
-    ref_pyramid, frame_pyramid = _BitmapPyramid(reference, TILE_LEVELS), _BitmapPyramid(frame, TILE_LEVELS)
-    if np.count_nonzero(ref_pyramid.levels[0][1]) < 0.25 * reference.size:
+def _tile_shift(
+    reference: _BitmapPyramid, frame: _BitmapPyramid, window: tuple[slice, slice], start: Shift
+) -> tuple[float, float] | None:
+    """Sub-pixel shift (full-resolution pixels) of one tile of the reference, searched coarse to fine on
+    levels TILE_LEVELS..1 of the bracket's bitmap pyramids around `start`; None when the tile has too
+    little texture to tell."""
+    finest, coarsest = 1, TILE_LEVELS - 1
+    best = start
+    for level in range(coarsest, finest - 1, -1):
+        scale = 2**level
+        view = tuple(slice(s.start // scale, s.stop // scale) for s in window)
+        if level == coarsest:
+            centre = Shift(int(round(start.dy / scale)), int(round(start.dx / scale)))
+        else:
+            centre = Shift(best.dy * 2, best.dx * 2)
+        candidates = [centre + Shift(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        errors = [
+            _mismatch(reference.levels[level], frame.levels[level], c, TILE_SAMPLED_PIXELS, view) for c in candidates
+        ]
+        best = candidates[int(np.argmin(errors))]
+    keep = reference.levels[finest][1][view]
+    if np.count_nonzero(keep) < 0.25 * keep.size or min(errors) > 0.25:
         return None
-    best = _search(ref_pyramid, frame_pyramid)
-    finest = ref_pyramid.levels[0], frame_pyramid.levels[0]
-    at = _mismatch(*finest, best)
-    if at > 0.25:
-        return None
-    dy = _parabola_vertex(_mismatch(*finest, best + Shift(-1, 0)), at, _mismatch(*finest, best + Shift(1, 0)))
-    dx = _parabola_vertex(_mismatch(*finest, best + Shift(0, -1)), at, _mismatch(*finest, best + Shift(0, 1)))
-    return best.dy + dy, best.dx + dx
+
+    def error(offset: Shift) -> float:
+        return _mismatch(reference.levels[finest], frame.levels[finest], best + offset, TILE_SAMPLED_PIXELS, view)
+
+    at = error(Shift())
+    dy = _parabola_vertex(error(Shift(-1, 0)), at, error(Shift(1, 0)))
+    dx = _parabola_vertex(error(Shift(0, -1)), at, error(Shift(0, 1)))
+    return (best.dy + dy) * 2**finest, (best.dx + dx) * 2**finest
 
 
-def _with_rotation(reference: np.ndarray, frame: np.ndarray, shift: Shift) -> Shift:
-    """Refine a global shift with a rotation fitted to per-tile shifts; `shift` itself when none shows."""
-    height, width = reference.shape
-    if min(height, width) < TILE_GRID * MIN_TILE_SIDE:
+def _with_rotation(reference: _BitmapPyramid, frame: _BitmapPyramid, shift: Shift, size: tuple[int, int]) -> Shift:
+    """Refine a global shift with a rotation fitted to per-tile shifts; `shift` itself when none shows.
+
+    Tiles are matched on the half-resolution bitmaps the global search already made, so this costs only
+    comparisons; fitting 16 sub-pixel tile shifts still pins the rotation well below a pixel."""
+    height, width = size
+    if min(height, width) < TILE_GRID * MIN_TILE_SIDE or len(reference.levels) < TILE_LEVELS:
         return shift
-    moved = shift_frame(frame, shift)
     centre_y, centre_x = (height - 1) / 2.0, (width - 1) / 2.0
     rows, targets = [], []
     for i in range(TILE_GRID):
         for j in range(TILE_GRID):
             ys = slice(i * height // TILE_GRID, (i + 1) * height // TILE_GRID)
             xs = slice(j * width // TILE_GRID, (j + 1) * width // TILE_GRID)
-            found = _tile_shift(reference[ys, xs], moved[ys, xs])
+            found = _tile_shift(reference, frame, (ys, xs), shift)
             if found is None:
                 continue
             y, x = (ys.start + ys.stop - 1) / 2.0 - centre_y, (xs.start + xs.stop - 1) / 2.0 - centre_x
             # small-angle model of the displacement at (y, x): (ty + theta x, tx - theta y)
             rows += [[1.0, 0.0, x], [0.0, 1.0, -y]]
-            targets += [shift.dy + found[0], shift.dx + found[1]]
-    design, target = np.array(rows), np.array(targets)
-    for _ in range(3):  # least squares, then again without the tiles that disagree
-        if len(target) < 12:  # fewer than 6 tiles: not enough to trust a rotation
+            targets += list(found)
+    design, target = np.array(rows).reshape(-1, 3), np.array(targets)
+    keep = np.ones(len(target) // 2, dtype=bool)
+    for tolerance in (*ROBUST_TOLERANCES_PX, None):  # refit, each time keeping the tiles that agree
+        if np.count_nonzero(keep) < 6:  # too few tiles agree to trust a rotation
             return shift
-        solution = np.linalg.lstsq(design, target, rcond=None)[0]
-        residual = np.abs(design @ solution - target).reshape(-1, 2).max(axis=1)
-        keep = np.repeat(residual <= MAX_TILE_RESIDUAL_PX, 2)
-        if keep.all():
-            break
-        design, target = design[keep], target[keep]
+        chosen = np.repeat(keep, 2)
+        solution = np.linalg.lstsq(design[chosen], target[chosen], rcond=None)[0]
+        if tolerance is not None:
+            keep = np.abs(design @ solution - target).reshape(-1, 2).max(axis=1) <= tolerance
     ty, tx, theta = solution
     if abs(theta) * np.hypot(centre_y, centre_x) < MIN_ROTATION_PX:
         return shift
@@ -203,9 +232,10 @@ def find_shifts(
         check(cancel)
         shift = Shift()
         if index != reference:
-            shift = _search(ref_pyramid, _BitmapPyramid(grey, levels))
+            pyramid = _BitmapPyramid(grey, levels)
+            shift = _search(ref_pyramid, pyramid)
             if rotation:
-                shift = _with_rotation(greys[reference], grey, shift)
+                shift = _with_rotation(ref_pyramid, pyramid, shift, grey.shape)
         shifts.append(shift)
         progress((index + 1) / len(greys), "aligning")
     return shifts
