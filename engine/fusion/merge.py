@@ -82,12 +82,16 @@ def _parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(pool.map(fn, items))
 
 
+def _check_count(count: int) -> None:
+    if count < MIN_FRAMES:
+        raise InputError(f"merging needs at least {MIN_FRAMES} photos of a bracket, got {count}")
+    if count > MAX_FRAMES:
+        raise InputError(f"merging takes at most {MAX_FRAMES} photos, got {count}")
+
+
 def check_bracket(photos: Sequence[Photo], names: Sequence[str] | None = None) -> None:
     """Refuse what cannot be merged: too few or too many frames, or frames of different sizes."""
-    if len(photos) < MIN_FRAMES:
-        raise InputError(f"merging needs at least {MIN_FRAMES} photos of a bracket, got {len(photos)}")
-    if len(photos) > MAX_FRAMES:
-        raise InputError(f"merging takes at most {MAX_FRAMES} photos, got {len(photos)}")
+    _check_count(len(photos))
     names = names or [str(p.path) if p.path else f"photo {i + 1}" for i, p in enumerate(photos)]
     first = photos[0]
     for photo, name in zip(photos[1:], names[1:], strict=False):
@@ -105,8 +109,7 @@ def load_bracket(
     cancel: CancelToken | None = None,
 ) -> list[Photo]:
     """Read every frame (errors name the file) and check they form a bracket."""
-    if len(paths) < MIN_FRAMES:
-        raise InputError(f"merging needs at least {MIN_FRAMES} photos of a bracket, got {len(paths)}")
+    _check_count(len(paths))
     photos = []
     for index, path in enumerate(paths):
         check(cancel)
