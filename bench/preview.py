@@ -150,8 +150,8 @@ def main() -> int:
     for label, interpolation, t in frames:
         print(f"{label:<24}{interpolation:<36}{t.wall:9.1f}{t.cpu:9.1f}{1000.0 / t.wall:7.1f}")
     print()
-    print(f"{'12 MP export':<46}{'wall ms':>9}{'CPU ms':>9}{'Pillow/this wall':>18}{'CPU':>7}")
-    rows = [(f"GPU upload+render+readback, {name}", t) for name, t in exports.items()]
+    print(f"{'12 MP export: upload+render+readback':<46}{'wall ms':>9}{'CPU ms':>9}{'Pillow/this wall':>18}{'CPU':>7}")
+    rows = [(f"GPU {name}", t) for name, t in exports.items()]
     rows += [("Pillow Color3DLUT (8-bit, trilinear)", pillow), ("numpy CPU apply_lut (float, trilinear)", cpu_path)]
     for label, t in rows:
         print(f"{label:<46}{t.wall:9.1f}{t.cpu:9.1f}{pillow.wall / t.wall:17.2f}x{pillow.cpu / t.cpu:6.2f}x")
