@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -101,6 +101,31 @@ def folder_photo_arrays(folder: Path, *, min_side: int, cancel: CancelToken | No
     return arrays
 
 
+def describe_folder(folder: Path, *, min_side: int, cancel: CancelToken | None = None) -> tuple[str, bool]:
+    """A readable report of the photos in `folder` for SR training, and whether training can start."""
+    from engine.image import load_photo
+
+    if not folder.is_dir():
+        return f"{folder} is not a folder.", False
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    usable, lines = 0, []
+    for path in paths:
+        check(cancel)
+        try:
+            photo = load_photo(path)
+        except InputError as exc:
+            lines.append(f"skipped {path.name}: {exc}")
+            continue
+        if min(photo.height, photo.width) < min_side:
+            lines.append(f"skipped {path.name}: {photo.width}x{photo.height} is smaller than {min_side}x{min_side}")
+            continue
+        usable += 1
+    head = f"{usable} of {len(paths)} photos in {folder} can be used (crops of {min_side}x{min_side} pixels)."
+    if not usable:
+        lines.append("Add photos (JPEG, PNG, TIFF) to train on; the model learns from their fine detail.")
+    return "\n".join([head, *lines]), usable > 0
+
+
 def _channel_planes(photos: Sequence[np.ndarray]) -> list[np.ndarray]:
     planes = []
     for photo in photos:
@@ -167,10 +192,14 @@ def train_net(
     photos: Sequence[np.ndarray],
     *,
     checkpoint: Path | None = None,
+    on_report: Callable[[int, float], None] | None = None,
+    report_every: int = 100,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> TrainResult:
-    """Train one net; with `checkpoint`, save there every `checkpoint_every` steps and resume from it."""
+    """Train one net; with `checkpoint`, save there every `checkpoint_every` steps and resume from it.
+
+    `on_report(step, mean loss)` is called every `report_every` steps (the Train dialog's curve)."""
     import torch
 
     from engine.sr.model import build_net
@@ -199,6 +228,8 @@ def train_net(
         result.seconds = time.perf_counter() - began
         if checkpoint and (done % config.checkpoint_every == 0 or done == config.steps):
             _save_checkpoint(net, config, result, checkpoint)
+        if on_report and (done % report_every == 0 or done == config.steps):
+            on_report(done, float(np.mean(result.losses[-report_every:])))
         if done % 10 == 0 or done == config.steps:
             recent = float(np.mean(result.losses[-50:]))
             progress(done / config.steps, f"step {done}/{config.steps}, loss {recent:.6f}")
@@ -223,6 +254,8 @@ def train_table(
     held_out: Sequence[np.ndarray] = (),
     finetune: FinetuneConfig | None = None,
     checkpoint: Path | None = None,
+    on_report: Callable[[int, float], None] | None = None,
+    report_every: int = 100,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> dict:
@@ -234,7 +267,13 @@ def train_table(
 
     net_share = 0.8 if finetune else 0.9
     result = train_net(
-        config, photos, checkpoint=checkpoint, progress=sub_progress(progress, 0.0, net_share), cancel=cancel
+        config,
+        photos,
+        checkpoint=checkpoint,
+        on_report=on_report,
+        report_every=report_every,
+        progress=sub_progress(progress, 0.0, net_share),
+        cancel=cancel,
     )
     check(cancel)
     progress(net_share, "sampling the net into a table")
@@ -267,6 +306,14 @@ def train_table(
     return table.meta
 
 
+def model_file_stem(name: str) -> str:
+    """A safe file name for a user's model name ("My Table" -> "my-table")."""
+    stem = "".join(c if c.isalnum() else "-" for c in name.strip().lower()).strip("-")
+    if not stem:
+        raise InputError(f"model name {name!r} needs at least one letter or digit")
+    return stem
+
+
 def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken | None) -> int:
     """`main.py train --kind sr --data DIR --name NAME`: train a table on a folder of photos."""
     from engine.sr.infer import user_models_dir
@@ -276,14 +323,12 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken 
     config = TrainConfig(kind=args.sr_model or "srlut", scale=args.scale or 4, steps=args.steps or 2000, seed=args.seed)
     if config.steps < 1:
         raise InputError(f"--steps must be at least 1, got {config.steps}")
-    if not args.name or not all(c.isalnum() or c in "-_" for c in args.name):
-        raise InputError(f"--name {args.name!r}: use letters, digits, '-' and '_' only")
     folder = Path(args.data)
     photos = folder_photo_arrays(folder, min_side=config.crop * config.scale, cancel=cancel)
     print(f"{len(photos)} photos from {folder}; {config.kind} x{config.scale}, {config.steps} steps", flush=True)
     out_dir = Path(args.out) if args.out else user_models_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    output = out_dir / f"{args.name}.npz"
+    output = out_dir / f"{model_file_stem(args.name)}.npz"
     finetune = FinetuneConfig(steps=args.finetune_steps, seed=args.seed) if args.finetune_steps else None
     meta = train_table(
         config,
