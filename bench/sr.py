@@ -5,7 +5,8 @@
 Quality: Y-PSNR (BT.601, border crop = scale, HR mod-cropped, LR by antialiased bicubic
 downscaling) of bicubic, SR-LUT and EC-LUT on the photos held out of training (chelsea, coffee).
 Speed: a 750x1000 RGB photo upscaled x4 to 3000x4000, each method in its own subprocess (best of
---repeat runs; peak RSS of that process), with Pillow's bicubic resize as the reference in the same run.
+--repeat runs; peak RSS of that process, and its RSS before the work: interpreter, libraries,
+input and table), with Pillow's bicubic resize as the reference in the same run.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,28 +31,42 @@ MODELS = ("srlut", "eclut")
 SPEED_SIZE = (750, 1000)  # LR height, width -> 3000 x 4000 at x4
 
 
-def _speed_input() -> np.ndarray:
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: reset by exec, unlike ru_maxrss, which a child
+    inherits from the parent it was forked from)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _write_speed_input(path: Path) -> None:
+    """The 1000x750 photo every child reads (made once here, so no child pays for scikit-image/Pillow)."""
     import skimage.data
     from PIL import Image
 
-    return np.asarray(Image.fromarray(skimage.data.astronaut()).resize(SPEED_SIZE[::-1], Image.BICUBIC))
+    image = Image.fromarray(skimage.data.astronaut()).resize(SPEED_SIZE[::-1], Image.BICUBIC)
+    np.save(path, np.asarray(image))
 
 
-def child(method: str, repeat: int, path: str) -> None:
+def child(method: str, repeat: int, path: str, input_path: str) -> None:
     """Run one method `repeat` times in this process; print seconds (best) and peak RSS as JSON."""
-    image = _speed_input()
-    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    image = np.load(input_path)
     if method == "pillow":
         from PIL import Image
 
         def work() -> np.ndarray:
             return np.asarray(Image.fromarray(image).resize((4000, 3000), Image.BICUBIC))
+
+        baseline_mb = _peak_rss_mb()
     else:
         from engine.image import Photo
         from engine.sr.infer import load_table, upscale_photo, upscale_uint8
 
         table = load_table(Path(path))
+        _ = table.rotations  # the permuted tables are part of the model's memory
         photo = Photo(image / np.float32(255))
+        baseline_mb = _peak_rss_mb()
         if method.endswith("-float"):
 
             def work() -> np.ndarray:
@@ -67,12 +82,13 @@ def child(method: str, repeat: int, path: str) -> None:
         out = work()
         times.append(time.perf_counter() - start)
         del out
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(json.dumps({"seconds": min(times), "peak_mb": peak_mb, "baseline_mb": baseline_mb}))
 
 
-def run_child(method: str, repeat: int, path: Path | None = None) -> dict:
+def run_child(method: str, repeat: int, input_path: Path, path: Path | None = None) -> dict:
     command = [sys.executable, __file__, "--child", method, "--repeat", str(repeat), "--path", str(path or "")]
+    command += ["--input", str(input_path)]
     done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=str(ROOT))
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -128,18 +144,21 @@ def size_table() -> None:
 
 def speed_table(repeat: int) -> None:
     print(f"\nx4 upscale 1000x750 -> 4000x3000 RGB, best of {repeat}, {os.cpu_count()} cores; own process each")
-    print(f"{'method':<22} {'seconds':>8} {'vs Pillow':>10} {'peak MB':>8} {'(start MB)':>10}")
-    pillow = run_child("pillow", repeat)
-    rows = [("Pillow bicubic", pillow)]
-    for model in MODELS:
-        path = shipped_table_path(model, 4)
-        if path.exists():
-            rows.append((f"{model} uint8", run_child(model, repeat, path)))
-            rows.append((f"{model} Photo float32", run_child(f"{model}-float", repeat, path)))
+    print(f"{'method':<22} {'seconds':>8} {'vs Pillow':>10} {'peak MB':>8} {'(before MB)':>11}")
+    with tempfile.TemporaryDirectory() as folder:
+        input_path = Path(folder) / "input.npy"
+        _write_speed_input(input_path)
+        pillow = run_child("pillow", repeat, input_path)
+        rows = [("Pillow bicubic", pillow)]
+        for model in MODELS:
+            path = shipped_table_path(model, 4)
+            if path.exists():
+                rows.append((f"{model} uint8", run_child(model, repeat, input_path, path)))
+                rows.append((f"{model} Photo float32", run_child(f"{model}-float", repeat, input_path, path)))
     for label, result in rows:
         ratio = result["seconds"] / pillow["seconds"]
         print(
-            f"{label:<22} {result['seconds']:8.2f} {ratio:9.1f}x {result['peak_mb']:8.0f} {result['baseline_mb']:10.0f}"
+            f"{label:<22} {result['seconds']:8.2f} {ratio:9.1f}x {result['peak_mb']:8.0f} {result['baseline_mb']:11.0f}"
         )
 
 
@@ -149,9 +168,10 @@ def main() -> int:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--input", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.repeat, args.path)
+        child(args.child, args.repeat, args.path, args.input)
         return 0
     if not args.skip_quality:
         quality_table()
