@@ -94,7 +94,7 @@ def child(method: str, repeat: int) -> dict:
 
         def call():
             result = merge_photos(photos, options)
-            found[:] = [(s.dy, s.dx) for s in result.shifts]
+            found[:] = [(s.dy, s.dx, s.angle) for s in result.shifts]
             return result.photo.pixels
 
         def shifts():
@@ -160,14 +160,15 @@ def main() -> None:
     )
     print(
         f"{'method':<24} {'time s':>7} {'vs OpenCV':>9} {'peak RSS MB':>11} {'(before)':>9} "
-        f"{'MEF-SSIM':>8} {'max shift err px':>16}"
+        f"{'MEF-SSIM':>8} {'max shift err px':>16} {'turn deg':>8}"
     )
     for method, title in methods.items():
         row = rows[method]
-        error = max(abs(f - k) for pair in zip(row["shifts"], SHIFTS, strict=True) for f, k in zip(*pair, strict=True))
+        error = max(abs(f - k) for pair in zip(row["shifts"], SHIFTS, strict=True) for f, k in zip(*pair, strict=False))
+        turn = f"{row['shifts'][-1][2]:.2f}" if len(row["shifts"][-1]) > 2 else "-"
         print(
             f"{title:<24} {row['seconds']:>7.2f} {row['seconds'] / reference['seconds']:>8.2f}x "
-            f"{row['peak_mb']:>11.0f} {row['before_mb']:>9.0f} {scores[method]:>8.4f} {error:>16d}"
+            f"{row['peak_mb']:>11.0f} {row['before_mb']:>9.0f} {scores[method]:>8.4f} {error:>16d} {turn:>8}"
         )
 
 
