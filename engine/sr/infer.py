@@ -32,6 +32,11 @@ from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
+INT8_SCALE = 127.0  # a net output of 1.0 is table value 127
+SR_ROTATION_DIVISOR = 4  # SR-LUT: the mean of the four rotations
+SR_SHIFT = 6  # SR-LUT: residual = S >> 6, S = 4 rotations x simplex weights summing to 16
+EC_ALPHA_SHIFT = 4  # EC-LUT alpha = 1/16: residual = (sum of 36 int8 terms) >> 4
+EC_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # expanded-conv neighbours
 SR_LEVELS = np.array([*range(0, 256, 16), 255])  # 17 lattice levels per input, interval 16
 SR_STRIDES = (17**3, 17**2, 17, 1)
 SR_WINDOW = ((0, 0), (0, 1), (1, 0), (1, 1))  # a, b, c, d of the 2x2 window (rotated frame)
@@ -165,7 +170,7 @@ def _srlut_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
         values = [padded[rows.start + p + dy : rows.stop + p + dy, p + dx : p + dx + w] for dy, dx in offsets]
         term = interpolate_4simplex(permuted, values)
         acc = term if acc is None else np.add(acc, term, out=acc)
-    return ((acc + 32) >> 6).reshape(h, w, padded.shape[2], -1)
+    return ((acc + (1 << (SR_SHIFT - 1))) >> SR_SHIFT).reshape(h, w, padded.shape[2], -1)
 
 
 _STRIDE_OF_KEY = np.array([SR_STRIDES[key & 3] for key in range(64)], np.int32)
@@ -195,9 +200,9 @@ def _eclut_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
         second = padded[rows.start + p - 1 + y1 : rows.stop + p + 1 + y1, p - 1 + x1 : p + 1 + x1 + w]
         index = (first.astype(np.int32) << 8) | second
         groups = np.take(permuted, index, axis=0)  # (h + 2, w + 2, C, 9, r*r)
-        for g, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+        for g, (dy, dx) in enumerate(EC_OFFSETS):
             acc += groups[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w, :, g]
-    return (acc + 8) >> 4
+    return (acc + (1 << (EC_ALPHA_SHIFT - 1))) >> EC_ALPHA_SHIFT
 
 
 def check_output_size(height: int, width: int, scale: int, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
@@ -206,7 +211,7 @@ def check_output_size(height: int, width: int, scale: int, max_pixels: int = MAX
     if out_pixels > max_pixels:
         raise OutputTooLargeError(
             f"upscaling {width}x{height} by {scale} would make {width * scale}x{height * scale} "
-            f"= {out_pixels / 1e6:.0f} MP, above the limit of {max_pixels / 1e6:.0f} MP"
+            f"= {out_pixels:,} pixels, above the limit of {max_pixels:,}"
         )
 
 
@@ -289,9 +294,39 @@ def shipped_table_path(model: str, scale: int) -> Path:
     return MODELS_DIR / f"sr_{model}_x{scale}.npz"
 
 
+def user_models_dir() -> Path:
+    """Where tables trained by the user live: $LUTLAB_DATA_DIR/sr or $XDG_DATA_HOME/lutlab/sr."""
+    if os.environ.get("LUTLAB_DATA_DIR"):
+        return Path(os.environ["LUTLAB_DATA_DIR"]) / "sr"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "lutlab" / "sr"
+
+
+def available_models(scale: int) -> list[tuple[str, Path]]:
+    """(name, path) of the shipped and the user's tables for `scale`, shipped first."""
+    shipped = [(name, shipped_table_path(name, scale)) for name in MODEL_NAMES]
+    models = [(name, path) for name, path in shipped if path.is_file()]
+    folder = user_models_dir()
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("scale") == scale:
+            models.append((path.stem, path))
+    return models
+
+
 def resolve_table(model: str, scale: int) -> SRTable:
-    """A shipped model by name, or a table file by path; its scale must equal `scale`."""
-    path = Path(model) if model.endswith(".npz") else shipped_table_path(model, scale)
+    """A shipped model or a user's table by name, or a table file by path; its scale must equal `scale`."""
+    if model.endswith(".npz"):
+        path = Path(model)
+    elif model in MODEL_NAMES:
+        path = shipped_table_path(model, scale)
+    else:
+        path = user_models_dir() / f"{model}.npz"
+        if not path.is_file():
+            known = ", ".join(name for name, _ in available_models(scale)) or "none"
+            raise InputError(f"no SR model named {model!r} for x{scale} (available: {known})")
     if not path.is_file():
         raise ModelFileError(f"{path}: SR table not found")
     table = load_table(path)
