@@ -127,5 +127,6 @@ def test_fine_tuning_keeps_the_starting_point_when_training_only_hurts():
     ruinous = TrainConfig(epochs=1, steps_per_epoch=3, batch_size=2, crop=32, learning_rate=5.0)
     result = train_model(FolderPairs(pairs[:2], 32), pairs[2:], TINY_MODEL, ruinous, init=start)
     assert result.history[0].val_psnr < result.best_val_psnr == pytest.approx(evaluate(start, pairs[2:]))
+    assert result.best_epoch == 0
     for key, value in start.state_dict().items():
         torch.testing.assert_close(result.model.state_dict()[key], value)
