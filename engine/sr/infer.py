@@ -32,6 +32,11 @@ from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
+INT8_SCALE = 127.0  # a net output of 1.0 is table value 127
+SR_ROTATION_DIVISOR = 4  # SR-LUT: the mean of the four rotations
+SR_SHIFT = 6  # SR-LUT: residual = S >> 6, S = 4 rotations x simplex weights summing to 16
+EC_ALPHA_SHIFT = 4  # EC-LUT alpha = 1/16: residual = (sum of 36 int8 terms) >> 4
+EC_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # expanded-conv neighbours
 SR_LEVELS = np.array([*range(0, 256, 16), 255])  # 17 lattice levels per input, interval 16
 SR_STRIDES = (17**3, 17**2, 17, 1)
 SR_WINDOW = ((0, 0), (0, 1), (1, 0), (1, 1))  # a, b, c, d of the 2x2 window (rotated frame)
@@ -107,11 +112,23 @@ def _rotate_back(offset: tuple[int, int], k: int) -> tuple[int, int]:
     return int(y) - 2, int(x) - 2
 
 
+def _first_input_rows(kind: str) -> int:
+    """Table rows per level of the first input (the table is smooth along that axis)."""
+    return ROWS[kind] // (17 if kind == "srlut" else 256)
+
+
 def save_table(table: SRTable, path: Path) -> None:
-    """Write `path` (.npz, one int8 array) and its JSON sidecar, both atomically."""
+    """Write `path` (.npz) and its JSON sidecar, both atomically.
+
+    The npz holds one int8 array ``delta``: the table's differences along its first input (modulo 256),
+    which the neural table makes small and smooth, so it deflates to about a third (EC-LUT x4: 2 MB
+    instead of 6.7 MB); `load_table` undoes it exactly with a wrapping cumulative sum.
+    """
     path = Path(path)
+    levels = table.table.reshape(-1, _first_input_rows(table.kind), table.table.shape[1])
+    delta = np.diff(levels.view(np.uint8), axis=0, prepend=np.uint8(0)).view(np.int8)
     with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, table=table.table)
+        np.savez_compressed(tmp, delta=delta.reshape(table.table.shape))
     with atomic_path(path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(table.meta, indent=1) + "\n")
 
@@ -122,9 +139,16 @@ def load_table(path: Path) -> SRTable:
     sidecar = path.with_suffix(".json")
     try:
         meta = json.loads(sidecar.read_text())
+        kind, scale = str(meta["kind"]), int(meta["scale"])
         with np.load(path, allow_pickle=False) as data:
-            table = data["table"]
-        return SRTable(kind=str(meta["kind"]), scale=int(meta["scale"]), table=table, meta=meta)
+            delta = data["delta"]
+        if kind not in ROWS or delta.dtype != np.int8 or delta.ndim != 2 or delta.shape[0] != ROWS[kind]:
+            raise ModelFileError(
+                f"{kind} table must be int8 with {ROWS.get(kind)} rows, not {delta.dtype} {delta.shape}"
+            )
+        levels = delta.view(np.uint8).reshape(-1, _first_input_rows(kind), delta.shape[1])
+        table = np.cumsum(levels, axis=0, dtype=np.uint8).view(np.int8).reshape(delta.shape)
+        return SRTable(kind=kind, scale=scale, table=table, meta=meta)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -165,7 +189,7 @@ def _srlut_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
         values = [padded[rows.start + p + dy : rows.stop + p + dy, p + dx : p + dx + w] for dy, dx in offsets]
         term = interpolate_4simplex(permuted, values)
         acc = term if acc is None else np.add(acc, term, out=acc)
-    return ((acc + 32) >> 6).reshape(h, w, padded.shape[2], -1)
+    return ((acc + (1 << (SR_SHIFT - 1))) >> SR_SHIFT).reshape(h, w, padded.shape[2], -1)
 
 
 _STRIDE_OF_KEY = np.array([SR_STRIDES[key & 3] for key in range(64)], np.int32)
@@ -195,9 +219,9 @@ def _eclut_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
         second = padded[rows.start + p - 1 + y1 : rows.stop + p + 1 + y1, p - 1 + x1 : p + 1 + x1 + w]
         index = (first.astype(np.int32) << 8) | second
         groups = np.take(permuted, index, axis=0)  # (h + 2, w + 2, C, 9, r*r)
-        for g, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+        for g, (dy, dx) in enumerate(EC_OFFSETS):
             acc += groups[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w, :, g]
-    return (acc + 8) >> 4
+    return (acc + (1 << (EC_ALPHA_SHIFT - 1))) >> EC_ALPHA_SHIFT
 
 
 def check_output_size(height: int, width: int, scale: int, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
@@ -206,7 +230,7 @@ def check_output_size(height: int, width: int, scale: int, max_pixels: int = MAX
     if out_pixels > max_pixels:
         raise OutputTooLargeError(
             f"upscaling {width}x{height} by {scale} would make {width * scale}x{height * scale} "
-            f"= {out_pixels / 1e6:.0f} MP, above the limit of {max_pixels / 1e6:.0f} MP"
+            f"= {out_pixels:,} pixels, above the limit of {max_pixels:,}"
         )
 
 
@@ -289,9 +313,39 @@ def shipped_table_path(model: str, scale: int) -> Path:
     return MODELS_DIR / f"sr_{model}_x{scale}.npz"
 
 
+def user_models_dir() -> Path:
+    """Where tables trained by the user live: $LUTLAB_DATA_DIR/sr or $XDG_DATA_HOME/lutlab/sr."""
+    if os.environ.get("LUTLAB_DATA_DIR"):
+        return Path(os.environ["LUTLAB_DATA_DIR"]) / "sr"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "lutlab" / "sr"
+
+
+def available_models(scale: int) -> list[tuple[str, Path]]:
+    """(name, path) of the shipped and the user's tables for `scale`, shipped first."""
+    shipped = [(name, shipped_table_path(name, scale)) for name in MODEL_NAMES]
+    models = [(name, path) for name, path in shipped if path.is_file()]
+    folder = user_models_dir()
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("scale") == scale:
+            models.append((path.stem, path))
+    return models
+
+
 def resolve_table(model: str, scale: int) -> SRTable:
-    """A shipped model by name, or a table file by path; its scale must equal `scale`."""
-    path = Path(model) if model.endswith(".npz") else shipped_table_path(model, scale)
+    """A shipped model or a user's table by name, or a table file by path; its scale must equal `scale`."""
+    if model.endswith(".npz"):
+        path = Path(model)
+    elif model in MODEL_NAMES:
+        path = shipped_table_path(model, scale)
+    else:
+        path = user_models_dir() / f"{model}.npz"
+        if not path.is_file():
+            known = ", ".join(name for name, _ in available_models(scale)) or "none"
+            raise InputError(f"no SR model named {model!r} for x{scale} (available: {known})")
     if not path.is_file():
         raise ModelFileError(f"{path}: SR table not found")
     table = load_table(path)

@@ -23,11 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.sr.infer import EC_ALPHA_SHIFT, EC_OFFSETS, INT8_SCALE, SR_ROTATION_DIVISOR
+
 KINDS = ("srlut", "eclut")
-INT8_SCALE = 127.0
-SR_ROTATION_DIVISOR = 4  # SR-LUT: mean of the four rotations
-EC_ALPHA_SHIFT = 4  # EC-LUT: residual = (sum of 36 int8 terms) >> 4
-EC_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 
 
 class LutNet(nn.Module):
