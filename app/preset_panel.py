@@ -70,7 +70,9 @@ class PresetPanel(QWidget):
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
         self.list.setWordWrap(True)
-        self.list.setSpacing(4)
+        self.list.setUniformItemSizes(True)
+        self.list.setGridSize(QSize(THUMB_SIDE + 16, THUMB_SIDE * 3 // 4 + 40))
+        self.list.setMinimumHeight(2 * self.list.gridSize().height() + 8)  # two rows of thumbnails with names
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.strength = QSlider(Qt.Orientation.Horizontal)
