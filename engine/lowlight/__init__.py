@@ -1,0 +1,1 @@
+"""Low-light rescue: PairLIE nets trained here on exposure pairs, fast full-resolution inference."""
