@@ -74,6 +74,21 @@ def area_downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     return blocks.mean(axis=(1, 3)).astype(np.float32)
 
 
+# Fixed held-out test conditions: a moderately dark and a very dark, noisier shot of each held-out photo.
+HELD_OUT_LIGHTS = (LowLight(exposure=1 / 10, photons=8000, read_noise=1e-3), LowLight(1 / 25, 4000, 1.5e-3))
+
+
+def held_out_pairs(seed: int = 2023) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, clean, dark) for every held-out photo and condition; deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for name in HELD_OUT_PHOTOS:
+        clean = sample_photo_pixels(name)
+        for light in HELD_OUT_LIGHTS:
+            pairs.append((f"{name} 1/{round(1 / light.exposure)}", clean, darken(clean, light, rng)))
+    return pairs
+
+
 # ---- SICE-style folders ----
 
 
