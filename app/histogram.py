@@ -1,0 +1,35 @@
+"""Histogram of what the preview shows (R, G, B and luminance), drawn with pyqtgraph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QWidget
+
+BINS = 256
+LUMA_WEIGHTS = np.float32([0.2126, 0.7152, 0.0722])  # Rec. 709 weights on the encoded values (luma)
+CURVES = (("r", (230, 60, 60)), ("g", (60, 200, 60)), ("b", (70, 110, 240)), ("luma", (220, 220, 220)))
+
+
+class HistogramView(pg.PlotWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(120)
+        self.setBackground((30, 30, 30))
+        self.hideAxis("left")
+        self.setMouseEnabled(x=False, y=False)
+        self.setMenuEnabled(False)
+        self.setXRange(0, BINS - 1, padding=0)
+        self.counts: dict[str, np.ndarray] = {}
+        self._curves = {name: self.plot(pen=pg.mkPen(color, width=1)) for name, color in CURVES}
+
+    def show_pixels(self, pixels: np.ndarray) -> None:
+        """Count 8-bit levels of each channel and of luminance; curves are normalised to the tallest bin."""
+        levels = np.clip(pixels * (BINS - 1) + 0.5, 0, BINS - 1).astype(np.intp)
+        luma = np.clip(pixels @ LUMA_WEIGHTS * (BINS - 1) + 0.5, 0, BINS - 1).astype(np.intp)
+        channels = {"r": levels[..., 0], "g": levels[..., 1], "b": levels[..., 2], "luma": luma}
+        self.counts = {name: np.bincount(values.ravel(), minlength=BINS) for name, values in channels.items()}
+        peak = max(float(c.max()) for c in self.counts.values()) or 1.0
+        x = np.arange(BINS)
+        for name, curve in self._curves.items():
+            curve.setData(x, self.counts[name] / peak)

@@ -1,0 +1,56 @@
+"""Starts the editor: OpenGL 3.3 core as Qt's default surface format, the window, its plug-ins, the photo."""
+
+from __future__ import annotations
+
+import sys
+
+import engine.gpu  # noqa: F401  (picks the PyOpenGL platform before anything imports OpenGL)
+
+
+def configure_opengl() -> None:
+    """Ask Qt for an OpenGL 3.3+ core context everywhere; must run before the QApplication exists."""
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtGui import QSurfaceFormat
+
+    surface = QSurfaceFormat()
+    surface.setRenderableType(QSurfaceFormat.RenderableType.OpenGL)
+    surface.setVersion(3, 3)
+    surface.setProfile(QSurfaceFormat.OpenGLContextProfile.CoreProfile)
+    surface.setSwapInterval(0)
+    QSurfaceFormat.setDefaultFormat(surface)
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+
+
+def create_application(argv: list[str] | None = None):  # -> QApplication
+    """The QApplication with LUTLab's names (QSettings location) and GL format; reuses an existing one."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        configure_opengl()
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName("LUTLab")
+    app.setApplicationName("LUTLab")
+    return app
+
+
+def build_window(path: str | None = None, **window_options):  # -> MainWindow
+    """The main window with its plug-ins, showing `path` (opened as a job) or the bundled sample photo."""
+    from app.main_window import MainWindow
+    from app.tools import install_tools
+
+    window = MainWindow(**window_options)
+    install_tools(window)
+    if path is None:
+        window.open_sample()
+    else:
+        window.open_photo(path)
+    return window
+
+
+def run_editor(path: str | None = None) -> int:
+    """Open the editor (blocking) and return the exit status."""
+    app = create_application()
+    window = build_window(path)
+    window.show()
+    return int(app.exec())

@@ -1,0 +1,519 @@
+"""The LUTLab main window, and the plug-in API every GUI piece builds on.
+
+Plug-ins: every module in ``app/tools/`` with ``install(window) -> None`` is called once at start-up
+(see :mod:`app.tools`). What a plug-in may use on ``window``:
+
+- ``window.menu(name) -> QMenu``: the menu "File", "Edit", "View", "Image", "Tools", ... (made on demand).
+- ``window.photo``: the current :class:`engine.image.Photo` (None only before the first photo opens).
+- ``window.replace_photo(photo, description)``: show a new photo (e.g. upscaled); undoable as `description`.
+- ``window.lut``: the current :class:`engine.lut.LUT3D` or None; ``window.strength``, ``window.interpolation``.
+- ``window.set_lut(lut_or_None, description)``: show a LUT in the preview; undoable.
+- ``window.run_job(title, fn, on_done)``: run ``fn(progress, cancel)`` on a worker thread with a progress
+  dialog and Cancel; ``on_done(result)`` runs on the GUI thread; a ``LutLabError`` (or any crash) becomes
+  an error dialog and the photo stays as it was; ``Cancelled`` just says so in the status bar.
+- ``window.add_dock(widget, title) -> QDockWidget``: a panel on the right, listed in the View menu.
+- ``window.show_error(title, text)``: a non-modal warning box; also recorded in ``window.last_error`` and
+  sent as ``errorShown(title, text)`` so tests can check it without blocking.
+- Signals: ``photoChanged()``, ``lutChanged()``, ``jobsIdle()`` (no job left running).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
+
+from app.export_dialog import ExportImageDialog
+from app.histogram import HistogramView
+from app.jobs import Job
+from app.lut_panel import LutPanel
+from app.preview import CPUPreview, GLPreview, Grading, downscale, gl_preview_available
+from engine.errors import LutLabError
+from engine.gpu.renderer import Layout
+from engine.image import Photo, load_photo, sample_photo, save_photo
+from engine.jobs import CancelToken, ProgressFn
+from engine.lut import LUT3D, apply_lut
+
+log = logging.getLogger(__name__)
+
+MENU_ORDER = ("File", "Edit", "View", "Image", "Tools", "Help")
+LUT_SUFFIXES = (".cube",)
+PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
+LUT_FILTER = "LUTs (*.cube *.png *.tif *.tiff);;Cube LUT (*.cube);;Hald CLUT (*.png *.tif *.tiff)"
+MAX_RECENT = 10
+HISTOGRAM_LONG_SIDE = 512
+HISTOGRAM_DELAY_MS = 120
+LAYOUT_KEYS = {  # layout -> (menu text, shortcut)
+    Layout.AFTER: ("After only", "A"),
+    Layout.SPLIT_VERTICAL: ("Split left/right", "V"),
+    Layout.SPLIT_HORIZONTAL: ("Split top/bottom", "H"),
+    Layout.SIDE_BY_SIDE: ("Side by side", "Y"),
+    Layout.BEFORE: ("Before only", "\\"),
+}
+TOGGLE_LAYOUTS = (Layout.BEFORE, Layout.SIDE_BY_SIDE)  # pressing their key again returns to the last layout
+
+
+class _SetValue(QUndoCommand):
+    """Undo step that swaps one value of the document (the photo or the LUT) through a setter."""
+
+    def __init__(self, description: str, setter: Callable[[Any], None], old: Any, new: Any) -> None:
+        super().__init__(description)
+        self._setter, self._old, self._new = setter, old, new
+
+    def redo(self) -> None:
+        self._setter(self._new)
+
+    def undo(self) -> None:
+        self._setter(self._old)
+
+
+class MainWindow(QMainWindow):
+    photoChanged = Signal()
+    lutChanged = Signal()
+    errorShown = Signal(str, str)
+    jobsIdle = Signal()
+
+    def __init__(self, settings: QSettings | None = None, preview: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        """`preview`: "gpu", "cpu" or None (GPU when Qt offers OpenGL 3.3; env LUTLAB_PREVIEW overrides)."""
+        super().__init__(parent)
+        self.setWindowTitle("LUTLab")
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings()
+        self.photo: Photo | None = None
+        self.lut: LUT3D | None = None
+        self.strength = 1.0
+        self.interpolation = str(self.settings.value("preview/interpolation", "trilinear"))
+        self.undo_stack = QUndoStack(self)
+        self.last_error: tuple[str, str] | None = None
+        self._jobs: list[Job] = []
+        self._menus: dict[str, QMenu] = {}
+        self._previous_layout = Layout.SPLIT_VERTICAL
+
+        self._build_status_bar()
+        self.preview: GLPreview | CPUPreview = self._make_preview(preview or os.environ.get("LUTLAB_PREVIEW"))
+        self.lut_panel = LutPanel()
+        self.lut_panel.set_interpolation(self.interpolation)
+        self.histogram = HistogramView()
+        self.add_dock(self.lut_panel, "LUT")
+        self.add_dock(self.histogram, "Histogram")
+        self._histogram_timer = QTimer(self, singleShot=True, interval=HISTOGRAM_DELAY_MS)
+        self._histogram_timer.timeout.connect(self._update_histogram)
+        self._build_menus()
+        self._connect_panel()
+        self._restore_settings()
+
+    # --------------------------------------------------------------------------------- plug-in API
+    def menu(self, name: str) -> QMenu:
+        """The menu called `name`, created (in the usual order) the first time it is asked for."""
+        if name not in self._menus:
+            menu = QMenu(name, self)
+            later = [self._menus[n] for n in MENU_ORDER[MENU_ORDER.index(name) + 1:] if n in self._menus] \
+                if name in MENU_ORDER else []
+            if later:
+                self.menuBar().insertMenu(later[0].menuAction(), menu)
+            else:
+                self.menuBar().addMenu(menu)
+            self._menus[name] = menu
+        return self._menus[name]
+
+    def replace_photo(self, photo: Photo, description: str) -> None:
+        """Show `photo` instead of the current one, as an undoable step."""
+        self.undo_stack.push(_SetValue(description, self._show_photo, self.photo, photo))
+
+    def set_lut(self, lut: LUT3D | None, description: str) -> None:
+        """Preview `lut` (None: no LUT), as an undoable step."""
+        self.undo_stack.push(_SetValue(description, self._show_lut, self.lut, lut))
+
+    def run_job(self, title: str, fn: Callable[[ProgressFn, CancelToken], Any],
+                on_done: Callable[[Any], None]) -> Job:
+        """Run `fn(progress, cancel)` off the GUI thread; see the module docstring."""
+        job = Job(title, fn, self, on_done=on_done, on_error=self.show_error,
+                  on_cancel=lambda: self.statusBar().showMessage(f"{title}: cancelled", 5000),
+                  on_end=self._job_ended)
+        self._jobs.append(job)
+        job.start()
+        return job
+
+    def add_dock(self, widget: QWidget, title: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title}")
+        dock.setWidget(widget)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.menu("View").addAction(dock.toggleViewAction())
+        return dock
+
+    def show_error(self, title: str, text: str) -> None:
+        """A non-modal warning (never blocks a caller or a test); the photo stays as it was."""
+        log.warning("%s: %s", title, text)
+        self.last_error = (title, text)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        self.errorShown.emit(title, text)
+
+    @property
+    def busy(self) -> bool:
+        """True while a job runs."""
+        return bool(self._jobs)
+
+    # --------------------------------------------------------------------------------- documents
+    def open_photo(self, path: str | Path) -> None:
+        """Load a photo on a worker thread; on success it replaces the document (the LUT stays)."""
+        path = Path(path)
+        self.run_job(f"Opening {path.name}", lambda progress, cancel: load_photo(path),
+                     lambda photo: self._photo_opened(photo, path))
+
+    def open_sample(self) -> None:
+        self._photo_opened(sample_photo(), None)
+
+    def _photo_opened(self, photo: Photo, path: Path | None) -> None:
+        self.undo_stack.clear()
+        self._show_photo(photo)
+        if path is not None:
+            self._remember_recent(path)
+            self.settings.setValue("last_dir", str(path.parent))
+        self.setWindowTitle(f"LUTLab — {path.name if path else 'sample photo'}")
+
+    def open_lut(self, path: str | Path) -> None:
+        """Import a .cube or Hald CLUT (chosen by suffix) as an undoable step; errors become a dialog."""
+        from engine.lut.files import load_lut
+
+        path = Path(path)
+        try:
+            lut = load_lut(path)
+        except LutLabError as exc:
+            self.show_error("Cannot import LUT", str(exc))
+            return
+        if not lut.title:
+            lut = lut.with_title(path.stem)
+        self.set_lut(lut, f"Load LUT {path.name}")
+        self.settings.setValue("last_lut_dir", str(path.parent))
+
+    def export_image(self, path: str | Path, bit_depth: int | None = None, quality: int = 95,
+                     on_done: Callable[[Path], None] | None = None) -> Job | None:
+        """Apply the LUT at full resolution (GPU if possible) and save atomically, as a job."""
+        from engine.gpu.export import apply_lut_fast
+
+        if self.photo is None:
+            self.show_error("Export image", "There is no photo to export.")
+            return None
+        path, photo, lut = Path(path), self.photo, self.lut
+        strength, interpolation = self.strength, self.interpolation
+
+        def work(progress: ProgressFn, cancel: CancelToken) -> str:
+            used = "no LUT"
+            pixels = photo.pixels
+            if lut is not None:
+                pixels, used = apply_lut_fast(photo.pixels, lut, interpolation, strength, progress=progress,
+                                              cancel=cancel)
+            cancel.check()
+            save_photo(photo.with_pixels(pixels), path, bit_depth=bit_depth, quality=quality)
+            return used
+
+        def done(used: str) -> None:
+            self.statusBar().showMessage(f"Exported {path} ({used.upper() if used != 'no LUT' else used})", 8000)
+            self.settings.setValue("export/dir", str(path.parent))
+            if on_done:
+                on_done(path)
+
+        return self.run_job(f"Exporting {path.name}", work, done)
+
+    def export_lut(self, path: str | Path) -> bool:
+        """Write the LUT as shown (strength mixed in) as a .cube file; False (and a dialog) if impossible."""
+        from engine.lut.cube import write_cube
+
+        if self.lut is None:
+            self.show_error("Export LUT", "There is no LUT to export; import or create one first.")
+            return False
+        lut = self.lut if self.strength == 1.0 else self.lut.blended(self.strength)
+        try:
+            write_cube(lut, Path(path))
+        except LutLabError as exc:
+            self.show_error("Export LUT", str(exc))
+            return False
+        self.statusBar().showMessage(f"Exported LUT {path}", 8000)
+        return True
+
+    # --------------------------------------------------------------------------------- state -> view
+    def _show_photo(self, photo: Photo | None) -> None:
+        self.photo = photo
+        if photo is not None:
+            self.preview.set_pixels(photo.pixels)
+            height, width = photo.pixels.shape[:2]
+            self._size_label.setText(f"{width} × {height} px · {photo.bit_depth}-bit")
+        self._schedule_histogram()
+        self.photoChanged.emit()
+
+    def _show_lut(self, lut: LUT3D | None) -> None:
+        self.lut = lut
+        self.lut_panel.set_lut_title(None if lut is None else lut.title)
+        self._push_grading()
+        self.lutChanged.emit()
+
+    def _push_grading(self) -> None:
+        self.preview.set_grading(Grading(self.lut, self.strength, self.interpolation))
+        self._schedule_histogram()
+
+    def set_strength(self, strength: float) -> None:
+        self.strength = float(strength)
+        self._push_grading()
+
+    def set_interpolation(self, name: str) -> None:
+        self.interpolation = name
+        self.settings.setValue("preview/interpolation", name)
+        self._push_grading()
+
+    def set_layout(self, layout: Layout) -> None:
+        current = self.preview.state.compare.layout
+        if layout == current and layout in TOGGLE_LAYOUTS:
+            layout = self._previous_layout
+        elif current not in TOGGLE_LAYOUTS:
+            self._previous_layout = current
+        self.preview.state.set_layout(layout)
+        self._layout_actions[layout].setChecked(True)
+        self.settings.setValue("preview/layout", int(layout))
+        self.preview.update()
+        self._schedule_histogram()
+
+    def set_split(self, fraction: float) -> None:
+        self.preview.state.move_split(*(fraction * s for s in self.preview.state.target_size))
+        self.preview.update()
+
+    def _schedule_histogram(self) -> None:
+        self._histogram_timer.start()
+
+    def _update_histogram(self) -> None:
+        """Histogram of the displayed result, from a small proxy graded on the CPU."""
+        if self.photo is None:
+            return
+        height, width = self.photo.pixels.shape[:2]
+        proxy = downscale(self.photo.pixels, min(1.0, HISTOGRAM_LONG_SIDE / max(height, width)))
+        if self.lut is not None and self.preview.state.compare.layout != Layout.BEFORE:
+            proxy = apply_lut(proxy, self.lut, self.interpolation, self.strength)
+        self.histogram.show_pixels(proxy)
+
+    # --------------------------------------------------------------------------------- building
+    def _make_preview(self, choice: str | None) -> GLPreview | CPUPreview:
+        use_gl, reason = (False, "CPU preview requested") if choice == "cpu" else gl_preview_available()
+        if use_gl:
+            preview: GLPreview | CPUPreview = GLPreview(self)
+            preview.glFailed.connect(lambda why: QTimer.singleShot(0, lambda: self._fall_back_to_cpu(why)))
+        else:
+            preview = CPUPreview(self)
+            self._set_fallback_message(reason)
+        preview.frameRendered.connect(lambda ms: self._frame_label.setText(f"frame {ms:.1f} ms"))
+        preview.viewChanged.connect(self._update_zoom_label)
+        self.setCentralWidget(preview)
+        return preview
+
+    def _fall_back_to_cpu(self, reason: str) -> None:
+        old = self.preview
+        state = old.state
+        self.preview = self._make_preview("cpu")
+        self.preview.state.compare = state.compare
+        self._set_fallback_message(reason)
+        if self.photo is not None:
+            self.preview.set_pixels(self.photo.pixels)
+        self._push_grading()
+        old.deleteLater()
+
+    def _set_fallback_message(self, reason: str) -> None:
+        self._gl_label.setText("CPU preview (no OpenGL 3.3)")
+        self._gl_label.setToolTip(reason)
+        self.statusBar().showMessage(f"OpenGL 3.3 unavailable ({reason}); preview on the CPU at screen size", 15000)
+
+    def _build_status_bar(self) -> None:
+        self._size_label, self._zoom_label = QLabel("no photo"), QLabel("")
+        self._frame_label, self._gl_label = QLabel(""), QLabel("GPU preview")
+        for label in (self._size_label, self._zoom_label, self._frame_label, self._gl_label):
+            self.statusBar().addPermanentWidget(label)
+
+    def _update_zoom_label(self) -> None:
+        state = self.preview.state
+        self._zoom_label.setText(f"{state.view().scale * 100:.0f}%")
+
+    def _action(self, menu: str, text: str, slot: Callable[[], Any], shortcut: QKeySequence | str | None = None,
+                ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda checked=False: slot())
+        self.menu(menu).addAction(action)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        for name in MENU_ORDER[:-1]:
+            self.menu(name)
+        self._action("File", "&Open…", self._ask_open_photo, QKeySequence.StandardKey.Open)
+        self._recent_menu = self.menu("File").addMenu("Open &Recent")
+        self._action("File", "Open &Sample Photo", self.open_sample)
+        self._action("File", "Import &LUT…", self._ask_open_lut, "Ctrl+L")
+        self.menu("File").addSeparator()
+        self._action("File", "&Export Image…", self._ask_export_image, "Ctrl+E")
+        self._action("File", "Export LUT as .&cube…", self._ask_export_lut, "Ctrl+Shift+E")
+        self.menu("File").addSeparator()
+        self._action("File", "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        self.menu("Edit").addActions([undo, redo])
+        self.menu("Edit").addSeparator()
+        self._action("Edit", "&Clear LUT", lambda: self.set_lut(None, "Clear LUT"))
+
+        view = self.menu("View")
+        self._action("View", "&Fit", self._fit, "F")
+        self._action("View", "&100%", lambda: self._zoom_to(1.0), "1")
+        self._action("View", "Zoom &In", lambda: self._zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
+        self._action("View", "Zoom &Out", lambda: self._zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        view.addSeparator()
+        group = QActionGroup(self)
+        self._layout_actions: dict[Layout, QAction] = {}
+        for layout, (text, key) in LAYOUT_KEYS.items():
+            action = self._action("View", text, lambda lay=layout: self.set_layout(lay), key)
+            action.setCheckable(True)
+            group.addAction(action)
+            self._layout_actions[layout] = action
+        view.addSeparator()
+
+    def _connect_panel(self) -> None:
+        self.lut_panel.importRequested.connect(self._ask_open_lut)
+        self.lut_panel.clearRequested.connect(lambda: self.set_lut(None, "Clear LUT"))
+        self.lut_panel.strengthChanged.connect(self.set_strength)
+        self.lut_panel.interpolationChanged.connect(self.set_interpolation)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        try:
+            layout = Layout(int(self.settings.value("preview/layout", int(Layout.SPLIT_VERTICAL))))
+        except ValueError:
+            layout = Layout.SPLIT_VERTICAL
+        self.preview.state.set_layout(layout)
+        self._layout_actions[layout].setChecked(True)
+        self._rebuild_recent_menu()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        for job in list(self._jobs):
+            job.token.cancel()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        super().closeEvent(event)
+
+    # --------------------------------------------------------------------------------- view actions
+    def _fit(self) -> None:
+        self.preview.state.fit = True
+        self._view_changed()
+
+    def _zoom_to(self, scale: float) -> None:
+        self.preview.state.set_scale(scale)
+        self._view_changed()
+
+    def _zoom_by(self, factor: float) -> None:
+        self.preview.state.zoom(factor)
+        self._view_changed()
+
+    def _view_changed(self) -> None:
+        self._update_zoom_label()
+        self.preview.update()
+
+    # --------------------------------------------------------------------------------- files
+    def _start_dir(self, key: str) -> str:
+        return str(self.settings.value(key, str(Path.home())))
+
+    def _ask_open_photo(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open photo", self._start_dir("last_dir"), PHOTO_FILTER)
+        if name:
+            self.open_photo(name)
+
+    def _ask_open_lut(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Import LUT", self._start_dir("last_lut_dir"), LUT_FILTER)
+        if name:
+            self.open_lut(name)
+
+    def _ask_export_image(self) -> None:
+        if self.photo is None:
+            return
+        stem = self.photo.path.stem if self.photo.path else "photo"
+        suggested = Path(self._start_dir("export/dir")) / f"{stem}-graded.jpg"
+        dialog = ExportImageDialog(suggested, int(self.settings.value("export/bit_depth", self.photo.bit_depth)),
+                                   int(self.settings.value("export/quality", 95)), self)
+        if dialog.exec():
+            path, bit_depth, quality = dialog.options()
+            self.settings.setValue("export/bit_depth", bit_depth)
+            self.settings.setValue("export/quality", quality)
+            self.export_image(path, bit_depth, quality)
+
+    def _ask_export_lut(self) -> None:
+        if self.lut is None:
+            self.show_error("Export LUT", "There is no LUT to export; import or create one first.")
+            return
+        name, _ = QFileDialog.getSaveFileName(self, "Export LUT", self._start_dir("last_lut_dir"), "Cube LUT (*.cube)")
+        if name:
+            self.export_lut(name if name.lower().endswith(".cube") else name + ".cube")
+
+    def _remember_recent(self, path: Path) -> None:
+        recent = [str(path.resolve())] + [p for p in self._recent() if p != str(path.resolve())]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._rebuild_recent_menu()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _rebuild_recent_menu(self) -> None:
+        self._recent_menu.clear()
+        for name in self._recent():
+            action = self._recent_menu.addAction(name)
+            action.triggered.connect(lambda checked=False, n=name: self.open_photo(n))
+        self._recent_menu.setEnabled(bool(self._recent()))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        """Dropped .cube files load as the LUT; any other file opens as the photo."""
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        for path in paths:
+            if path.suffix.lower() in LUT_SUFFIXES:
+                self.open_lut(path)
+        photos = [p for p in paths if p.suffix.lower() not in LUT_SUFFIXES]
+        if photos:
+            self.open_photo(photos[0])
+        event.acceptProposedAction()
+
+    def _job_ended(self, job: Job) -> None:
+        self._jobs.remove(job)
+        if not self._jobs:
+            self.jobsIdle.emit()
+
+
+def rendered_pixels(window: MainWindow) -> np.ndarray:
+    """What the preview shows right now, as float32 H x W x 3 (for tests and screenshots)."""
+    preview = window.preview
+    image = preview.grabFramebuffer() if isinstance(preview, GLPreview) else preview.grab().toImage()
+    from PySide6.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = image.width(), image.height()
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * height)
+    return data.reshape(height, image.bytesPerLine())[:, : 3 * width].reshape(height, width, 3) / np.float32(255.0)

@@ -1,0 +1,355 @@
+"""The photo preview: zoom around the cursor, fit, 100%, pan, a draggable before/after split.
+
+Two widgets share the interaction (:class:`PreviewInteraction`) and the view model
+(:class:`ViewState`): :class:`GLPreview` draws with `engine.gpu.LutRenderer` inside the
+QOpenGLWidget's context; :class:`CPUPreview` is the fallback without OpenGL 3.3 and draws a
+screen-sized proxy graded by `engine.lut.apply_lut` with QPainter. View coordinates are device pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QOpenGLContext, QPainter, QPen, QWheelEvent
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
+from PySide6.QtWidgets import QWidget
+
+from engine.gpu.renderer import Compare, Layout, View
+from engine.lut import LUT3D, apply_lut
+
+log = logging.getLogger(__name__)
+
+ZOOM_STEP = 1.25
+MIN_SCALE, MAX_SCALE = 1.0 / 64.0, 64.0
+SPLIT_GRAB_PX = 8.0
+DIVIDER_PX = 2.0
+BACKGROUND = (0.16, 0.16, 0.16, 1.0)
+PROXY_LONG_SIDE = 2048
+
+
+@dataclass
+class Grading:
+    """What the preview shows: the LUT (or None), strength and interpolation."""
+
+    lut: LUT3D | None = None
+    strength: float = 1.0
+    interpolation: str = "trilinear"
+
+
+class ViewState:
+    """Zoom, pan and before/after layout of a preview; pure arithmetic in device pixels."""
+
+    def __init__(self) -> None:
+        self.image_size = (0, 0)
+        self.target_size = (1, 1)
+        self.scale = 1.0
+        self.offset = (0.0, 0.0)
+        self.fit = True
+        self.compare = Compare(divider_width=DIVIDER_PX, background=BACKGROUND)
+
+    @property
+    def pane_size(self) -> tuple[float, float]:
+        width, height = self.target_size
+        return (width / 2.0, float(height)) if self.compare.layout == Layout.SIDE_BY_SIDE else (float(width), height)
+
+    def view(self) -> View:
+        if self.fit:
+            self.fit_to_pane()
+        return View(self.scale, self.offset)
+
+    def fit_to_pane(self) -> None:
+        pane_w, pane_h = self.pane_size
+        img_w, img_h = self.image_size
+        if img_w and img_h:
+            self.scale = min(pane_w / img_w, pane_h / img_h)
+            self.offset = ((pane_w - img_w * self.scale) / 2.0, (pane_h - img_h * self.scale) / 2.0)
+
+    def pane_point(self, x: float, y: float) -> tuple[float, float]:
+        """A target point in the coordinates of the pane under it (side by side has two panes)."""
+        pane_w, _ = self.pane_size
+        return (x - pane_w if self.compare.layout == Layout.SIDE_BY_SIDE and x >= pane_w else x), y
+
+    def zoom(self, factor: float, around: tuple[float, float] | None = None) -> None:
+        """Multiply the scale, keeping the photo point under `around` (default: pane centre) in place."""
+        self.view()
+        pane_w, pane_h = self.pane_size
+        cx, cy = self.pane_point(*around) if around else (pane_w / 2.0, pane_h / 2.0)
+        self.set_scale(self.scale * factor, (cx, cy))
+
+    def set_scale(self, scale: float, around: tuple[float, float] | None = None) -> None:
+        self.view()
+        pane_w, pane_h = self.pane_size
+        cx, cy = around or (pane_w / 2.0, pane_h / 2.0)
+        new = min(max(scale, MIN_SCALE), MAX_SCALE)
+        ratio = new / self.scale
+        self.offset = (cx - (cx - self.offset[0]) * ratio, cy - (cy - self.offset[1]) * ratio)
+        self.scale = new
+        self.fit = False
+
+    def pan(self, dx: float, dy: float) -> None:
+        self.view()
+        self.offset = (self.offset[0] + dx, self.offset[1] + dy)
+        self.fit = False
+
+    def split_distance(self, x: float, y: float) -> float | None:
+        """Distance of a target point from the draggable split line, None when there is none."""
+        width, height = self.target_size
+        if self.compare.layout == Layout.SPLIT_VERTICAL:
+            return abs(x - self.compare.split * width)
+        if self.compare.layout == Layout.SPLIT_HORIZONTAL:
+            return abs(y - self.compare.split * height)
+        return None
+
+    def move_split(self, x: float, y: float) -> None:
+        width, height = self.target_size
+        fraction = x / width if self.compare.layout == Layout.SPLIT_VERTICAL else y / height
+        self.compare = replace(self.compare, split=min(max(fraction, 0.0), 1.0))
+
+    def set_layout(self, layout: Layout) -> None:
+        self.compare = replace(self.compare, layout=layout)
+
+
+class PreviewInteraction:
+    """Mouse handling shared by both preview widgets (a mixin for a QWidget subclass)."""
+
+    state: ViewState
+    viewChanged: Signal
+
+    def _device(self, point: QPointF) -> tuple[float, float]:
+        ratio = self.devicePixelRatioF()  # type: ignore[attr-defined]
+        return point.x() * ratio, point.y() * ratio
+
+    def _begin_drag(self, event: QMouseEvent) -> None:
+        x, y = self._device(event.position())
+        distance = self.state.split_distance(x, y)
+        self._drag = "split" if distance is not None and distance <= SPLIT_GRAB_PX else "pan"
+        self._last = (x, y)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._begin_drag(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        x, y = self._device(event.position())
+        drag = getattr(self, "_drag", None)
+        if drag == "split":
+            self.state.move_split(x, y)
+        elif drag == "pan":
+            self.state.pan(x - self._last[0], y - self._last[1])
+        else:
+            distance = self.state.split_distance(x, y)
+            near = distance is not None and distance <= SPLIT_GRAB_PX
+            vertical = self.state.compare.layout == Layout.SPLIT_VERTICAL
+            cursor = (Qt.CursorShape.SplitHCursor if vertical else Qt.CursorShape.SplitVCursor) if near \
+                else Qt.CursorShape.OpenHandCursor
+            self.setCursor(cursor)  # type: ignore[attr-defined]
+            return
+        self._last = (x, y)
+        self.viewChanged.emit()
+        self.update()  # type: ignore[attr-defined]
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._drag = None
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.state.zoom(ZOOM_STEP**steps, self._device(event.position()))
+            self.viewChanged.emit()
+            self.update()  # type: ignore[attr-defined]
+
+    def _sync_target(self) -> None:
+        ratio = self.devicePixelRatioF()  # type: ignore[attr-defined]
+        self.state.target_size = (max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))  # type: ignore[attr-defined]
+
+
+class GLPreview(PreviewInteraction, QOpenGLWidget):
+    """The real-time preview: one LUT pass per frame in the widget's GL 3.3 core context."""
+
+    frameRendered = Signal(float)  # milliseconds of the LUT pass
+    glFailed = Signal(str)
+    viewChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = ViewState()
+        self.grading = Grading()
+        self._pixels: np.ndarray | None = None
+        self._photo_dirty = self._lut_dirty = False
+        self._renderer = None
+        self.failure: str | None = None
+        self.renderer_name = ""
+        self.setMouseTracking(True)
+        self.setMinimumSize(200, 150)
+
+    def set_pixels(self, pixels: np.ndarray) -> None:
+        self._pixels = pixels
+        self.state.image_size = (pixels.shape[1], pixels.shape[0])
+        self._photo_dirty = True
+        self.update()
+
+    def set_grading(self, grading: Grading) -> None:
+        self._lut_dirty = self._lut_dirty or grading.lut is not self.grading.lut
+        self.grading = grading
+        self.update()
+
+    def initializeGL(self) -> None:  # noqa: N802
+        from engine.gpu.context import GLUnavailable
+        from engine.gpu.renderer import LutRenderer
+
+        try:
+            self._renderer = LutRenderer()
+            from OpenGL import GL
+
+            self.renderer_name = GL.glGetString(GL.GL_RENDERER).decode(errors="replace")
+        except (GLUnavailable, Exception) as exc:  # any driver failure must end in the CPU fallback
+            self.failure = str(exc)
+            log.warning("GL preview unavailable: %s", exc)
+            self.glFailed.emit(self.failure)
+            return
+        self._photo_dirty = self._lut_dirty = True
+        self.context().aboutToBeDestroyed.connect(self._release)
+
+    def _release(self) -> None:
+        if self._renderer is not None:
+            self.makeCurrent()
+            self._renderer.release()
+            self._renderer = None
+            self.doneCurrent()
+
+    def resizeGL(self, width: int, height: int) -> None:  # noqa: N802
+        self._sync_target()
+
+    def paintGL(self) -> None:  # noqa: N802
+        from OpenGL import GL
+
+        renderer = self._renderer
+        if renderer is None:
+            GL.glClearColor(*BACKGROUND)
+            GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+            return
+        self._sync_target()
+        start = time.perf_counter()
+        if self._photo_dirty and self._pixels is not None:
+            renderer.set_photo(self._pixels)
+            self._photo_dirty = False
+        if self._lut_dirty:
+            renderer.set_lut(self.grading.lut)
+            self._lut_dirty = False
+        renderer.interpolation = self.grading.interpolation
+        renderer.strength = self.grading.strength
+        renderer.draw(self.state.target_size, self.state.view(), self.state.compare)
+        GL.glFinish()
+        self.frameRendered.emit((time.perf_counter() - start) * 1000.0)
+
+
+class CPUPreview(PreviewInteraction, QWidget):
+    """Fallback preview without OpenGL 3.3: a screen-sized proxy graded on the CPU, drawn with QPainter."""
+
+    frameRendered = Signal(float)
+    viewChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = ViewState()
+        self.grading = Grading()
+        self._proxy: np.ndarray | None = None
+        self._proxy_factor = 1.0
+        self._before: QImage | None = None
+        self._after: QImage | None = None
+        self.setMouseTracking(True)
+        self.setMinimumSize(200, 150)
+        self.setAutoFillBackground(False)
+
+    def set_pixels(self, pixels: np.ndarray) -> None:
+        height, width = pixels.shape[:2]
+        self._proxy_factor = min(1.0, PROXY_LONG_SIDE / max(width, height))
+        self._proxy = downscale(pixels, self._proxy_factor)
+        self.state.image_size = (width, height)
+        self._before = to_qimage(self._proxy)
+        self._after = None
+        self.update()
+
+    def set_grading(self, grading: Grading) -> None:
+        self.grading = grading
+        self._after = None
+        self.update()
+
+    def paintEvent(self, event: object) -> None:  # noqa: N802
+        start = time.perf_counter()
+        self._sync_target()
+        painter = QPainter(self)
+        ratio = self.devicePixelRatioF()
+        painter.scale(1.0 / ratio, 1.0 / ratio)
+        width, height = self.state.target_size
+        painter.fillRect(QRectF(0, 0, width, height), QColor.fromRgbF(*BACKGROUND))
+        if self._proxy is not None and self._before is not None:
+            if self._after is None:
+                graded = self._proxy if self.grading.lut is None else apply_lut(
+                    self._proxy, self.grading.lut, self.grading.interpolation, self.grading.strength)
+                self._after = to_qimage(graded)
+            self._paint_layout(painter, width, height)
+        painter.end()
+        self.frameRendered.emit((time.perf_counter() - start) * 1000.0)
+
+    def _paint_layout(self, painter: QPainter, width: int, height: int) -> None:
+        state, compare = self.state, self.state.compare
+        split_x, split_y = compare.split * width, compare.split * height
+        regions = {  # (clip rect, pane x origin, image) for each part of the layout
+            Layout.AFTER: [(QRectF(0, 0, width, height), 0.0, self._after)],
+            Layout.BEFORE: [(QRectF(0, 0, width, height), 0.0, self._before)],
+            Layout.SPLIT_VERTICAL: [(QRectF(0, 0, split_x, height), 0.0, self._before),
+                                    (QRectF(split_x, 0, width - split_x, height), 0.0, self._after)],
+            Layout.SPLIT_HORIZONTAL: [(QRectF(0, 0, width, split_y), 0.0, self._before),
+                                      (QRectF(0, split_y, width, height - split_y), 0.0, self._after)],
+            Layout.SIDE_BY_SIDE: [(QRectF(0, 0, width / 2, height), 0.0, self._before),
+                                  (QRectF(width / 2, 0, width / 2, height), width / 2, self._after)],
+        }[compare.layout]
+        view = state.view()
+        img_w, img_h = state.image_size
+        smooth = view.scale < 1.0
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        for clip, pane_x, image in regions:
+            painter.save()
+            painter.setClipRect(clip)
+            target = QRectF(pane_x + view.offset[0], view.offset[1], img_w * view.scale, img_h * view.scale)
+            painter.drawImage(target, image)
+            painter.restore()
+        divider = {Layout.SPLIT_VERTICAL: ((split_x, 0), (split_x, height)),
+                   Layout.SPLIT_HORIZONTAL: ((0, split_y), (width, split_y)),
+                   Layout.SIDE_BY_SIDE: ((width / 2, 0), (width / 2, height))}.get(compare.layout)
+        if divider:
+            painter.setPen(QPen(QColor.fromRgbF(*compare.divider_color), compare.divider_width))
+            painter.drawLine(QPointF(*divider[0]), QPointF(*divider[1]))
+
+
+def downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """Box-filter downscale by `factor` <= 1 (area average over whole source pixels)."""
+    if factor >= 1.0:
+        return pixels
+    step = int(np.ceil(1.0 / factor))
+    height, width = (pixels.shape[0] // step) * step, (pixels.shape[1] // step) * step
+    cropped = pixels[:height, :width]
+    return cropped.reshape(height // step, step, width // step, step, 3).mean(axis=(1, 3), dtype=np.float32)
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """8-bit RGB QImage that owns a copy of the rounded pixels."""
+    data = np.ascontiguousarray((np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+    height, width = data.shape[:2]
+    return QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+def gl_preview_available() -> tuple[bool, str]:
+    """Whether Qt can make an OpenGL 3.3 core context here; (False, reason) otherwise."""
+    context = QOpenGLContext()
+    if not context.create():
+        return False, "no OpenGL context could be created"
+    version = context.format().version()
+    if version < (3, 3):
+        return False, f"OpenGL {version[0]}.{version[1]} is below 3.3"
+    return True, ""

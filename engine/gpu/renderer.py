@@ -1,0 +1,312 @@
+"""The LUT renderer: photo as 2D texture(s), LUT as a 3D texture, one full-screen pass per photo tile.
+
+It works in whatever OpenGL 3.3 core context is current when it is created and used: the editor's
+QOpenGLWidget context (drawing to the screen) or a :class:`engine.gpu.context.HeadlessContext`
+(drawing into an off-screen float framebuffer that is read back). It never imports Qt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+import numpy as np
+from OpenGL import GL
+from OpenGL.raw.GL.VERSION import GL_1_0, GL_1_1
+
+from engine.errors import InputError
+from engine.gpu.context import GLUnavailable
+from engine.lut.apply import INTERPOLATIONS
+from engine.lut.lut3d import LUT3D
+
+SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+
+
+class Layout(IntEnum):
+    """Where the original ("before") shows; the values are the shader's `u_layout`."""
+
+    AFTER = 0
+    SPLIT_VERTICAL = 1  # before left of the split, after right
+    SPLIT_HORIZONTAL = 2  # before above the split, after below
+    SIDE_BY_SIDE = 3  # the same region twice: before in the left half, after in the right half
+    BEFORE = 4
+
+
+@dataclass(frozen=True)
+class View:
+    """Photo placement in a pane: `scale` target pixels per photo pixel, photo corner at `offset`."""
+
+    scale: float = 1.0
+    offset: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Compare:
+    """Before/after presentation: layout, split position (fraction of the target), divider line."""
+
+    layout: Layout = Layout.AFTER
+    split: float = 0.5
+    divider_width: float = 0.0
+    divider_color: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    background: tuple[float, float, float, float] = (0.16, 0.16, 0.16, 1.0)
+
+
+@dataclass
+class _Tile:
+    texture: int
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+def _ptr(array: np.ndarray) -> ctypes.c_void_p:
+    return ctypes.c_void_p(array.ctypes.data)
+
+
+def gl_version() -> tuple[int, int]:
+    """The (major, minor) version of the current context."""
+    return int(GL.glGetIntegerv(GL.GL_MAJOR_VERSION)), int(GL.glGetIntegerv(GL.GL_MINOR_VERSION))
+
+
+def _compile(kind: int, source: str, name: str) -> int:
+    shader = GL.glCreateShader(kind)
+    GL.glShaderSource(shader, source)
+    GL.glCompileShader(shader)
+    if not GL.glGetShaderiv(shader, GL.GL_COMPILE_STATUS):
+        log = GL.glGetShaderInfoLog(shader).decode(errors="replace")
+        GL.glDeleteShader(shader)
+        raise GLUnavailable(f"shader {name} does not compile: {log}")
+    return shader
+
+
+def _link(vertex_name: str, fragment_name: str) -> int:
+    shaders = [
+        _compile(GL.GL_VERTEX_SHADER, (SHADER_DIR / vertex_name).read_text(), vertex_name),
+        _compile(GL.GL_FRAGMENT_SHADER, (SHADER_DIR / fragment_name).read_text(), fragment_name),
+    ]
+    program = GL.glCreateProgram()
+    for shader in shaders:
+        GL.glAttachShader(program, shader)
+    GL.glLinkProgram(program)
+    for shader in shaders:
+        GL.glDeleteShader(shader)
+    if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
+        log = GL.glGetProgramInfoLog(program).decode(errors="replace")
+        GL.glDeleteProgram(program)
+        raise GLUnavailable(f"shader program does not link: {log}")
+    return program
+
+
+class LutRenderer:
+    """Draws a photo through a LUT with a before/after layout into the current framebuffer.
+
+    Create, use and `release()` it while the same GL context is current. `max_texture_size` caps
+    the photo tile size (default: the context's GL_MAX_TEXTURE_SIZE); tests lower it to exercise
+    tiling on small photos.
+    """
+
+    def __init__(self, max_texture_size: int | None = None) -> None:
+        major, minor = gl_version()
+        if (major, minor) < (3, 3):
+            raise GLUnavailable(f"OpenGL 3.3 core is needed, the context offers {major}.{minor}")
+        limit = int(GL.glGetIntegerv(GL.GL_MAX_TEXTURE_SIZE))
+        self.max_texture_size = min(limit, max_texture_size or limit)
+        self._program = _link("fullscreen.vert", "lut_preview.frag")
+        self._vao = GL.glGenVertexArrays(1)
+        self._uniforms: dict[str, int] = {}
+        self._tiles: list[_Tile] = []
+        self._image_size = (0, 0)
+        self._lut_texture = 0
+        self._lut: LUT3D | None = None
+        self._mipmapped = False
+        self._fbo = 0
+        self._fbo_color = 0
+        self._fbo_size = (0, 0)
+        self.interpolation = "trilinear"
+        self.strength = 1.0
+
+    # ----------------------------------------------------------------------------------- uploads
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the uploaded photo; (0, 0) before any."""
+        return self._image_size
+
+    @property
+    def lut(self) -> LUT3D | None:
+        return self._lut
+
+    def set_photo(self, pixels: np.ndarray, mipmaps: bool = True) -> None:
+        """Upload an H x W x 3 float photo, in tiles of at most `max_texture_size` a side.
+
+        Mipmaps make zoomed-out previews smooth; exports at 1:1 skip them.
+        """
+        pixels = _as_rgb_float(pixels)
+        height, width = pixels.shape[:2]
+        step = self.max_texture_size
+        rects = [(x, y, min(step, width - x), min(step, height - y))
+                 for y in range(0, height, step) for x in range(0, width, step)]
+        reuse = len(rects) == len(self._tiles) and all(
+            (t.width, t.height) == r[2:] for t, r in zip(self._tiles, rects, strict=True))
+        if not reuse:
+            self._delete_tiles()
+            self._tiles = [_Tile(int(GL.glGenTextures(1)), *rect) for rect in rects]
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+        GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, pixels.strides[0] // 12)
+        for tile in self._tiles:
+            GL.glBindTexture(GL.GL_TEXTURE_2D, tile.texture)
+            GL.glPixelStorei(GL.GL_UNPACK_SKIP_PIXELS, tile.x)
+            GL.glPixelStorei(GL.GL_UNPACK_SKIP_ROWS, tile.y)
+            if reuse:
+                GL_1_1.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, tile.width, tile.height, GL.GL_RGB, GL.GL_FLOAT,
+                                       _ptr(pixels))
+            else:
+                GL_1_0.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, tile.width, tile.height, 0, GL.GL_RGB,
+                                    GL.GL_FLOAT, _ptr(pixels))
+                for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
+                    GL.glTexParameteri(GL.GL_TEXTURE_2D, wrap, GL.GL_CLAMP_TO_EDGE)
+            if mipmaps:
+                GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
+        for name in (GL.GL_UNPACK_ROW_LENGTH, GL.GL_UNPACK_SKIP_PIXELS, GL.GL_UNPACK_SKIP_ROWS):
+            GL.glPixelStorei(name, 0)
+        self._mipmapped = mipmaps
+        self._image_size = (width, height)
+
+    def set_lut(self, lut: LUT3D | None) -> None:
+        """Upload a LUT as an RGB32F 3D texture (clamp to edge, linear); None shows the photo as is."""
+        self._lut = lut
+        if lut is None:
+            return
+        if not self._lut_texture:
+            self._lut_texture = int(GL.glGenTextures(1))
+        GL.glBindTexture(GL.GL_TEXTURE_3D, self._lut_texture)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+        n = lut.size
+        GL.glTexImage3D(GL.GL_TEXTURE_3D, 0, GL.GL_RGB32F, n, n, n, 0, GL.GL_RGB, GL.GL_FLOAT,
+                        np.ascontiguousarray(lut.table))
+        for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T, GL.GL_TEXTURE_WRAP_R):
+            GL.glTexParameteri(GL.GL_TEXTURE_3D, wrap, GL.GL_CLAMP_TO_EDGE)
+        GL.glTexParameteri(GL.GL_TEXTURE_3D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+        GL.glTexParameteri(GL.GL_TEXTURE_3D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+
+    # ----------------------------------------------------------------------------------- drawing
+    def _uniform(self, name: str) -> int:
+        if name not in self._uniforms:
+            self._uniforms[name] = GL.glGetUniformLocation(self._program, name)
+        return self._uniforms[name]
+
+    def draw(self, target_size: tuple[int, int], view: View, compare: Compare = Compare(),
+             rows_down: bool = False) -> None:
+        """Draw into the bound framebuffer (`target_size` = its (width, height) in pixels)."""
+        if self.interpolation not in INTERPOLATIONS:
+            raise InputError(f"unknown interpolation {self.interpolation!r}")
+        width, height = target_size
+        GL.glViewport(0, 0, width, height)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glDisable(GL.GL_BLEND)
+        GL.glDisable(GL.GL_SCISSOR_TEST)
+        GL.glUseProgram(self._program)
+        GL.glBindVertexArray(self._vao)
+        u = self._uniform
+        GL.glUniform1i(u("u_photo"), 0)
+        GL.glUniform1i(u("u_lut"), 1)
+        lut = self._lut
+        GL.glUniform1i(u("u_has_lut"), int(lut is not None))
+        if lut is not None:
+            GL.glActiveTexture(GL.GL_TEXTURE1)
+            GL.glBindTexture(GL.GL_TEXTURE_3D, self._lut_texture)
+            GL.glUniform1i(u("u_lut_size"), lut.size)
+            GL.glUniform3f(u("u_domain_min"), *map(float, lut.domain_min))
+            GL.glUniform3f(u("u_domain_max"), *map(float, lut.domain_max))
+        GL.glUniform1i(u("u_interpolation"), INTERPOLATIONS.index(self.interpolation))
+        GL.glUniform1f(u("u_strength"), float(self.strength))
+        GL.glUniform2f(u("u_target_size"), float(width), float(height))
+        GL.glUniform1i(u("u_rows_down"), int(rows_down))
+        GL.glUniform1f(u("u_scale"), float(view.scale))
+        GL.glUniform2f(u("u_offset"), float(view.offset[0]), float(view.offset[1]))
+        GL.glUniform1i(u("u_layout"), int(compare.layout))
+        GL.glUniform1f(u("u_split"), float(compare.split))
+        GL.glUniform1f(u("u_divider_width"), float(compare.divider_width))
+        GL.glUniform4f(u("u_divider_color"), *compare.divider_color)
+        GL.glUniform4f(u("u_background"), *compare.background)
+        GL.glUniform2f(u("u_image_size"), float(self._image_size[0]), float(self._image_size[1]))
+        # Magnified or 1:1: nearest (exact pixels); zoomed out: trilinear mipmaps (no aliasing).
+        minify = GL.GL_LINEAR_MIPMAP_LINEAR if self._mipmapped and view.scale < 1.0 else GL.GL_NEAREST
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        if not self._tiles:
+            GL.glClearColor(*compare.background)
+            GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+        for tile in self._tiles:
+            GL.glBindTexture(GL.GL_TEXTURE_2D, tile.texture)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, minify)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST)
+            GL.glUniform4f(u("u_tile"), float(tile.x), float(tile.y), float(tile.width), float(tile.height))
+            GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glBindVertexArray(0)
+        GL.glUseProgram(0)
+
+    def render(self, target_size: tuple[int, int], view: View = View(), compare: Compare = Compare(),
+               out: np.ndarray | None = None) -> np.ndarray:
+        """Draw into an off-screen RGBA32F framebuffer and read it back as H x W x 3 float32, top row first.
+
+        `out` may be a (strided-row) view into a larger float32 array; rows are read straight into it.
+        """
+        width, height = target_size
+        previous = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
+        self._bind_fbo(width, height)
+        self.draw(target_size, view, compare, rows_down=True)
+        if out is None:
+            out = np.empty((height, width, 3), np.float32)
+        if out.shape != (height, width, 3) or out.dtype != np.float32 or out.strides[1:] != (12, 4):
+            raise ValueError("out must be float32 (height, width, 3) with contiguous rows")
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
+        GL.glPixelStorei(GL.GL_PACK_ROW_LENGTH, out.strides[0] // 12)
+        GL_1_0.glReadPixels(0, 0, width, height, GL.GL_RGB, GL.GL_FLOAT, _ptr(out))
+        GL.glPixelStorei(GL.GL_PACK_ROW_LENGTH, 0)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, previous)
+        return out
+
+    def _bind_fbo(self, width: int, height: int) -> None:
+        if not self._fbo:
+            self._fbo = int(GL.glGenFramebuffers(1))
+            self._fbo_color = int(GL.glGenRenderbuffers(1))
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
+        if self._fbo_size != (width, height):
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._fbo_color)
+            GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA32F, width, height)
+            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER,
+                                         self._fbo_color)
+            status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
+            if status != GL.GL_FRAMEBUFFER_COMPLETE:
+                raise GLUnavailable(f"float framebuffer {width}x{height} is incomplete (status {status:#x})")
+            self._fbo_size = (width, height)
+
+    # ----------------------------------------------------------------------------------- cleanup
+    def _delete_tiles(self) -> None:
+        if self._tiles:
+            GL.glDeleteTextures([t.texture for t in self._tiles])
+        self._tiles = []
+
+    def release(self) -> None:
+        """Delete every GL object; call with the renderer's context current."""
+        self._delete_tiles()
+        if self._lut_texture:
+            GL.glDeleteTextures([self._lut_texture])
+        if self._fbo:
+            GL.glDeleteFramebuffers(1, [self._fbo])
+            GL.glDeleteRenderbuffers(1, [self._fbo_color])
+        GL.glDeleteVertexArrays(1, [self._vao])
+        GL.glDeleteProgram(self._program)
+        self._lut_texture = self._fbo = self._fbo_color = 0
+
+
+def _as_rgb_float(pixels: np.ndarray) -> np.ndarray:
+    """float32 H x W x 3 with packed pixels; a crop of a bigger array (row stride) is kept without a copy."""
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise InputError(f"expected an H x W x 3 image, got shape {pixels.shape}")
+    if pixels.dtype == np.float32 and pixels.strides[1:] == (12, 4) and pixels.strides[0] % 12 == 0:
+        return pixels
+    return np.ascontiguousarray(pixels, dtype=np.float32)

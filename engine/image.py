@@ -1,0 +1,369 @@
+"""Photo I/O: every image enters the engine as float32 sRGB in [0, 1] and leaves through an atomic write.
+
+Routes, chosen by the file's magic bytes (not its name):
+- JPEG, 8-bit PNG, WebP, BMP: Pillow.
+- 16-bit PNG: OpenCV (Pillow truncates 16-bit RGB PNG to 8 bits); metadata still comes from Pillow's
+  header parse, and ICC/EXIF chunks are spliced into OpenCV's output on save.
+- TIFF (8/16-bit, float): tifffile.
+
+The pixel limit is checked from the header, before any pixel is decoded, so a decompression bomb costs
+nothing. EXIF orientation is applied on load; JPEG/PNG exports keep EXIF with the orientation reset to 1.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError
+from engine.fsutil import atomic_path
+
+DEFAULT_MAX_PIXELS = 120_000_000
+SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera")
+ORIENTATION_TAG = 0x0112
+ICC_TIFF_TAG = 34675
+_PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+_SUFFIX_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+class ImageError(InputError):
+    """A photo cannot be read or written; the message names the file and the reason."""
+
+
+@dataclass(frozen=True, eq=False)
+class Photo:
+    """Pixels in the engine convention plus what a faithful export needs to carry over."""
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    bit_depth: int = 8
+    exif: bytes | None = None
+    icc: bytes | None = None
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        pixels = np.asarray(self.pixels, dtype=np.float32)
+        if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:
+            raise ImageError(f"photo pixels must be H x W x 3, got shape {pixels.shape}")
+        object.__setattr__(self, "pixels", pixels)
+        if self.alpha is not None:
+            alpha = np.asarray(self.alpha, dtype=np.float32)
+            if alpha.shape != pixels.shape[:2]:
+                raise ImageError(f"alpha shape {alpha.shape} does not match the pixels {pixels.shape[:2]}")
+            object.__setattr__(self, "alpha", alpha)
+        if self.bit_depth not in (8, 16):
+            raise ImageError(f"bit depth must be 8 or 16, got {self.bit_depth}")
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+    def with_pixels(self, pixels: np.ndarray) -> Photo:
+        """Same metadata, new pixels; alpha is resized along when an edit changed the size (upscaling)."""
+        pixels = np.asarray(pixels, dtype=np.float32)
+        alpha = self.alpha
+        if alpha is not None and alpha.shape != pixels.shape[:2]:
+            alpha = _resize_bilinear(alpha, pixels.shape[0], pixels.shape[1])
+        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path)
+
+
+def sample_photo(name: str = "astronaut") -> Photo:
+    """A photo bundled with scikit-image (read from site-packages, no network)."""
+    if name not in SAMPLE_PHOTOS:
+        raise ImageError(f"unknown sample photo {name!r}; choose one of {', '.join(SAMPLE_PHOTOS)}")
+    from skimage import data
+
+    pixels = getattr(data, name)()
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    return Photo(pixels[:, :, :3].astype(np.float32) / 255.0)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def load_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Read a JPEG, PNG, TIFF, WebP or BMP file; raises ImageError naming the file and the reason."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if not path.is_file():
+        raise ImageError(f"{path}: not a file")
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(32)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if not head:
+        raise ImageError(f"{path}: empty file (0 bytes)")
+    try:
+        if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+            return _load_tiff(path, max_pixels)
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 26 and head[12:16] == b"IHDR" and head[24] == 16:
+            return _load_png16(path, max_pixels)
+        return _load_with_pillow(path, max_pixels)
+    except ImageError:
+        raise
+    except MemoryError as exc:
+        raise ImageError(f"{path}: not enough memory to decode this image") from exc
+    except Exception as exc:  # decoders raise a zoo of types (OSError, ValueError, SyntaxError, struct.error...)
+        raise ImageError(f"{path}: damaged or unsupported image ({exc})") from exc
+
+
+def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{path}: image has zero size ({width} x {height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{path}: {width} x {height} = {width * height:,} pixels exceeds the limit of {max_pixels:,} "
+            "(possible decompression bomb)"
+        )
+
+
+def _open_pillow(path: Path, max_pixels: int):  # -> PIL.Image.Image
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path, formats=_PILLOW_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: exceeds the pixel limit (possible decompression bomb)") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{path}: not an image (JPEG, PNG, TIFF, WebP or BMP expected)") from exc
+    _check_size(path, image.width, image.height, max_pixels)
+    return image
+
+
+def _pillow_metadata(image) -> tuple[bytes | None, bytes | None, int]:
+    exif = image.info.get("exif") or None
+    icc = image.info.get("icc_profile") or None
+    orientation = int(image.getexif().get(ORIENTATION_TAG, 1) or 1)
+    return exif, icc, orientation
+
+
+def _load_with_pillow(path: Path, max_pixels: int) -> Photo:
+    from PIL import Image
+
+    with _open_pillow(path, max_pixels) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image.load()  # raises OSError on a truncated file
+        exif, icc, orientation = _pillow_metadata(image)
+        has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            grey = np.asarray(image, dtype=np.float32) / 65535.0
+            return _make_photo(np.repeat(grey[:, :, None], 3, axis=2), None, 16, exif, icc, orientation, path)
+        data = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    pixels = data[:, :, :3].astype(np.float32) / 255.0
+    alpha = data[:, :, 3].astype(np.float32) / 255.0 if has_alpha else None
+    return _make_photo(pixels, alpha, 8, exif, icc, orientation, path)
+
+
+def _load_png16(path: Path, max_pixels: int) -> Photo:
+    import cv2
+
+    with _open_pillow(path, max_pixels) as image:
+        exif, icc, orientation = _pillow_metadata(image)
+    _quiet_opencv(cv2)
+    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise ImageError(f"{path}: damaged or truncated PNG")
+    data = data.astype(np.float32) / 65535.0
+    if data.ndim == 2:
+        return _make_photo(np.repeat(data[:, :, None], 3, axis=2), None, 16, exif, icc, orientation, path)
+    alpha = data[:, :, 3] if data.shape[2] == 4 else None
+    return _make_photo(data[:, :, 2::-1], alpha, 16, exif, icc, orientation, path)
+
+
+def _load_tiff(path: Path, max_pixels: int) -> Photo:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.pages:
+            raise ImageError(f"{path}: TIFF holds no image")
+        page = tif.pages.first
+        _check_size(path, page.imagewidth, page.imagelength, max_pixels)
+        end = max((o + c for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0)
+        if end > path.stat().st_size:
+            raise ImageError(f"{path}: truncated TIFF (image data runs past the end of the file)")
+        photometric = int(page.photometric)
+        if photometric not in (0, 1, 2, 3, 6):  # MINISWHITE, MINISBLACK, RGB, PALETTE, YCBCR
+            raise ImageError(f"{path}: unsupported TIFF colour model {page.photometric.name}")
+        data = page.asarray()
+        if page.planarconfig == 2 and data.ndim == 3:  # separate planes: (S, H, W)
+            data = np.moveaxis(data, 0, -1)
+        if photometric == 3:
+            data = np.moveaxis(page.colormap, 0, -1)[data]
+        tags = page.tags
+        orientation = int(tags[274].value) if 274 in tags else 1
+        icc = bytes(tags[ICC_TIFF_TAG].value) if ICC_TIFF_TAG in tags else None
+    values, bit_depth = _to_unit_float(path, data)
+    if photometric == 0:
+        values = 1.0 - values
+    if values.ndim == 2:
+        values = values[:, :, None]
+    channels = values.shape[2]
+    if channels in (1, 2):
+        pixels, alpha = np.repeat(values[:, :, :1], 3, axis=2), (values[:, :, 1] if channels == 2 else None)
+    elif channels in (3, 4):
+        pixels, alpha = values[:, :, :3], (values[:, :, 3] if channels == 4 else None)
+    else:
+        raise ImageError(f"{path}: unsupported TIFF with {channels} samples per pixel")
+    return _make_photo(pixels, alpha, bit_depth, None, icc, orientation, path)
+
+
+def _to_unit_float(path: Path, data: np.ndarray) -> tuple[np.ndarray, int]:
+    if data.dtype == np.uint8:
+        return data.astype(np.float32) / 255.0, 8
+    if data.dtype == np.uint16:
+        return data.astype(np.float32) / 65535.0, 16
+    if data.dtype == np.bool_:
+        return data.astype(np.float32), 8
+    if data.dtype.kind == "f":
+        return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0), 16
+    raise ImageError(f"{path}: unsupported sample type {data.dtype}")
+
+
+def _make_photo(pixels, alpha, bit_depth, exif, icc, orientation, path) -> Photo:
+    pixels = np.ascontiguousarray(_orient(pixels, orientation), dtype=np.float32)
+    if alpha is not None:
+        alpha = np.ascontiguousarray(_orient(alpha, orientation), dtype=np.float32)
+    return Photo(pixels, alpha, bit_depth, exif, icc, path)
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright per the EXIF orientation tag (1..8); unknown values mean upright."""
+    if orientation in (5, 6, 7, 8):
+        array = np.swapaxes(array, 0, 1)  # transpose; then flip to get the rotations
+        flips = {5: (), 6: (1,), 7: (0, 1), 8: (0,)}[orientation]
+    else:
+        flips = {2: (1,), 3: (0, 1), 4: (0,)}.get(orientation, ())
+    return np.flip(array, flips) if flips else array
+
+
+def _quiet_opencv(cv2) -> None:
+    """OpenCV prints decoder warnings on stderr; our error says it better."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def _resize_bilinear(plane: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Separable bilinear resize of a 2-D plane (pixel centres aligned)."""
+    for axis, size in ((0, height), (1, width)):
+        n = plane.shape[axis]
+        pos = np.clip((np.arange(size) + 0.5) * (n / size) - 0.5, 0, n - 1)
+        low = np.minimum(pos.astype(np.int64), max(n - 2, 0))
+        frac = (pos - low).astype(np.float32)
+        high = np.minimum(low + 1, n - 1)
+        shape = (-1, 1) if axis == 0 else (1, -1)
+        a, b = np.take(plane, low, axis=axis), np.take(plane, high, axis=axis)
+        plane = a + frac.reshape(shape) * (b - a)
+    return plane.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- saving
+
+
+def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95) -> None:
+    """Write a JPEG, PNG or TIFF (format from the suffix) atomically: a failed write leaves nothing behind."""
+    path = Path(path)
+    fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{path}: unsupported output format {path.suffix or '(no suffix)'}; use .jpg, .png or .tif")
+    depth = bit_depth if bit_depth is not None else (8 if fmt == "JPEG" else photo.bit_depth)
+    if depth not in (8, 16):
+        raise ImageError(f"{path}: bit depth must be 8 or 16, got {depth}")
+    if fmt == "JPEG" and depth != 8:
+        raise ImageError(f"{path}: JPEG holds only 8 bits per channel")
+    if not 1 <= quality <= 100:
+        raise ImageError(f"{path}: JPEG quality must be 1..100, got {quality}")
+    channels = photo.pixels if photo.alpha is None or fmt == "JPEG" else np.dstack([photo.pixels, photo.alpha])
+    peak = 255 if depth == 8 else 65535
+    values = np.rint(np.clip(np.nan_to_num(channels), 0.0, 1.0) * peak).astype(np.uint8 if depth == 8 else np.uint16)
+    exif = _upright_exif(photo.exif)
+    try:
+        with atomic_path(path) as tmp:
+            if fmt == "TIFF":
+                _save_tiff(tmp, values, photo.icc)
+            elif fmt == "PNG" and depth == 16:
+                _save_png16(tmp, values, exif, photo.icc)
+            else:
+                _save_with_pillow(tmp, values, fmt, exif, photo.icc, quality)
+    except ImageError:
+        raise
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _upright_exif(exif: bytes | None) -> bytes | None:
+    """The EXIF block with orientation 1: the pixels we write are already upright."""
+    if not exif:
+        return None
+    from PIL import Image
+
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        if ORIENTATION_TAG in parsed:
+            parsed[ORIENTATION_TAG] = 1
+        return parsed.tobytes()
+    except Exception:  # a malformed EXIF block from the source is dropped rather than failing the export
+        return None
+
+
+def _save_with_pillow(tmp: Path, values: np.ndarray, fmt: str, exif, icc, quality: int) -> None:
+    from PIL import Image
+
+    image = Image.fromarray(values, "RGBA" if values.shape[2] == 4 else "RGB")
+    options: dict[str, object] = {"icc_profile": icc} if icc else {}
+    if exif:
+        options["exif"] = exif
+    if fmt == "JPEG":
+        options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+    image.save(tmp, format=fmt, **options)
+
+
+def _save_png16(tmp: Path, values: np.ndarray, exif: bytes | None, icc: bytes | None) -> None:
+    import cv2
+
+    bgr = values[:, :, [2, 1, 0, 3]] if values.shape[2] == 4 else values[:, :, ::-1]
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr))
+    if not ok:
+        raise ImageError(f"{tmp}: PNG encoder failed")
+    chunks = []
+    if icc:
+        chunks.append((b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
+    if exif:
+        chunks.append((b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+    tmp.write_bytes(_png_insert_chunks(encoded.tobytes(), chunks))
+
+
+def _png_insert_chunks(png: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """Insert ancillary chunks right after IHDR (8-byte signature + 25-byte IHDR chunk)."""
+    extra = b"".join(
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data)) for kind, data in chunks
+    )
+    return png[:33] + extra + png[33:]
+
+
+def _save_tiff(tmp: Path, values: np.ndarray, icc: bytes | None) -> None:
+    import tifffile
+
+    extratags = [(ICC_TIFF_TAG, 7, len(icc), icc, True)] if icc else []
+    tifffile.imwrite(
+        tmp,
+        values,
+        photometric="rgb",
+        extrasamples=("unassalpha",) if values.shape[2] == 4 else None,
+        compression="zlib",
+        extratags=extratags,
+    )
