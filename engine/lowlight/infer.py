@@ -58,8 +58,10 @@ def _check_controls(gamma: float | None, strength: float) -> None:
 def choose_gamma(illumination: torch.Tensor, reflectance: torch.Tensor, target: float = AUTO_TARGET_MEAN) -> float:
     """The exponent whose result L**gamma * R has mean `target` (bisection; the mean falls as gamma grows).
 
-    A photo that is already bright enough at gamma 1 (plain L * R, no lift) keeps gamma 1.
+    A photo that is already bright enough at gamma 1 (plain L * R, no lift) keeps gamma 1. Means are taken
+    on every other row and column: plenty for a mean, a quarter of the work.
     """
+    illumination, reflectance = illumination[..., ::2, ::2], reflectance[..., ::2, ::2]
     low, high = np.log(GAMMA_RANGE[0]), np.log(GAMMA_RANGE[1])
     if float(enhance_from_maps(illumination, reflectance, GAMMA_RANGE[1]).mean()) >= target:
         return GAMMA_RANGE[1]
@@ -231,34 +233,46 @@ def _downscale(pixels: np.ndarray, height: int, width: int, cancel: CancelToken 
     return torch.cat(rows, dim=2)
 
 
+def wiener_smooth(grey: torch.Tensor, radius: int, noise_variance: float) -> torch.Tensor:
+    """Edge-preserving denoise: m + var / (var + noise) * (g - m) over (2r+1)^2 windows.
+
+    The self-guided filter without its second averaging pass (half the box filters): flat areas, where
+    the local variance is mostly noise, go to their mean; edges and texture above the noise stay.
+    """
+    mean = box_filter(grey, radius)
+    variance = (box_filter(grey * grey, radius) - mean * mean).clamp_(min=0.0)
+    gain = variance / (variance + noise_variance)
+    return mean.add_(gain.mul_(grey - mean))
+
+
 def _apply_full_resolution(
     pixels: np.ndarray, coefficients: torch.Tensor, strength: float, progress: ProgressFn, cancel: CancelToken | None
 ) -> np.ndarray:
     """out = a * denoise(grey) + b per strip of rows, a and b bilinearly upsampled from the small image."""
     height, width = pixels.shape[:2]
-    small_h, small_w = coefficients.shape[1:]
+    small_h = coefficients.shape[1]
     row_lo, row_hi, row_w = _bilinear_axis(height, small_h)
-    col_lo, col_hi, col_w = _bilinear_axis(width, small_w)
     noise = estimate_noise(_to_tensor(pixels[: min(height, 512), : min(width, 512)])[0].mean(dim=0, keepdim=True))
-    denoise_eps = 2.0 * noise * noise + 1e-8
-    halo = 2 * DENOISE_RADIUS
+    noise_variance = 2.0 * noise * noise + 1e-8
+    halo = DENOISE_RADIUS
     out = np.empty_like(pixels)
     for top in range(0, height, STRIP_ROWS):
         check(cancel)
         bottom = min(top + STRIP_ROWS, height)
         t0, t1 = max(top - halo, 0), min(bottom + halo, height)
         strip = torch.from_numpy(pixels[t0:t1]).permute(2, 0, 1)
-        grey = strip.mean(dim=0, keepdim=True)
-        a, b = guided_coefficients(grey, grey, DENOISE_RADIUS, denoise_eps)
-        clean_grey = (a * grey + b)[:, top - t0 : bottom - t0]
+        clean_grey = wiener_smooth(strip.mean(dim=0, keepdim=True), DENOISE_RADIUS, noise_variance)
+        clean_grey = clean_grey[:, top - t0 : bottom - t0]
         rows = slice(top, bottom)
         weight = row_w[rows][None, :, None]
         by_rows = coefficients[:, row_lo[rows]] * (1 - weight) + coefficients[:, row_hi[rows]] * weight
-        full = by_rows[:, :, col_lo] * (1 - col_w) + by_rows[:, :, col_hi] * col_w  # 6 x rows x W
-        result = full[:3] * clean_grey + full[3:]
+        # Rows are already at full resolution, so this resamples the columns only (same align_corners=False grid).
+        full = F.interpolate(by_rows[None], size=(bottom - top, width), mode="bilinear", align_corners=False)[0]
+        result = full[:3].mul_(clean_grey).add_(full[3:])
         source = strip[:, top - t0 : bottom - t0]
-        result = (source + strength * (result - source)).clamp_(0, 1)
-        out[top:bottom] = result.permute(1, 2, 0).numpy()
+        if strength < 1.0:
+            result = source + strength * (result - source)
+        out[top:bottom] = result.clamp_(0, 1).permute(1, 2, 0).numpy()
         progress(0.35 + 0.65 * bottom / height, "low-light: full resolution")
     return out
 

@@ -37,7 +37,7 @@ def _five_conv_net(in_channels: int, channels: int, out_channels: int) -> nn.Seq
     widths = [in_channels, channels, channels, channels, channels, out_channels]
     for index in range(5):
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(widths[index], widths[index + 1], 3)]
-        layers.append(nn.ReLU() if index < 4 else nn.Sigmoid())
+        layers.append(nn.ReLU(inplace=True) if index < 4 else nn.Sigmoid())
     return nn.Sequential(*layers)
 
 
