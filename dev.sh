@@ -3,13 +3,18 @@
 #   ./dev.sh run [PHOTO]   set up (idempotent) and open the editor (bundled sample photo if none)
 #   ./dev.sh test [ARGS]   set up (idempotent) and run the whole test suite (starts Xvfb if needed)
 #   ./dev.sh setup         set up only
+# Set-up is skipped on later runs until pyproject.toml changes (a stamp in .venv records its hash).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
 PY="$VENV/bin/python"
-DEBS="xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 libxcb-cursor0 libegl1 libgl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libopengl0 libfontconfig1 libdbus-1-3"
+PYTHON=${PYTHON:-python3}
+TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
+DEBS="python3-venv xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0
+      libxcb-cursor0 libegl1 libgl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libopengl0 libfontconfig1 libdbus-1-3"
 
 install_debs() {
+  command -v dpkg-query >/dev/null || { echo "setup: not a Debian/Ubuntu system; make sure Qt's xcb, Xvfb and Mesa EGL libraries are installed" >&2; return 0; }
   local missing=()
   for p in $DEBS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -17,7 +22,8 @@ install_debs() {
     echo "setup: installing Debian packages: ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "setup: please install these Debian packages (as root): sudo apt-get install ${missing[*]}" >&2
+    echo "setup: these Debian packages are missing; install them as root, then run this again:" >&2
+    echo "  sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 }
@@ -25,28 +31,51 @@ install_debs() {
 install_python() {
   local stamp="$VENV/.lutlab-setup"
   local want; want=$(sha1sum pyproject.toml | cut -d' ' -f1)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  [ -x "$PY" ] || python3 -m venv "$VENV"
-  "$PY" -m pip install -q --upgrade pip >/dev/null
-  # The pinned CPU wheel first: an unpinned torch would pull gigabytes of CUDA packages.
-  "$PY" -m pip install -q "torch==2.13.0"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$PY" ]; then return 0; fi
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "setup: LUTLab needs Python >= 3.11 (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+  [ -x "$PY" ] || "$PYTHON" -m venv "$VENV"
+  # The pinned torch first, as the CPU build: PyPI's default torch wheel pulls gigabytes of CUDA libraries.
+  # Its index is used only when reachable (pip also finds pre-downloaded wheels through its own config).
+  local index=()
+  getent hosts download.pytorch.org >/dev/null 2>&1 && index=(--extra-index-url "$TORCH_CPU_INDEX")
+  echo "setup: installing torch==2.13.0 (CPU) and LUTLab into $VENV (first run only)"
+  "$PY" -m pip install -q "${index[@]}" "torch==2.13.0"
   "$PY" -m pip install -q -e ".[test,bench]"
   echo "$want" > "$stamp"
 }
 
+# Run a command with an X display: the current one, or a private Xvfb (Qt's xcb platform gives the
+# OpenGL 3.3+ core context the editor and the GL tests need; see DESIGN.md).
 with_display() {
-  if [ -z "${DISPLAY:-}" ]; then
-    exec xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX" "$@"
+  if [ -n "${DISPLAY:-}" ]; then
+    "$@"
+  else
+    xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX" "$@"
   fi
-  exec "$@"
 }
 
 cmd=${1:-run}; shift || true
+case "$cmd" in
+  setup|run|test) ;;
+  *) echo "usage: ./dev.sh run [PHOTO] | test [PYTEST ARGS] | setup" >&2; exit 2 ;;
+esac
 install_debs
 install_python
 case "$cmd" in
-  setup) ;;
-  run)  with_display "$PY" main.py "$@" ;;
-  test) export LUTLAB_REQUIRE_GL=1; with_display "$PY" -m pytest -q "$@" ;;
-  *) echo "usage: ./dev.sh run [PHOTO] | test [PYTEST ARGS] | setup" >&2; exit 2 ;;
+  setup) echo "setup: done" ;;
+  run)
+    [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || echo "run: no display found; the editor runs inside Xvfb, invisibly" >&2
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then exec "$PY" main.py "$@"; fi
+    with_display "$PY" main.py "$@"
+    ;;
+  test)
+    # A GL test must fail, not skip, when no GL context can be made.
+    export LUTLAB_REQUIRE_GL=1 QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-xcb}
+    status=0
+    with_display "$PY" -m pytest -q "$@" || status=$?
+    # pytest exits 5 when it collected nothing: a suite that tests nothing is a failure, say so.
+    [ "$status" -eq 5 ] && echo "test: no tests were collected (check the path or -k expression)" >&2
+    exit "$status"
+    ;;
 esac

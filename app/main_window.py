@@ -14,6 +14,8 @@ Plug-ins: every module in ``app/tools/`` with ``install(window) -> None`` is cal
 - ``window.add_dock(widget, title) -> QDockWidget``: a panel on the right, listed in the View menu.
 - ``window.show_error(title, text)``: a non-modal warning box; also recorded in ``window.last_error`` and
   sent as ``errorShown(title, text)`` so tests can check it without blocking.
+- ``window.on_photos_dropped(handler)``: ``handler(paths)`` takes drops of several photos at once (e.g. an
+  exposure bracket to merge) instead of the default of opening the first one.
 - Signals: ``photoChanged()``, ``lutChanged()``, ``jobsIdle()`` (no job left running).
 """
 
@@ -96,6 +98,7 @@ class MainWindow(QMainWindow):
         self._jobs: list[Job] = []
         self._menus: dict[str, QMenu] = {}
         self._previous_layout = Layout.SPLIT_VERTICAL
+        self._photos_dropped_handlers: list[Callable[[list[Path]], None]] = []
 
         self._build_status_bar()
         self.preview: GLPreview | CPUPreview = self._make_preview(preview or os.environ.get("LUTLAB_PREVIEW"))
@@ -159,6 +162,10 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.show()
         self.errorShown.emit(title, text)
+
+    def on_photos_dropped(self, handler: Callable[[list[Path]], None]) -> None:
+        """Call `handler(paths)` when several photos are dropped at once, instead of opening the first."""
+        self._photos_dropped_handlers.append(handler)
 
     @property
     def busy(self) -> bool:
@@ -491,13 +498,17 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        """Dropped .cube files load as the LUT; any other file opens as the photo."""
+        """Dropped .cube files load as the LUT; other files open as the photo, or go to the handlers of
+        several photos dropped at once (`on_photos_dropped`)."""
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         for path in paths:
             if path.suffix.lower() in LUT_SUFFIXES:
                 self.open_lut(path)
         photos = [p for p in paths if p.suffix.lower() not in LUT_SUFFIXES]
-        if photos:
+        if len(photos) > 1 and self._photos_dropped_handlers:
+            for handler in self._photos_dropped_handlers:
+                handler(photos)
+        elif photos:
             self.open_photo(photos[0])
         event.acceptProposedAction()
 

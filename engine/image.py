@@ -160,9 +160,6 @@ def _load_with_pillow(path: Path, max_pixels: int) -> Photo:
             image.load()  # raises OSError on a truncated file
         exif, icc, orientation = _pillow_metadata(image)
         has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-            grey = np.asarray(image, dtype=np.float32) / 65535.0
-            return _make_photo(np.repeat(grey[:, :, None], 3, axis=2), None, 16, exif, icc, orientation, path)
         data = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
     pixels = data[:, :, :3].astype(np.float32) / 255.0
     alpha = data[:, :, 3].astype(np.float32) / 255.0 if has_alpha else None

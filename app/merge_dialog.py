@@ -1,0 +1,132 @@
+"""The merge dialog: a bracket's frames (thumbnail, name, EV) darkest first, the options, and Merge.
+
+Merging runs as a window job (progress bar with Cancel); the result replaces the current photo as one undo
+step. On an error or Cancel the dialog comes back with the same frames, so the user can change an option
+(say, turn alignment off) and try again. All the work is `engine.fusion`; this file only shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.preview import downscale
+from engine.fusion.merge import MergeOptions, MergeResult, analyse_bracket, merge_photos
+from engine.image import Photo
+from engine.jobs import CancelToken, ProgressFn
+
+THUMBNAIL_SIDE = 160
+
+
+def thumbnail(pixels: np.ndarray, side: int = THUMBNAIL_SIDE) -> QPixmap:
+    """A pixmap whose longer side is `side` pixels."""
+    small = downscale(pixels, min(1.0, side / max(pixels.shape[:2])))
+    data = np.ascontiguousarray(np.rint(np.clip(small, 0.0, 1.0) * 255.0).astype(np.uint8))
+    height, width = data.shape[:2]
+    image = QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())  # copy: the QImage must not outlive `data`
+
+
+def ev_text(ev: float) -> str:
+    """'+1.3 EV', '−2.0 EV' (a real minus sign), '0 EV'."""
+    if abs(ev) < 0.05:
+        return "0 EV"
+    return f"{'+' if ev > 0 else '−'}{abs(ev):.1f} EV"
+
+
+class MergeDialog(QDialog):
+    """Shows a loaded bracket and merges it into `window` (see `app.main_window` for the window API)."""
+
+    def __init__(self, window: Any, photos: Sequence[Photo], names: Sequence[str]) -> None:
+        super().__init__(window)
+        self.setWindowTitle(f"Merge {len(photos)} exposures")
+        self.window_ = window
+        self.photos = list(photos)
+        self.names = list(names)
+        self.bracket = analyse_bracket(self.photos)
+        self.result: MergeResult | None = None
+
+        source = "EXIF exposure" if self.bracket.exif_exposures else "measured brightness"
+        self.summary = QLabel(f"{len(photos)} frames, darkest first (by {source}); the middle one is the reference.")
+        self.frame_cards = [self._card(index) for index in self.bracket.order]
+        row = QHBoxLayout()
+        for card in self.frame_cards:
+            row.addWidget(card)
+
+        self.align_box = QCheckBox("Align frames (handheld shots)")
+        self.align_box.setChecked(True)
+        self.deghost_box = QCheckBox("Remove ghosts (things that moved take the reference frame)")
+        self.crop_box = QCheckBox("Crop to the area every aligned frame covers")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.merge_button = self.buttons.addButton("Merge", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.merge_button.setDefault(True)
+        self.buttons.accepted.connect(self.merge)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(row)
+        for box in (self.align_box, self.deghost_box, self.crop_box):
+            layout.addWidget(box)
+        layout.addWidget(self.buttons)
+
+    def _card(self, index: int) -> QWidget:
+        card = QFrame()
+        card.setFrameShape(QFrame.Shape.StyledPanel)
+        picture = QLabel()
+        picture.setPixmap(thumbnail(self.photos[index].pixels))
+        picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        name = QLabel(Path(self.names[index]).name)
+        name.setToolTip(self.names[index])
+        reference = " (reference)" if index == self.bracket.reference else ""
+        ev = QLabel(ev_text(self.bracket.evs[index]) + reference)
+        ev.setObjectName("ev")
+        layout = QVBoxLayout(card)
+        for widget in (picture, name, ev):
+            layout.addWidget(widget, alignment=Qt.AlignmentFlag.AlignHCenter)
+        return card
+
+    def options(self) -> MergeOptions:
+        return MergeOptions(
+            align=self.align_box.isChecked(), deghost=self.deghost_box.isChecked(), crop=self.crop_box.isChecked()
+        )
+
+    def merge(self) -> None:
+        """Hide, merge as a window job, then show the result (or come back after an error or Cancel)."""
+        photos, options = self.photos, self.options()
+
+        def work(progress: ProgressFn, cancel: CancelToken) -> MergeResult:
+            return merge_photos(photos, options, progress=progress, cancel=cancel)
+
+        self.hide()
+        self.window_.jobsIdle.connect(self._job_ended)
+        self.window_.run_job(f"Merging {len(photos)} exposures", work, self._merged)
+
+    def _merged(self, result: MergeResult) -> None:
+        self.result = result
+        self.window_.replace_photo(result.photo, f"Merge {len(self.photos)} exposures")
+        moved = [s for s in result.shifts if s.dy or s.dx]
+        shifts = ", ".join(f"({s.dy:+d}, {s.dx:+d})" for s in result.shifts) if moved else "none needed"
+        self.window_.statusBar().showMessage(f"Merged {len(self.photos)} exposures; alignment shifts: {shifts}", 10000)
+
+    def _job_ended(self) -> None:
+        self.window_.jobsIdle.disconnect(self._job_ended)
+        if self.result is not None:
+            self.accept()
+        else:
+            self.show()

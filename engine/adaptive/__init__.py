@@ -1,0 +1,1 @@
+"""Image-adaptive 3D LUT presets (Zeng et al.) with the CLUT-Net compressed variant."""

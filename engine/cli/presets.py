@@ -1,0 +1,31 @@
+"""`python main.py presets`: list the adaptive presets, one per line, name first (no torch import)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.jobs import CancelToken, ProgressFn
+
+NAME = "presets"
+HELP = "list adaptive presets (shipped and your own), one per line, name first"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", "-v", action="store_true", help="also print each preset's files")
+
+
+def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int:
+    from engine.presets import all_presets
+
+    presets, problems = all_presets()
+    for preset in presets:
+        origin = "shipped" if preset.shipped else "user"
+        psnr = preset.meta.get("metrics", {}).get("best_val_psnr")
+        score = f"\theld-out {psnr:.2f} dB" if isinstance(psnr, int | float) else ""
+        sys.stdout.write(f"{preset.name}\t{origin}{score}\t{preset.description}\n")
+        if args.verbose:
+            sys.stdout.write(f"\t{preset.json_path}\n\t{preset.weights_path}\n")
+    for problem in problems:
+        sys.stderr.write(f"warning: refused {problem}\n")
+    return 0

@@ -1,0 +1,116 @@
+"""Training: the loss falls on tiny pairs; cancel keeps the old preset; a cancelled run resumes; presets are safe."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from engine.adaptive.data import FolderPairs, validate_pairs
+from engine.adaptive.infer import enhance, load_model, predict_lut
+from engine.adaptive.model import ModelConfig
+from engine.adaptive.train import EpochMetrics, TrainConfig, evaluate, train_from_folder, train_model
+from engine.errors import Cancelled
+from engine.image import sample_photo
+from engine.jobs import CancelToken
+from engine.lut import apply_lut
+from engine.presets import PresetError, find_preset, read_preset
+from tests.engine.adaptive.adaptive_fixtures import graded, make_pair_folder
+
+TINY_MODEL = ModelConfig(n_luts=2, lut_size=9, predictor_size=64)
+TINY_TRAIN = TrainConfig(epochs=3, batch_size=4, crop=32, learning_rate=3e-3)
+
+
+def _tiny_pairs(count: int = 4):
+    photo = sample_photo("astronaut").pixels[::8, ::8]
+    rng = np.random.default_rng(1)
+    pairs = []
+    for _ in range(count):
+        before = np.clip(photo * rng.uniform(0.7, 1.2), 0, 1).astype(np.float32)
+        pairs.append((before, graded(photo)))
+    return pairs
+
+
+def test_a_few_steps_lower_the_loss():
+    pairs = _tiny_pairs()
+    config = TrainConfig(epochs=3, steps_per_epoch=20, batch_size=4, crop=32, learning_rate=2e-3)
+    import torch
+
+    from engine.adaptive.model import AdaptiveLUT
+
+    torch.manual_seed(0)
+    before = evaluate(AdaptiveLUT(TINY_MODEL), pairs)
+    result = train_model(FolderPairs(pairs[:3], 32), pairs[3:], TINY_MODEL, config)
+    after = evaluate(result.model, pairs)
+    losses = [m.train_loss for m in result.history]
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert after > before + 2.0, (before, after)
+
+
+def test_cancel_keeps_the_previous_preset_and_a_rerun_resumes(tmp_path, user_data):
+    report = validate_pairs(make_pair_folder(tmp_path / "d", 4))
+    first = train_from_folder(report, "My Look", user_data, TINY_MODEL, TrainConfig(epochs=1, batch_size=4, crop=32))
+    old_weights = first.with_suffix(".safetensors").read_bytes()
+    old_json = first.read_text()
+
+    cancel = CancelToken()
+    seen: list[EpochMetrics] = []
+
+    def stop_after_two(metrics: EpochMetrics) -> None:
+        seen.append(metrics)
+        if metrics.epoch == 2:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        train_from_folder(report, "My Look", user_data, TINY_MODEL, TINY_TRAIN, on_epoch=stop_after_two,
+                          cancel=cancel)
+    assert [m.epoch for m in seen] == [1, 2]
+    assert first.with_suffix(".safetensors").read_bytes() == old_weights and first.read_text() == old_json
+
+    resumed: list[int] = []
+    path = train_from_folder(report, "My Look", user_data, TINY_MODEL, TINY_TRAIN,
+                             on_epoch=lambda m: resumed.append(m.epoch))
+    assert resumed == [3]  # epochs 1-2 came from the checkpoint
+    meta = json.loads(path.read_text())
+    assert [h["epoch"] for h in meta["history"]] == [1, 2, 3]
+    assert meta["steps"] == 3 and meta["seed"] == 0 and meta["data"]["pairs"] == 4
+    assert not (user_data / ".my-look.training").exists()
+
+    preset = find_preset("my look")
+    assert not preset.shipped and preset.name == "My Look"
+    photo = sample_photo("coffee").pixels[::4, ::4]
+    enhanced, lut = enhance(photo, preset, strength=0.5)
+    full = predict_lut(load_model(preset), photo)
+    np.testing.assert_allclose(enhanced, apply_lut(photo, full.blended(0.5)), atol=1e-5)
+    assert lut.size == 9
+
+
+def test_a_pickle_disguised_as_a_preset_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (marker.write_text, ("code ran",))
+
+    (tmp_path / "evil.safetensors").write_bytes(pickle.dumps({"predictor": Exploit()}))
+    (tmp_path / "evil.json").write_text(json.dumps({"format": "lutlab-preset", "kind": "adaptive-lut",
+                                                     "name": "Evil", "model": {"n_luts": 3, "lut_size": 9}}))
+    with pytest.raises(PresetError, match="not a safetensors file"):
+        read_preset(tmp_path / "evil.json")
+    assert not marker.exists()
+    # a pickle next to a real preset description under another suffix is not a preset either
+    (tmp_path / "evil.safetensors").unlink()
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(PresetError, match="missing"):
+        read_preset(tmp_path / "evil.json")
+    assert not marker.exists()
+
+
+def test_a_preset_with_wrong_shapes_is_refused(tmp_path, user_data):
+    report = validate_pairs(make_pair_folder(tmp_path / "d", 2))
+    path = train_from_folder(report, "Shape", user_data, TINY_MODEL, TrainConfig(epochs=1, batch_size=2, crop=32))
+    meta = json.loads(path.read_text())
+    meta["model"]["lut_size"] = 17
+    path.write_text(json.dumps(meta))
+    with pytest.raises(PresetError, match="do not match"):
+        load_model(read_preset(path))
