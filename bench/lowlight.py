@@ -67,7 +67,7 @@ def quality_table(model_path: Path | None) -> None:
     }
     pairs = held_out_pairs()
     labels = [label for label, _, _ in pairs]
-    print(f"Held-out synthetic low-light pairs, PSNR dB / SSIM to the clean photo (auto target mean {AUTO_TARGET_MEAN})")
+    print(f"Held-out synthetic low-light pairs: PSNR dB / SSIM to the clean photo (auto mean {AUTO_TARGET_MEAN})")
     header = f"{'method':36s}" + "".join(f"{label:>16s}" for label in labels) + f"{'mean':>16s}"
     print(header)
     print("-" * len(header))

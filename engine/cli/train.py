@@ -41,8 +41,14 @@ def _adaptive_options(group: argparse._ArgumentGroup) -> None:
                        help="adaptive: CLUT-Net compressed basis LUTs with residual output")
 
 
+def _lowlight_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--steps", type=int, default=None,
+                       help="lowlight: training steps of 4 pairs (default 1300; overrides --epochs)")
+
+
 KINDS: dict[str, Kind] = {
     "adaptive": Kind("engine.adaptive.train", _adaptive_options),
+    "lowlight": Kind("engine.lowlight.train", _lowlight_options),
 }
 
 

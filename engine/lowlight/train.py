@@ -131,6 +131,40 @@ def train_lowlight(
     return info
 
 
+def user_models_dir() -> Path:
+    """Where user-trained low-light models go: beside the user's presets, in a `lowlight` folder."""
+    from engine.presets import user_presets_dir
+
+    return user_presets_dir().parent / "lowlight"
+
+
+def steps_for_epochs(epochs: int, scenes: int, batch: int) -> int:
+    """An epoch shows every scene once as a pair: ceil(scenes / batch) steps."""
+    return epochs * max(1, -(-scenes // batch))
+
+
+def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int:
+    """`main.py train --kind lowlight --data DIR --name NAME`: validate, report, train, write the model."""
+    import sys
+
+    from engine.errors import InputError
+
+    report = validate_folder(args.data)
+    sys.stdout.write(report.text() + "\n")
+    if args.steps is not None and args.steps < 1:
+        raise InputError(f"--steps must be at least 1, got {args.steps}")
+    steps = args.steps or (
+        steps_for_epochs(args.epochs, len(report.scenes), TrainConfig.batch) if args.epochs else TrainConfig.steps
+    )
+    output = (Path(args.out) if args.out else user_models_dir()) / f"{args.name}.safetensors"
+    if not output.parent.is_dir():
+        output.parent.mkdir(parents=True)
+    info = train_lowlight(output, data=args.data, config=TrainConfig(steps=steps, seed=args.seed),
+                          progress=progress, cancel=cancel)
+    sys.stdout.write(f"wrote {output} and {output.with_suffix('.json').name}: {info.metrics}\n")
+    return 0
+
+
 def _printing_progress(every: int) -> ProgressFn:
     started = time.time()
     calls = {"n": 0}

@@ -72,3 +72,24 @@ def test_training_on_a_folder_writes_weights_and_a_broken_one_writes_nothing(tmp
     with pytest.raises(DatasetError, match="3: 1 image"):
         train_lowlight(broken_output, data=data, config=TrainConfig(steps=3, batch=2, crop=48, channels=4))
     assert not broken_output.exists()
+
+
+def test_train_cli_lowlight_kind_reports_the_folder_and_writes_the_model(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    data = tmp_path / "data"
+    _good_scene(data, "1")
+    _good_scene(data, "2", (0.05, 0.2))
+    command = [sys.executable, "main.py", "train", "--kind", "lowlight", "--data", str(data), "--name", "night",
+               "--steps", "2", "--out", str(tmp_path / "models")]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "2 usable scene(s), 0 problem(s)" in result.stdout
+    assert load_model(tmp_path / "models" / "night.safetensors")[1].steps == 2
+
+    _write(data / "3" / "only.png")
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "3: 1 image(s)" in result.stderr

@@ -55,10 +55,10 @@ def test_noise_estimate_recovers_a_known_sigma():
 
 
 def test_auto_gamma_reaches_the_target_mean_and_leaves_bright_photos_alone():
-    light = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(3)) * 0.2 + 0.02
-    reflectance = torch.full((1, 3, 16, 16), 0.8)
-    gamma = choose_gamma(light, reflectance)
-    assert float((light**gamma * reflectance).mean()) == pytest.approx(AUTO_TARGET_MEAN, abs=1e-4)
+    light = torch.rand(1, 1, 128, 128, generator=torch.Generator().manual_seed(3)) * 0.2 + 0.02
+    reflectance = torch.full((1, 3, 128, 128), 0.8)
+    gamma = choose_gamma(light, reflectance)  # measured on a quarter of the pixels, hence the tolerance
+    assert float((light**gamma * reflectance).mean()) == pytest.approx(AUTO_TARGET_MEAN, abs=3e-3)
     assert choose_gamma(torch.full((1, 1, 4, 4), 0.9), reflectance[..., :4, :4]) == 1.0
 
 
