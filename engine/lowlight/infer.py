@@ -30,7 +30,9 @@ WORK_PIXELS = 320_000  # the nets' working size on the fast path (~650 x 490)
 AUTO_TARGET_MEAN = 0.42  # mean sRGB value auto-gamma aims at (typical well-exposed photos: 0.38-0.45)
 GAMMA_RANGE = (0.05, 1.0)
 FIT_RADIUS = 2  # window radius of the guided fit, in small-image pixels
-DENOISE_RADIUS = 2  # window radius of the full-resolution self-guided denoise
+FIT_EPS_RELATIVE = 0.02  # guided-fit epsilon, as a fraction of the photo's mean grey (then squared)
+DENOISE_RADIUS = 2  # window radius of the full-resolution Wiener-like denoise
+DENOISE_NOISE_FACTOR = 2.0  # its noise variance: this factor times the measured sigma squared
 STRIP_ROWS = 256
 NET_TILE = 384
 
@@ -160,10 +162,25 @@ def guided_coefficients(
 
 
 def estimate_noise(grey: torch.Tensor) -> float:
-    """Robust noise sigma of a 1 x H x W image: median absolute Laplacian-like residual (Immerkaer-style)."""
+    """Robust noise sigma of a 1 x H x W image: median absolute residual from the 3x3 mean (MAD).
+
+    For white noise, grey - mean3x3(grey) has standard deviation sigma * sqrt(1 - 1/9); the median
+    ignores the minority of pixels on edges and texture.
+    """
     residual = grey - box_filter(grey, 1)
-    # For white noise, grey - mean3x3(grey) has std sigma * sqrt(1 - 1/9).
     return float(1.4826 * residual.abs().median() / np.sqrt(1 - 1 / 9))
+
+
+def estimate_photo_noise(pixels: np.ndarray, crop: int = 256) -> float:
+    """Noise sigma of a photo's grey: the median of the estimates on five crops (centre and quadrants)."""
+    height, width = pixels.shape[:2]
+    centres = [(height // 2, width // 2)] + [(height * i // 4, width * j // 4) for i in (1, 3) for j in (1, 3)]
+    estimates = []
+    for y, x in centres:
+        top, left = max(0, min(y - crop // 2, height - crop)), max(0, min(x - crop // 2, width - crop))
+        patch = pixels[top : top + crop, left : left + crop]
+        estimates.append(estimate_noise(torch.from_numpy(patch.mean(axis=2))[None]))
+    return float(np.median(estimates))
 
 
 def _bilinear_axis(out_size: int, in_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -210,7 +227,7 @@ def enhance(
         enhanced = enhance_from_maps(illumination, reflectance, gamma)[0]
         small_grey = small[0].mean(dim=0, keepdim=True)
         # eps relative to the photo's own level: a dark photo has tiny absolute variances.
-        fit_eps = float((0.02 * small_grey.mean()) ** 2) + 1e-8
+        fit_eps = float((FIT_EPS_RELATIVE * small_grey.mean()) ** 2) + 1e-8
         a, b = guided_coefficients(small_grey, enhanced, FIT_RADIUS, fit_eps)
         coefficients = torch.cat([a, b])  # 6 x h x w
         check(cancel)
@@ -252,8 +269,7 @@ def _apply_full_resolution(
     height, width = pixels.shape[:2]
     small_h = coefficients.shape[1]
     row_lo, row_hi, row_w = _bilinear_axis(height, small_h)
-    noise = estimate_noise(_to_tensor(pixels[: min(height, 512), : min(width, 512)])[0].mean(dim=0, keepdim=True))
-    noise_variance = 2.0 * noise * noise + 1e-8
+    noise_variance = DENOISE_NOISE_FACTOR * estimate_photo_noise(pixels) ** 2 + 1e-8
     halo = DENOISE_RADIUS
     out = np.empty_like(pixels)
     for top in range(0, height, STRIP_ROWS):
