@@ -1,4 +1,3 @@
-#version 330 core
 // The LUT pass: every target pixel finds its photo pixel through the view (zoom + pan), looks it up
 // in the 3D LUT and mixes with the original by strength; the layout decides where "before" shows.
 // The photo may come in several tiles (one draw per tile): a tile draws only its own pixels.
@@ -8,11 +7,9 @@ uniform vec4 u_tile;              // tile rectangle in image pixels: x, y, width
 uniform vec2 u_image_size;        // whole photo in pixels
 
 uniform sampler3D u_lut;          // width = red, height = green, depth = blue
-uniform bool u_has_lut;
 uniform int u_lut_size;
 uniform vec3 u_domain_min;
 uniform vec3 u_domain_max;
-uniform int u_interpolation;      // 0 hardware trilinear, 1 tetrahedral from texelFetch in float
 uniform float u_strength;         // 0 original, 1 full LUT
 
 uniform vec2 u_target_size;       // framebuffer size in pixels
@@ -33,51 +30,56 @@ const int SPLIT_HORIZONTAL = 2;
 const int SIDE_BY_SIDE = 3;
 const int BEFORE = 4;
 
-vec3 fetch(ivec3 base, ivec3 step) {
-    return texelFetch(u_lut, base + step, 0).rgb;
+// The renderer prepends `#define INTERPOLATION n` (0 none, 1 hardware trilinear, 2 tetrahedral) and
+// `#define EXPORT 0|1`: one program per mode, so a software rasterizer never pays for unused branches.
+
+#if INTERPOLATION == 2
+vec3 fetch(ivec3 corner) {
+    return texelFetch(u_lut, corner, 0).rgb;
 }
 
+// Tetrahedral interpolation without branches: walk from the cell's base corner along the axes in
+// order of decreasing fraction; the 4 visited corners weigh (1 - f_max, f_max - f_mid, f_mid - f_min, f_min).
 vec3 tetrahedral(vec3 unit) {
     float n = float(u_lut_size);
     vec3 pos = unit * (n - 1.0);
     vec3 base = min(floor(pos), vec3(n - 2.0));
     vec3 f = pos - base;
     ivec3 b = ivec3(base);
-    vec3 c000 = fetch(b, ivec3(0, 0, 0));
-    vec3 c111 = fetch(b, ivec3(1, 1, 1));
-    if (f.r >= f.g) {
-        if (f.g >= f.b) {
-            return c000 * (1.0 - f.r) + fetch(b, ivec3(1, 0, 0)) * (f.r - f.g) + fetch(b, ivec3(1, 1, 0)) * (f.g - f.b) + c111 * f.b;
-        }
-        if (f.r >= f.b) {
-            return c000 * (1.0 - f.r) + fetch(b, ivec3(1, 0, 0)) * (f.r - f.b) + fetch(b, ivec3(1, 0, 1)) * (f.b - f.g) + c111 * f.g;
-        }
-        return c000 * (1.0 - f.b) + fetch(b, ivec3(0, 0, 1)) * (f.b - f.r) + fetch(b, ivec3(1, 0, 1)) * (f.r - f.g) + c111 * f.g;
-    }
-    if (f.b >= f.g) {
-        return c000 * (1.0 - f.b) + fetch(b, ivec3(0, 0, 1)) * (f.b - f.g) + fetch(b, ivec3(0, 1, 1)) * (f.g - f.r) + c111 * f.r;
-    }
-    if (f.b >= f.r) {
-        return c000 * (1.0 - f.g) + fetch(b, ivec3(0, 1, 0)) * (f.g - f.b) + fetch(b, ivec3(0, 1, 1)) * (f.b - f.r) + c111 * f.r;
-    }
-    return c000 * (1.0 - f.g) + fetch(b, ivec3(0, 1, 0)) * (f.g - f.r) + fetch(b, ivec3(1, 1, 0)) * (f.r - f.b) + c111 * f.b;
+    // Largest fraction: red wins ties, then green (as the CPU reference); smallest: blue, then green.
+    vec3 first = f.r >= f.g && f.r >= f.b ? vec3(1.0, 0.0, 0.0) : (f.g >= f.b ? vec3(0.0, 1.0, 0.0) : vec3(0.0, 0.0, 1.0));
+    vec3 last = f.b <= f.g && f.b <= f.r ? vec3(0.0, 0.0, 1.0) : (f.g <= f.r ? vec3(0.0, 1.0, 0.0) : vec3(1.0, 0.0, 0.0));
+    float f_max = dot(f, first);
+    float f_min = dot(f, last);
+    float f_mid = f.r + f.g + f.b - f_max - f_min;
+    return fetch(b) * (1.0 - f_max)
+         + fetch(b + ivec3(first)) * (f_max - f_mid)
+         + fetch(b + ivec3(1) - ivec3(last)) * (f_mid - f_min)
+         + fetch(b + ivec3(1)) * f_min;
 }
+#endif
 
 vec3 graded(vec3 rgb) {
-    if (!u_has_lut) {
-        return rgb;
-    }
+#if INTERPOLATION == 0
+    return rgb;
+#else
     vec3 unit = clamp((rgb - u_domain_min) / (u_domain_max - u_domain_min), 0.0, 1.0);
-    vec3 looked_up;
-    if (u_interpolation == 1) {
-        looked_up = tetrahedral(unit);
-    } else {
-        float n = float(u_lut_size);
-        looked_up = texture(u_lut, unit * ((n - 1.0) / n) + 0.5 / n).rgb;  // half-texel mapping
-    }
+#if INTERPOLATION == 2
+    vec3 looked_up = tetrahedral(unit);
+#else
+    float n = float(u_lut_size);
+    vec3 looked_up = texture(u_lut, unit * ((n - 1.0) / n) + 0.5 / n).rgb;  // half-texel mapping
+#endif
     return rgb + u_strength * (looked_up - rgb);
+#endif
 }
 
+#if EXPORT
+// Export: the whole photo (one tile) at 1:1, framebuffer row 0 = photo row 0, no layout and no view.
+void main() {
+    frag_color = vec4(graded(texelFetch(u_photo, ivec2(gl_FragCoord.xy), 0).rgb), 1.0);
+}
+#else
 void main() {
     vec2 target = vec2(gl_FragCoord.x, u_rows_down ? gl_FragCoord.y : u_target_size.y - gl_FragCoord.y);
     vec2 pane = target;
@@ -111,3 +113,4 @@ void main() {
     vec3 rgb = texture(u_photo, in_tile / u_tile.zw).rgb;
     frag_color = vec4(before ? rgb : graded(rgb), 1.0);
 }
+#endif

@@ -32,9 +32,12 @@ class HeadlessContext:
 
     def __init__(self) -> None:
         try:
-            from OpenGL import EGL
+            from OpenGL import EGL, platform
         except Exception as exc:  # ImportError or a platform loader error (no libEGL)
             raise GLUnavailable(f"EGL is not available: {exc}") from exc
+        if "EGL" not in type(platform.PLATFORM).__name__:
+            raise GLUnavailable("PyOpenGL was imported before engine.gpu chose EGL; import engine.gpu first "
+                                "or set PYOPENGL_PLATFORM=egl")
         self._egl = EGL
         try:
             self._display = self._open_display()

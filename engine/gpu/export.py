@@ -34,7 +34,7 @@ def apply_lut_gpu(
     """`engine.lut.apply_lut` on the GPU. Uses `renderer` (a LutRenderer in the current context) if
     given, otherwise makes a headless EGL context on a GL thread for the call (GLUnavailable if none)."""
     from engine.gpu.context import GLThread
-    from engine.gpu.renderer import Compare, LutRenderer, View, _as_rgb_float
+    from engine.gpu.renderer import LutRenderer, _as_rgb_float
 
     if interpolation not in INTERPOLATIONS:
         raise InputError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
@@ -62,7 +62,7 @@ def apply_lut_gpu(
         check(cancel)
         part = pixels[y:y + step, x:x + step]
         renderer.set_photo(part, mipmaps=False)
-        renderer.render((part.shape[1], part.shape[0]), View(), Compare(), out=out[y:y + step, x:x + step])
+        renderer.render_graded(out=out[y:y + step, x:x + step])
         progress(done / len(rects), "applying LUT on the GPU")
     return out
 

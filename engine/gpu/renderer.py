@@ -8,6 +8,7 @@ QOpenGLWidget context (drawing to the screen) or a :class:`engine.gpu.context.He
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -82,10 +83,10 @@ def _compile(kind: int, source: str, name: str) -> int:
     return shader
 
 
-def _link(vertex_name: str, fragment_name: str) -> int:
+def _link(vertex_source: str, fragment_source: str) -> int:
     shaders = [
-        _compile(GL.GL_VERTEX_SHADER, (SHADER_DIR / vertex_name).read_text(), vertex_name),
-        _compile(GL.GL_FRAGMENT_SHADER, (SHADER_DIR / fragment_name).read_text(), fragment_name),
+        _compile(GL.GL_VERTEX_SHADER, vertex_source, "fullscreen.vert"),
+        _compile(GL.GL_FRAGMENT_SHADER, fragment_source, "lut_preview.frag"),
     ]
     program = GL.glCreateProgram()
     for shader in shaders:
@@ -98,6 +99,11 @@ def _link(vertex_name: str, fragment_name: str) -> int:
         GL.glDeleteProgram(program)
         raise GLUnavailable(f"shader program does not link: {log}")
     return program
+
+
+def _shader_source(name: str, defines: dict[str, int]) -> str:
+    lines = ["#version 330 core"] + [f"#define {key} {value}" for key, value in defines.items()]
+    return "\n".join(lines) + "\n" + (SHADER_DIR / name).read_text()
 
 
 class LutRenderer:
@@ -114,9 +120,9 @@ class LutRenderer:
             raise GLUnavailable(f"OpenGL 3.3 core is needed, the context offers {major}.{minor}")
         limit = int(GL.glGetIntegerv(GL.GL_MAX_TEXTURE_SIZE))
         self.max_texture_size = min(limit, max_texture_size or limit)
-        self._program = _link("fullscreen.vert", "lut_preview.frag")
+        self._programs: dict[tuple[int, bool], tuple[int, dict[str, int]]] = {}
+        self._program(0)  # compile now, so a broken driver fails here and not mid-frame
         self._vao = GL.glGenVertexArrays(1)
-        self._uniforms: dict[str, int] = {}
         self._tiles: list[_Tile] = []
         self._image_size = (0, 0)
         self._lut_texture = 0
@@ -167,6 +173,8 @@ class LutRenderer:
                                     GL.GL_FLOAT, _ptr(pixels))
                 for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
                     GL.glTexParameteri(GL.GL_TEXTURE_2D, wrap, GL.GL_CLAMP_TO_EDGE)
+                for name in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):  # complete without mipmaps
+                    GL.glTexParameteri(GL.GL_TEXTURE_2D, name, GL.GL_NEAREST)
             if mipmaps:
                 GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
         for name in (GL.GL_UNPACK_ROW_LENGTH, GL.GL_UNPACK_SKIP_PIXELS, GL.GL_UNPACK_SKIP_ROWS):
@@ -192,36 +200,51 @@ class LutRenderer:
         GL.glTexParameteri(GL.GL_TEXTURE_3D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
 
     # ----------------------------------------------------------------------------------- drawing
-    def _uniform(self, name: str) -> int:
-        if name not in self._uniforms:
-            self._uniforms[name] = GL.glGetUniformLocation(self._program, name)
-        return self._uniforms[name]
+    def _program(self, mode: int, export: bool = False) -> tuple[int, dict[str, int]]:
+        """The program for an interpolation mode (0 no LUT, 1 trilinear, 2 tetrahedral), compiled once."""
+        key = (mode, export)
+        if key not in self._programs:
+            program = _link(_shader_source("fullscreen.vert", {}),
+                            _shader_source("lut_preview.frag", {"INTERPOLATION": mode, "EXPORT": int(export)}))
+            self._programs[key] = (program, {})
+        return self._programs[key]
 
-    def draw(self, target_size: tuple[int, int], view: View, compare: Compare = Compare(),
-             rows_down: bool = False) -> None:
-        """Draw into the bound framebuffer (`target_size` = its (width, height) in pixels)."""
+    def _use_program(self, export: bool) -> Callable[[str], int]:
+        """Bind the program for the current LUT/interpolation with the LUT uniforms set; returns a
+        uniform-location lookup."""
         if self.interpolation not in INTERPOLATIONS:
             raise InputError(f"unknown interpolation {self.interpolation!r}")
-        width, height = target_size
-        GL.glViewport(0, 0, width, height)
+        lut = self._lut
+        program, locations = self._program(0 if lut is None else 1 + INTERPOLATIONS.index(self.interpolation), export)
+
+        def u(name: str) -> int:
+            if name not in locations:
+                locations[name] = GL.glGetUniformLocation(program, name)
+            return locations[name]
+
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glDisable(GL.GL_BLEND)
         GL.glDisable(GL.GL_SCISSOR_TEST)
-        GL.glUseProgram(self._program)
+        GL.glUseProgram(program)
         GL.glBindVertexArray(self._vao)
-        u = self._uniform
         GL.glUniform1i(u("u_photo"), 0)
         GL.glUniform1i(u("u_lut"), 1)
-        lut = self._lut
-        GL.glUniform1i(u("u_has_lut"), int(lut is not None))
         if lut is not None:
             GL.glActiveTexture(GL.GL_TEXTURE1)
             GL.glBindTexture(GL.GL_TEXTURE_3D, self._lut_texture)
             GL.glUniform1i(u("u_lut_size"), lut.size)
             GL.glUniform3f(u("u_domain_min"), *map(float, lut.domain_min))
             GL.glUniform3f(u("u_domain_max"), *map(float, lut.domain_max))
-        GL.glUniform1i(u("u_interpolation"), INTERPOLATIONS.index(self.interpolation))
         GL.glUniform1f(u("u_strength"), float(self.strength))
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        return u
+
+    def draw(self, target_size: tuple[int, int], view: View, compare: Compare = Compare(),
+             rows_down: bool = False) -> None:
+        """Draw into the bound framebuffer (`target_size` = its (width, height) in pixels)."""
+        width, height = target_size
+        GL.glViewport(0, 0, width, height)
+        u = self._use_program(export=False)
         GL.glUniform2f(u("u_target_size"), float(width), float(height))
         GL.glUniform1i(u("u_rows_down"), int(rows_down))
         GL.glUniform1f(u("u_scale"), float(view.scale))
@@ -234,7 +257,6 @@ class LutRenderer:
         GL.glUniform2f(u("u_image_size"), float(self._image_size[0]), float(self._image_size[1]))
         # Magnified or 1:1: nearest (exact pixels); zoomed out: trilinear mipmaps (no aliasing).
         minify = GL.GL_LINEAR_MIPMAP_LINEAR if self._mipmapped and view.scale < 1.0 else GL.GL_NEAREST
-        GL.glActiveTexture(GL.GL_TEXTURE0)
         if not self._tiles:
             GL.glClearColor(*compare.background)
             GL.glClear(GL.GL_COLOR_BUFFER_BIT)
@@ -253,10 +275,36 @@ class LutRenderer:
 
         `out` may be a (strided-row) view into a larger float32 array; rows are read straight into it.
         """
-        width, height = target_size
         previous = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
-        self._bind_fbo(width, height)
+        self.bind_offscreen(*target_size)
         self.draw(target_size, view, compare, rows_down=True)
+        out = self._read_back(target_size, out)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, previous)
+        return out
+
+    def render_graded(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The export pass: the whole photo through the LUT at 1:1, read back as H x W x 3 float32.
+
+        Skips view and layout arithmetic; the photo must fit in one tile (the exporter tiles bigger ones).
+        """
+        if len(self._tiles) != 1:
+            raise ValueError("render_graded needs a photo uploaded as a single tile")
+        size = self._image_size
+        previous = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
+        self.bind_offscreen(*size)
+        GL.glViewport(0, 0, *size)
+        self._use_program(export=True)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._tiles[0].texture)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glBindVertexArray(0)
+        GL.glUseProgram(0)
+        out = self._read_back(size, out)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, previous)
+        return out
+
+    @staticmethod
+    def _read_back(size: tuple[int, int], out: np.ndarray | None) -> np.ndarray:
+        width, height = size
         if out is None:
             out = np.empty((height, width, 3), np.float32)
         if out.shape != (height, width, 3) or out.dtype != np.float32 or out.strides[1:] != (12, 4):
@@ -266,10 +314,10 @@ class LutRenderer:
         GL.glPixelStorei(GL.GL_PACK_ROW_LENGTH, out.strides[0] // 12)
         GL_1_0.glReadPixels(0, 0, width, height, GL.GL_RGB, GL.GL_FLOAT, _ptr(out))
         GL.glPixelStorei(GL.GL_PACK_ROW_LENGTH, 0)
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, previous)
         return out
 
-    def _bind_fbo(self, width: int, height: int) -> None:
+    def bind_offscreen(self, width: int, height: int) -> None:
+        """Bind (and size) the RGBA32F off-screen framebuffer as the draw target."""
         if not self._fbo:
             self._fbo = int(GL.glGenFramebuffers(1))
             self._fbo_color = int(GL.glGenRenderbuffers(1))
@@ -299,7 +347,9 @@ class LutRenderer:
             GL.glDeleteFramebuffers(1, [self._fbo])
             GL.glDeleteRenderbuffers(1, [self._fbo_color])
         GL.glDeleteVertexArrays(1, [self._vao])
-        GL.glDeleteProgram(self._program)
+        for program, _ in self._programs.values():
+            GL.glDeleteProgram(program)
+        self._programs = {}
         self._lut_texture = self._fbo = self._fbo_color = 0
 
 

@@ -126,9 +126,10 @@ class _Lattice:
     def trilinear(self, rgb: np.ndarray, out: np.ndarray) -> None:
         index, (fr, fg, fb) = self.locate(rgb)
         n = self.n
-        corners = [index] + [index + step for step in (1, n, n + 1, n * n, n * n + 1, n * n + n, n * n + n + 1)]
+        corner_offsets = (0, 1, n, n + 1, n * n, n * n + 1, n * n + n, n * n + n + 1)
         for channel, plane in enumerate(self.planes):
-            v = [np.take(plane, corner) for corner in corners]
+            # plane[offset:] is a view, so each corner costs one gather and no index arithmetic.
+            v = [np.take(plane[offset:], index) for offset in corner_offsets]
             for low, high, frac in ((0, 1, fr), (2, 3, fr), (4, 5, fr), (6, 7, fr), (0, 2, fg), (4, 6, fg), (0, 4, fb)):
                 v[high] -= v[low]  # v[low] += frac * (v[high] - v[low]), without temporaries
                 v[high] *= frac
@@ -149,17 +150,15 @@ class _Lattice:
         # Barycentric weights of the 4 vertices: 1 - f_max, f_max - f_mid, f_mid - f_min, f_min.
         weights = (np.float32(1) - f_max, f_max - f_mid, f_mid - f_min, f_min)
         n = self.n
-        vertices = (
-            index,
-            index + self.first_step[tetrahedron],
-            index + self.second_step[tetrahedron],
-            index + (1 + n + n * n),
-        )
+        first = index + self.first_step[tetrahedron]
+        second = index + self.second_step[tetrahedron]
         for channel, plane in enumerate(self.planes):
-            total = np.take(plane, vertices[0])
+            total = np.take(plane, index)
             total *= weights[0]
-            for vertex, weight in zip(vertices[1:], weights[1:], strict=True):
-                term = np.take(plane, vertex)
+            # The far corner is index + 1 + N + N^2: gathered from a shifted view of the plane.
+            for source, vertex, weight in ((plane, first, weights[1]), (plane, second, weights[2]),
+                                           (plane[1 + n + n * n :], index, weights[3])):
+                term = np.take(source, vertex)
                 term *= weight
                 total += term
             out[:, channel] = total

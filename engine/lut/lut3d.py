@@ -87,6 +87,8 @@ class LUT3D:
 
 def identity_table(size: int) -> np.ndarray:
     """Identity lattice in [0, 1]: table[b, g, r] = (r, g, b) / (N - 1)."""
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise InputError(f"LUT size {size} is outside {MIN_SIZE}..{MAX_SIZE}")
     ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
     b, g, r = np.meshgrid(ramp, ramp, ramp, indexing="ij")
     return np.stack([r, g, b], axis=-1)

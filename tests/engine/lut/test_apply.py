@@ -134,3 +134,11 @@ def test_bad_arguments_are_typed_errors():
         LUT3D(np.full((2, 2, 2, 3), np.nan, np.float32))
     with pytest.raises(InputError, match="domain"):
         LUT3D(identity_table(2), domain_min=(0, 0, 1), domain_max=(1, 1, 1))
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_out_of_range_and_non_finite_inputs_clamp_to_the_domain(interpolation):
+    lut, matrix, offset = affine_lut(9, 13)
+    values = np.array([[-0.5, 2.0, 0.5], [np.inf, -np.inf, 0.25], [np.nan, 0.5, 1.0]], np.float32)
+    clamped = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 0.25], [0.0, 0.5, 1.0]])
+    np.testing.assert_allclose(apply_lut_to_values(lut, values, interpolation), clamped @ matrix.T + offset, atol=1e-5)

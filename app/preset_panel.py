@@ -1,0 +1,196 @@
+"""The adaptive-preset panel: a live thumbnail of the open photo under every preset, click to apply.
+
+Thumbnails and per-photo LUTs are computed on a worker thread, one preset after another, as soon as a
+photo opens (or the preset list changes). Each preset's LUT for this photo is predicted from the photo's
+small downsample and kept, so a click only hands the cached `LUT3D` to ``window.set_lut`` -- the GPU
+preview then shows it at full resolution. The strength slider drives the window's LUT strength.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.background import Background
+from engine.adaptive.data import shrink
+from engine.lut import LUT3D
+from engine.presets import Preset, all_presets
+
+THUMB_SIDE = 160
+PREDICT_SIDE = 512  # the predictor's 256 x 256 view is taken from this downsample
+STRENGTH_STEPS = 100
+
+
+def to_pixmap(pixels: np.ndarray) -> QPixmap:
+    rgb = np.ascontiguousarray(np.clip(pixels * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    height, width, _ = rgb.shape
+    return QPixmap.fromImage(QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy())
+
+
+def preset_look(preset: Preset, small: np.ndarray, thumb: np.ndarray) -> tuple[LUT3D, np.ndarray]:
+    """(this photo's LUT under `preset`, the thumbnail seen through it); runs on a worker thread."""
+    from engine.adaptive.infer import load_model, predict_lut
+    from engine.lut import apply_lut
+
+    lut = predict_lut(load_model(preset), small, title=f"{preset.name} (adaptive)")
+    return lut, apply_lut(thumb, lut)
+
+
+class PresetPanel(QWidget):
+    """Dock content; `window` is the editor's main window (plug-in API)."""
+
+    thumbnailsReady = Signal()  # every preset has a thumbnail and a LUT for the current photo
+    presetApplied = Signal(str)  # stem
+
+    def __init__(self, window, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.window = window
+        self.presets: list[Preset] = []
+        self.luts: dict[str, LUT3D] = {}
+        self._generation = 0
+        self._pending_click: str | None = None
+        self._background = Background(self)
+
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE * 3 // 4))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setSpacing(4)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0, STRENGTH_STEPS)
+        self.strength.setValue(round(window.strength * STRENGTH_STEPS))
+        self.strength_label = QLabel(f"{self.strength.value()}%")
+        self.export_button = QPushButton("Export this photo's LUT…")
+        self.train_button = QPushButton("Train preset…")
+
+        strength_row = QHBoxLayout()
+        strength_row.addWidget(QLabel("Strength"))
+        strength_row.addWidget(self.strength, 1)
+        strength_row.addWidget(self.strength_label)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.train_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(strength_row)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+
+        self.list.itemClicked.connect(lambda item: self.apply(item.data(Qt.ItemDataRole.UserRole)))
+        self.strength.valueChanged.connect(self._strength_moved)
+        window.lut_panel.strength.valueChanged.connect(self._window_strength_moved)
+        self.export_button.clicked.connect(self._ask_export)
+        self.train_button.clicked.connect(self.open_train_dialog)
+        window.photoChanged.connect(self.refresh_thumbnails)
+        self.reload()
+
+    # ------------------------------------------------------------------------------------ presets
+    def reload(self) -> None:
+        """Re-read the shipped and user presets (after training one) and recompute thumbnails."""
+        self.presets, problems = all_presets()
+        self.list.clear()
+        for preset in self.presets:
+            item = QListWidgetItem(preset.name)
+            item.setData(Qt.ItemDataRole.UserRole, preset.stem)
+            item.setToolTip(f"{preset.description}\n{'shipped' if preset.shipped else preset.json_path}")
+            self.list.addItem(item)
+        self.status.setText("\n".join(f"Refused: {p}" for p in problems))
+        self.refresh_thumbnails()
+
+    def preset(self, stem: str) -> Preset:
+        return next(p for p in self.presets if p.stem == stem)
+
+    def item(self, stem: str) -> QListWidgetItem:
+        return next(self.list.item(i) for i in range(self.list.count())
+                    if self.list.item(i).data(Qt.ItemDataRole.UserRole) == stem)
+
+    def refresh_thumbnails(self) -> None:
+        """Start computing every preset's LUT and thumbnail for the current photo (off the GUI thread)."""
+        self._generation += 1
+        self.luts = {}
+        photo = self.window.photo
+        if photo is None or not self.presets:
+            return
+        pixels = photo.pixels
+        generation = self._generation
+        self._background.submit(lambda: (shrink(pixels, PREDICT_SIDE), shrink(pixels, THUMB_SIDE)),
+                                lambda views: self._next_thumbnail(generation, views, 0), self._failed)
+
+    def _next_thumbnail(self, generation: int, views: tuple[np.ndarray, np.ndarray], index: int) -> None:
+        if generation != self._generation:
+            return  # a newer photo or preset list took over
+        if index == len(self.presets):
+            self.thumbnailsReady.emit()
+            return
+        preset = self.presets[index]
+
+        def done(result: tuple[LUT3D, np.ndarray]) -> None:
+            if generation != self._generation:
+                return
+            lut, thumb = result
+            self.luts[preset.stem] = lut
+            self.item(preset.stem).setIcon(QIcon(to_pixmap(thumb)))
+            if self._pending_click == preset.stem:
+                self.apply(preset.stem)
+            self._next_thumbnail(generation, views, index + 1)
+
+        self._background.submit(lambda: preset_look(preset, *views), done, self._failed)
+
+    def _failed(self, exc: Exception) -> None:
+        self.status.setText(f"Preset preview failed: {exc}")
+
+    # ------------------------------------------------------------------------------------ actions
+    def apply(self, stem: str) -> None:
+        """Show the preset on the open photo: its cached LUT goes to the preview (undoable)."""
+        lut = self.luts.get(stem)
+        if lut is None:  # still being computed: applied as soon as it is ready
+            self._pending_click = stem
+            self.status.setText(f"Preparing {self.preset(stem).name}…")
+            return
+        self._pending_click = None
+        self.status.setText("")
+        self.window.set_lut(lut, f"Preset {self.preset(stem).name}")
+        self.presetApplied.emit(stem)
+
+    def _strength_moved(self, value: int) -> None:
+        self.strength_label.setText(f"{value}%")
+        self.window.lut_panel.set_strength(value / STRENGTH_STEPS)
+
+    def _window_strength_moved(self, value: int) -> None:
+        self.strength.blockSignals(True)
+        self.strength.setValue(value)
+        self.strength.blockSignals(False)
+        self.strength_label.setText(f"{value}%")
+
+    def _ask_export(self) -> None:
+        if self.window.lut is None:
+            self.window.show_error("Export LUT", "Click a preset first: its LUT for this photo is what is exported.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export this photo's LUT", "preset.cube", "Cube LUT (*.cube)")
+        if path:
+            self.window.export_lut(path)
+
+    def open_train_dialog(self) -> None:
+        from app.train_dialog import TrainDialog
+
+        dialog = TrainDialog(self)
+        dialog.trained.connect(lambda _: self.reload())
+        dialog.show()
+        self.train_dialog = dialog

@@ -1,0 +1,14 @@
+"""Plug-in: the adaptive-preset panel (dock) and Tools > Train preset…"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def install(window: Any) -> None:
+    from app.preset_panel import PresetPanel
+
+    panel = PresetPanel(window)
+    window.add_dock(panel, "Adaptive presets")
+    window.menu("Tools").addAction("Train preset…", panel.open_train_dialog)
+    window.adaptive_presets = panel

@@ -1,0 +1,44 @@
+"""The SR-paper evaluation: Y-PSNR (BT.601 luma, border crop = scale) against a bicubic baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.color import bt601_luma, psnr
+from engine.sr.infer import SRTable, upscale_uint8
+from engine.sr.resize import downscale, resize_bicubic
+
+
+def y_psnr(reference: np.ndarray, test: np.ndarray, border: int) -> float:
+    """PSNR (peak 255) of BT.601 Y between two 8-bit RGB images, `border` pixels cropped on every side."""
+    crop = (slice(border, -border or None), slice(border, -border or None))
+    ref_y, test_y = (bt601_luma(np.asarray(im, np.float64)[crop] / 255.0) for im in (reference, test))
+    return psnr(ref_y, test_y, peak=255.0)
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def make_pair(photo: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(HR, LR) 8-bit RGB: HR mod-cropped to a multiple of `scale`, LR by antialiased bicubic downscaling."""
+    photo = np.asarray(photo, np.float32)
+    photo = np.repeat(photo[:, :, None], 3, axis=2) if photo.ndim == 2 else photo[:, :, :3]
+    h, w = (photo.shape[0] // scale) * scale, (photo.shape[1] // scale) * scale
+    hr = photo[:h, :w]
+    return to_uint8(hr), to_uint8(downscale(hr, scale))
+
+
+def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
+    """The baseline: MATLAB-style bicubic upscaling of an 8-bit image, back to 8 bits."""
+    h, w = lr.shape[:2]
+    return to_uint8(resize_bicubic(lr / 255.0, h * scale, w * scale))
+
+
+def y_psnr_pair(table: SRTable, photo: np.ndarray) -> tuple[float, float]:
+    """(bicubic, table) Y-PSNR on one photo at the table's scale."""
+    hr, lr = make_pair(photo, table.scale)
+    return (
+        y_psnr(hr, bicubic_upscale(lr, table.scale), table.scale),
+        y_psnr(hr, upscale_uint8(lr, table), table.scale),
+    )

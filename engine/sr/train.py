@@ -1,0 +1,308 @@
+"""Train an SR-LUT-S or EC-LUT net on photos, then sample it into the int8 table that ships.
+
+Training pairs: random high-resolution crops of one colour channel (random flips and 90-degree
+rotations), the low-resolution input made by antialiased bicubic downscaling (MATLAB convention,
+`engine.sr.resize`) and rounded to 8 bits as it will be at run time; loss MSE. By default the photos
+are scikit-image's bundled ones with two held out for evaluation (`HELD_OUT`).
+
+    python -m engine.sr.train --shipped            # reproduces resources/models/sr_*.npz
+    python main.py train --kind sr --data DIR --name NAME --model srlut --scale 4 --steps 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError
+from engine.fsutil import atomic_path
+from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
+from engine.sr.resize import resize_matrix
+
+TRAIN_SAMPLES = (
+    "astronaut",
+    "rocket",
+    "camera",
+    "coins",
+    "moon",
+    "page",
+    "text",
+    "immunohistochemistry",
+    "brick",
+    "grass",
+    "gravel",
+    "clock",
+    "stereo_motorcycle",
+)
+HELD_OUT = ("chelsea", "coffee")  # never trained on; `cat` is the same photo as chelsea, so it is left out
+MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (recorded in the JSON sidecar)."""
+
+    kind: str = "srlut"
+    scale: int = 4
+    steps: int = 2000
+    batch: int = 16
+    crop: int = 32  # low-resolution crop side
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 2e-4  # from `decay_at` of the steps on
+    decay_at: float = 0.7
+    width: int = 64
+    seed: int = 0
+    checkpoint_every: int = 250
+
+
+@dataclass
+class TrainResult:
+    net: object  # engine.sr.model.LutNet
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def sample_photo_arrays(names: Sequence[str]) -> list[np.ndarray]:
+    """scikit-image's bundled photos as float32 arrays in [0, 1] (offline, from site-packages)."""
+    import skimage.data
+
+    arrays = []
+    for name in names:
+        image = getattr(skimage.data, name)()
+        if isinstance(image, tuple):  # stereo pairs: the left view
+            image = image[0]
+        arrays.append(np.asarray(image, dtype=np.float32) / 255.0)
+    return arrays
+
+
+def folder_photo_arrays(folder: Path, *, min_side: int) -> list[np.ndarray]:
+    """Every photo in `folder` large enough for one training crop; InputError when there are none."""
+    from engine.image import load_photo
+
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder of photos")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    arrays = [load_photo(p).pixels for p in paths]
+    arrays = [a for a in arrays if min(a.shape[:2]) >= min_side]
+    if not arrays:
+        raise InputError(f"{folder}: no photo of at least {min_side}x{min_side} pixels to train on")
+    return arrays
+
+
+def _channel_planes(photos: Sequence[np.ndarray]) -> list[np.ndarray]:
+    planes = []
+    for photo in photos:
+        photo = np.asarray(photo, dtype=np.float32)
+        planes.extend([photo] if photo.ndim == 2 else [photo[:, :, c] for c in range(min(photo.shape[2], 3))])
+    return planes
+
+
+class PatchSampler:
+    """Random (LR, HR) single-channel patch batches: crop, flip, rotate, bicubic-downscale, 8-bit LR."""
+
+    def __init__(self, photos: Sequence[np.ndarray], config: TrainConfig) -> None:
+        hr_side = config.crop * config.scale
+        self.planes = [p for p in _channel_planes(photos) if min(p.shape) >= hr_side]
+        if not self.planes:
+            raise InputError(f"no photo of at least {hr_side}x{hr_side} pixels to train on")
+        areas = np.array([p.size for p in self.planes], dtype=np.float64)
+        self.weights = areas / areas.sum()
+        self.down = resize_matrix(hr_side, config.crop).astype(np.float32)
+        self.hr_side = hr_side
+        self.batch = config.batch
+        self.rng = np.random.default_rng(config.seed)
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray]:
+        rng, side = self.rng, self.hr_side
+        hr = np.empty((self.batch, side, side), np.float32)
+        for i, index in enumerate(rng.choice(len(self.planes), size=self.batch, p=self.weights)):
+            plane = self.planes[index]
+            y = rng.integers(0, plane.shape[0] - side + 1)
+            x = rng.integers(0, plane.shape[1] - side + 1)
+            patch = np.rot90(plane[y : y + side, x : x + side], rng.integers(4))
+            hr[i] = patch[:, ::-1] if rng.integers(2) else patch
+        lr = self.down @ hr @ self.down.T
+        lr = np.round(np.clip(lr, 0.0, 1.0) * 255.0) / 255.0
+        return lr[:, None].astype(np.float32), hr[:, None]
+
+
+def _save_checkpoint(net, config: TrainConfig, result: TrainResult, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
+    meta = {"step": len(result.losses), "seconds": result.seconds, "losses": result.losses, "config": asdict(config)}
+    with atomic_path(path.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(meta))
+
+
+def _load_checkpoint(net, config: TrainConfig, path: Path, result: TrainResult) -> None:
+    """Resume `net` and `result` from a checkpoint of the same config, if there is one."""
+    from safetensors.torch import load_file
+
+    meta_path = path.with_suffix(".json")
+    if not (path.is_file() and meta_path.is_file()):
+        return
+    meta = json.loads(meta_path.read_text())
+    if meta.get("config") != asdict(config):
+        return
+    net.load_state_dict(load_file(str(path)))
+    result.losses, result.seconds = meta["losses"][: meta["step"]], meta["seconds"]
+
+
+def train_net(
+    config: TrainConfig,
+    photos: Sequence[np.ndarray],
+    *,
+    checkpoint: Path | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> TrainResult:
+    """Train one net; with `checkpoint`, save there every `checkpoint_every` steps and resume from it."""
+    import torch
+
+    from engine.sr.model import build_net
+
+    torch.manual_seed(config.seed)
+    net = build_net(config.kind, config.scale, config.width)
+    sampler = PatchSampler(photos, config)
+    result = TrainResult(net)
+    if checkpoint:
+        _load_checkpoint(net, config, checkpoint, result)
+    start = len(result.losses)
+    sampler.rng = np.random.default_rng([config.seed, start])
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    began = time.perf_counter() - result.seconds
+    for step in range(start, config.steps):
+        check(cancel)
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate if step < config.decay_at * config.steps else config.final_learning_rate
+        lr, hr = (torch.from_numpy(a) for a in sampler())
+        loss = torch.nn.functional.mse_loss(net(lr), hr)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        result.losses.append(loss.item())
+        done = step + 1
+        result.seconds = time.perf_counter() - began
+        if checkpoint and (done % config.checkpoint_every == 0 or done == config.steps):
+            _save_checkpoint(net, config, result, checkpoint)
+        if done % 10 == 0 or done == config.steps:
+            recent = float(np.mean(result.losses[-50:]))
+            progress(done / config.steps, f"step {done}/{config.steps}, loss {recent:.6f}")
+    net.eval()
+    return result
+
+
+def evaluate_table(table, photos: Sequence[np.ndarray]) -> dict[str, float]:
+    """Mean Y-PSNR of bicubic and of the table on `photos` (SR-paper convention)."""
+    from engine.sr.metrics import y_psnr_pair
+
+    bicubic, model = zip(*(y_psnr_pair(table, photo) for photo in photos), strict=True)
+    return {"bicubic_y_psnr": float(np.mean(bicubic)), "table_y_psnr": float(np.mean(model))}
+
+
+def train_table(
+    config: TrainConfig,
+    photos: Sequence[np.ndarray],
+    output: Path,
+    *,
+    data_description: str,
+    held_out: Sequence[np.ndarray] = (),
+    checkpoint: Path | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> dict:
+    """Train, transfer into a table, evaluate on `held_out`, write `output` (.npz) + JSON; returns the JSON."""
+    from engine.sr.infer import save_table
+    from engine.sr.transfer import net_to_table
+
+    result = train_net(config, photos, checkpoint=checkpoint, progress=sub_progress(progress, 0.0, 0.9), cancel=cancel)
+    check(cancel)
+    progress(0.9, "sampling the net into a table")
+    table = net_to_table(result.net, cancel=cancel)
+    metrics = evaluate_table(table, held_out) if len(held_out) else {}
+    losses = result.losses
+    metrics["final_loss"] = float(np.mean(losses[-100:])) if losses else float("nan")
+    table.meta.update(
+        {
+            "version": 1,
+            "data": data_description,
+            "steps": config.steps,
+            "seed": config.seed,
+            "config": asdict(config),
+            "metrics": metrics,
+            "train_seconds": round(result.seconds, 1),
+        }
+    )
+    save_table(table, output)
+    progress(1.0, f"saved {output.name}")
+    return table.meta
+
+
+SHIPPED = (  # ~17 min of one CPU core in all (see docs in the closing note of issue 5)
+    TrainConfig(kind="srlut", scale=4, steps=2500, seed=4),
+    TrainConfig(kind="srlut", scale=2, steps=1500, seed=2),
+    TrainConfig(kind="eclut", scale=4, steps=1200, seed=14),
+    TrainConfig(kind="eclut", scale=2, steps=1000, seed=12),
+)
+
+
+def shipped_name(kind: str, scale: int) -> str:
+    return f"sr_{kind}_x{scale}"
+
+
+def train_shipped(work_dir: Path, models_dir: Path = MODELS_DIR, only: Sequence[str] = ()) -> None:
+    """Reproduce the shipped tables (resumes from checkpoints in `work_dir`)."""
+    import torch
+
+    torch.set_num_threads(1)
+    photos, held_out = sample_photo_arrays(TRAIN_SAMPLES), sample_photo_arrays(HELD_OUT)
+    description = f"scikit-image sample photos {', '.join(TRAIN_SAMPLES)}; held out {', '.join(HELD_OUT)}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for config in SHIPPED:
+        name = shipped_name(config.kind, config.scale)
+        if only and name not in only:
+            continue
+
+        last_print = [0.0]
+
+        def report(fraction: float, message: str = "", name: str = name, last_print: list = last_print) -> None:
+            if time.monotonic() - last_print[0] >= 20.0 or fraction >= 0.9:
+                last_print[0] = time.monotonic()
+                print(f"{time.strftime('%H:%M:%S')} {name} {fraction:.3f} {message}", flush=True)
+
+        meta = train_table(
+            config,
+            photos,
+            models_dir / f"{name}.npz",
+            data_description=description,
+            held_out=held_out,
+            checkpoint=work_dir / f"{name}.safetensors",
+            progress=report,
+        )
+        print(json.dumps({name: meta["metrics"], "train_seconds": meta["train_seconds"]}), flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shipped", action="store_true", help="reproduce resources/models/sr_*.npz")
+    parser.add_argument("--work-dir", type=Path, default=Path("runs/sr"), help="checkpoints (resumable)")
+    parser.add_argument("--only", nargs="*", default=(), help="shipped model names to (re)build")
+    args = parser.parse_args(argv)
+    if not args.shipped:
+        parser.error("use --shipped here, or `python main.py train --kind sr ...` for your own photos")
+    train_shipped(args.work_dir, only=args.only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Sample a trained SR net into its int8 table (the only thing inference needs).
+
+SR-LUT: each of the 4 inputs takes the 17 levels 0, 16, ..., 240, 255 -> 17^4 rows, indexed
+((a * 17 + b) * 17 + c) * 17 + d, of r*r values; inference interpolates between rows (4-simplex).
+EC-LUT: both inputs take all 256 levels -> 256^2 rows, indexed p * 256 + q, of 9 * r*r values; no
+interpolation. Values are the net's clamped outputs rounded to int8.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.jobs import CancelToken, ProgressFn, check, no_progress
+from engine.sr.infer import SR_LEVELS, SRTable
+
+CHUNK_ROWS = 8192
+
+
+def lattice_inputs(kind: str) -> np.ndarray:
+    """(rows, window pixels) uint8 lattice in table-row order."""
+    levels = SR_LEVELS if kind == "srlut" else np.arange(256)
+    inputs = 4 if kind == "srlut" else 2
+    grid = np.meshgrid(*([levels] * inputs), indexing="ij")
+    return np.stack([g.ravel() for g in grid], axis=1).astype(np.uint8)
+
+
+def net_to_table(net, *, progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> SRTable:
+    """Evaluate `net` (an `engine.sr.model.LutNet`) on its lattice -> int8 `SRTable`."""
+    import torch
+
+    inputs = lattice_inputs(net.kind)
+    table = np.empty((len(inputs), net.outputs), np.int8)
+    net.eval()
+    with torch.no_grad():
+        for start in range(0, len(inputs), CHUNK_ROWS):
+            check(cancel)
+            chunk = torch.from_numpy(inputs[start : start + CHUNK_ROWS].astype(np.float32) / 255.0)
+            values = net.table_values(chunk).numpy()
+            table[start : start + len(chunk)] = np.round(values).astype(np.int8)
+            progress(min(1.0, (start + len(chunk)) / len(inputs)), "sampling the net")
+    return SRTable(kind=net.kind, scale=net.scale, table=table, meta={"kind": net.kind, "scale": net.scale})

@@ -1,0 +1,124 @@
+"""The preset panel (thumbnails off the GUI thread, click applies, strength, export) and the Train dialog."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.adaptive.data import validate_pairs
+from engine.adaptive.infer import load_model, predict_lut
+from engine.adaptive.model import ModelConfig
+from engine.adaptive.train import TrainConfig, train_from_folder
+from engine.image import Photo, sample_photo
+from engine.lut.cube import read_cube
+from engine.presets import find_preset, user_presets_dir
+from tests.engine.adaptive.adaptive_fixtures import make_pair_folder
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """A private user data folder, and one torch thread (two thrash on a loaded 2-core box)."""
+    import torch
+
+    monkeypatch.setenv("LUTLAB_DATA_DIR", str(tmp_path / "userdata"))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def editor(make_window, qtbot):
+    from app.tools.adaptive_presets import install
+
+    window = make_window("cpu")
+    window._photo_opened(Photo(sample_photo("coffee").pixels[::2, ::2]), None)
+    install(window)
+    return window
+
+
+def test_panel_thumbnails_click_strength_and_export(tmp_path, editor, qtbot):
+    report = validate_pairs(make_pair_folder(tmp_path / "pairs", 2))
+    train_from_folder(report, "Panel Test", user_presets_dir(), ModelConfig(2, 9, predictor_size=64),
+                      TrainConfig(epochs=1, batch_size=2, crop=32))
+    panel = editor.adaptive_presets
+    with qtbot.waitSignal(panel.thumbnailsReady, timeout=60_000):
+        panel.reload()
+    stems = [p.stem for p in panel.presets]
+    assert "panel-test" in stems and set(panel.luts) == set(stems)
+    assert all(not panel.item(stem).icon().isNull() for stem in stems)
+
+    with qtbot.waitSignal(panel.presetApplied, timeout=5_000):
+        rect = panel.list.visualItemRect(panel.item("panel-test"))
+        qtbot.mouseClick(panel.list.viewport(), _left(), pos=rect.center())
+    expected = predict_lut(load_model(find_preset("Panel Test")), editor.photo.pixels)
+    np.testing.assert_allclose(editor.lut.table, expected.table, atol=1e-6)
+    assert editor.lut.title == "Panel Test (adaptive)"
+
+    panel.strength.setValue(40)
+    assert editor.strength == pytest.approx(0.4)
+    assert editor.export_lut(tmp_path / "photo.cube")
+    np.testing.assert_allclose(read_cube(tmp_path / "photo.cube").table, expected.blended(0.4).table, atol=1e-5)
+
+    editor.undo_stack.undo()
+    assert editor.lut is None
+
+
+def _left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+def test_train_dialog_trains_a_preset_that_appears_in_the_panel(tmp_path, editor, qtbot):
+    panel = editor.adaptive_presets
+    panel.open_train_dialog()
+    dialog = panel.train_dialog
+    assert dialog.kind.currentData() == "adaptive"
+
+    (tmp_path / "empty" / "input").mkdir(parents=True)
+    (tmp_path / "empty" / "target").mkdir()
+    with qtbot.waitSignal(dialog.validated, timeout=10_000) as blocker:
+        dialog.set_folders(tmp_path / "empty")
+    assert blocker.args == [False] and "too few pairs" in dialog.report.toPlainText()
+    assert not dialog.train_button.isEnabled()
+
+    data = make_pair_folder(tmp_path / "pairs", 3)
+    with qtbot.waitSignal(dialog.validated, timeout=10_000) as blocker:
+        dialog.set_folders(data / "input", data / "target")
+    assert blocker.args == [True] and "3 usable pair(s)" in dialog.report.toPlainText()
+    dialog.name.setText("Dialog Look")
+    dialog.epochs.setValue(2)
+    options = dialog.option_widgets[0]
+    options.lut_size.setValue(9)
+    options.luts.setValue(2)
+    assert dialog.train_button.isEnabled()
+
+    with qtbot.waitSignal(panel.thumbnailsReady, timeout=120_000):  # trained, listed, previewed
+        with qtbot.waitSignal(dialog.trained, timeout=120_000):
+            qtbot.mouseClick(dialog.train_button, _left())
+            assert dialog.training and dialog.cancel_button.text() == "Cancel"
+    assert [p.epoch for p in dialog._points] == [1, 2]
+    assert len(dialog.loss_curve.getData()[0]) == 2 and "held-out PSNR" in dialog.score_curves
+    assert dialog.progress.value() == dialog.progress.maximum()
+    assert (user_presets_dir() / "dialog-look.safetensors").is_file()
+    assert "dialog-look" in [p.stem for p in panel.presets]
+    assert find_preset("Dialog Look").meta["model"]["n_luts"] == 2
+
+
+def test_cancel_in_the_dialog_writes_nothing(tmp_path, editor, qtbot):
+    panel = editor.adaptive_presets
+    panel.open_train_dialog()
+    dialog = panel.train_dialog
+    with qtbot.waitSignal(dialog.validated, timeout=10_000):
+        dialog.set_folders(make_pair_folder(tmp_path / "pairs", 2))
+    dialog.name.setText("Never")
+    dialog.epochs.setValue(500)
+    dialog.option_widgets[0].lut_size.setValue(9)
+    with qtbot.waitSignal(dialog.bridge.epoch, timeout=60_000):
+        dialog.start()
+    with qtbot.waitSignal(dialog.bridge.cancelled, timeout=60_000):
+        qtbot.mouseClick(dialog.cancel_button, _left())
+    assert not dialog.training and dialog.cancel_button.text() == "Close"
+    assert not (user_presets_dir() / "never.json").exists()
+    assert "resume" in dialog.eta.text()

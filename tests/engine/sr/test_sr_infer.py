@@ -1,0 +1,140 @@
+"""Table inference: exact simplex interpolation, tiling, file round trips, limits (numpy only)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from engine.errors import Cancelled
+from engine.jobs import CancelToken
+from engine.sr.infer import (
+    SR_LEVELS,
+    ModelFileError,
+    OutputTooLargeError,
+    SRTable,
+    interpolate_4simplex,
+    load_table,
+    save_table,
+    upscale_uint8,
+)
+
+
+def linear_table(coefficients: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(17^4, K) int8 table of sum_i coefficients[k, i] * lattice_index_i + offsets[k]."""
+    grid = np.stack(np.meshgrid(*[np.arange(17)] * 4, indexing="ij"), axis=-1).reshape(-1, 4)
+    return (grid @ coefficients.T + offsets).astype(np.int8)
+
+
+@pytest.fixture(scope="module")
+def linear() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    coefficients = rng.integers(-1, 2, size=(5, 4)) * rng.integers(1, 3, size=(5, 4))  # |sum| * 16 <= 128
+    coefficients[0] = (2, -1, 1, -2)
+    offsets = rng.integers(-20, 20, size=5)
+    keep = np.abs(coefficients).sum(axis=1) * 16 + np.abs(offsets) <= 127
+    coefficients, offsets = coefficients[keep], offsets[keep]
+    return linear_table(coefficients, offsets), coefficients, offsets
+
+
+def expected_linear(values: np.ndarray, coefficients: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """16 x the linear function at lattice coordinate v / 16 (what the interpolation must give exactly)."""
+    return values.astype(np.int64) @ coefficients.T + 16 * offsets
+
+
+def test_simplex_is_exact_on_linear_tables_for_all_24_orderings(linear) -> None:
+    table, coefficients, offsets = linear
+    rng = np.random.default_rng(2)
+    rows = []
+    for order in itertools.permutations(range(4)):  # every ordering of four distinct fractions
+        for _ in range(20):
+            fractions = np.empty(4, np.int64)
+            fractions[list(order)] = np.sort(rng.choice(16, size=4, replace=False))[::-1]
+            rows.append(rng.integers(0, 16, size=4) * 16 + fractions)
+    rows.append([255, 255, 255, 255])
+    rows.append([0, 0, 0, 0])
+    rows.append([7, 7, 7, 7])  # ties
+    rows.append([250, 3, 3, 250])
+    values = np.array(rows, np.uint8)
+    result = interpolate_4simplex(table, [values[:, i] for i in range(4)])
+    np.testing.assert_array_equal(result, expected_linear(values, coefficients, offsets))
+
+
+def test_simplex_is_exact_on_random_inputs_including_ties(linear) -> None:
+    table, coefficients, offsets = linear
+    values = np.random.default_rng(3).integers(0, 256, size=(50_000, 4)).astype(np.uint8)
+    result = interpolate_4simplex(table, [values[:, i] for i in range(4)])
+    np.testing.assert_array_equal(result, expected_linear(values, coefficients, offsets))
+
+
+def test_simplex_reproduces_table_rows_at_lattice_points() -> None:
+    table = np.random.default_rng(4).integers(-127, 128, size=(17**4, 3)).astype(np.int8)
+    picks = np.random.default_rng(5).integers(0, 17, size=(500, 4))
+    values = SR_LEVELS[picks].astype(np.uint8)
+    rows = ((picks[:, 0] * 17 + picks[:, 1]) * 17 + picks[:, 2]) * 17 + picks[:, 3]
+    # level 255 lies at fraction 15/16 of the last interval: it is exact only on the 16 multiples
+    on_lattice = (values != 255).all(axis=1)
+    result = interpolate_4simplex(table, [values[on_lattice, i] for i in range(4)])
+    np.testing.assert_array_equal(result, 16 * table[rows[on_lattice]].astype(np.int64))
+
+
+def random_table(kind: str, scale: int, seed: int = 0) -> SRTable:
+    rows, groups = {"srlut": (17**4, 1), "eclut": (256**2, 9)}[kind]
+    values = np.random.default_rng(seed).integers(-127, 128, size=(rows, groups * scale * scale))
+    return SRTable(kind, scale, values.astype(np.int8))
+
+
+@pytest.mark.parametrize("kind", ["srlut", "eclut"])
+@pytest.mark.parametrize("scale", [2, 4])
+def test_tiled_equals_untiled_bit_exact(kind: str, scale: int) -> None:
+    table = random_table(kind, scale)
+    image = np.random.default_rng(6).integers(0, 256, size=(23, 17, 3)).astype(np.uint8)
+    whole = upscale_uint8(image, table, strip_values=10**9, workers=1)
+    for strip_values, workers in ((17 * 3, 2), (17 * 3 * 5, 3), (17 * 3 * 22, 2)):
+        tiled = upscale_uint8(image, table, strip_values=strip_values, workers=workers)
+        np.testing.assert_array_equal(tiled, whole)
+    assert whole.shape == (23 * scale, 17 * scale, 3)
+    # channels are independent: one plane alone gives the same numbers
+    np.testing.assert_array_equal(upscale_uint8(image[:, :, 1], table), whole[:, :, 1])
+
+
+@pytest.mark.parametrize("kind", ["srlut", "eclut"])
+def test_zero_table_is_nearest_neighbour(kind: str) -> None:
+    table = SRTable(kind, 2, np.zeros_like(random_table(kind, 2).table))
+    image = np.random.default_rng(7).integers(0, 256, size=(5, 6, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(upscale_uint8(image, table), image.repeat(2, axis=0).repeat(2, axis=1))
+
+
+def test_output_pixel_limit_is_refused_before_work() -> None:
+    table = random_table("srlut", 4)
+    with pytest.raises(OutputTooLargeError, match="4000x3000 .* above the limit"):
+        upscale_uint8(np.zeros((750, 1000, 3), np.uint8), table, max_pixels=11_999_999)
+
+
+def test_cancel_leaves_no_result() -> None:
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        upscale_uint8(np.zeros((40, 40, 3), np.uint8), random_table("srlut", 2), strip_values=120, cancel=token)
+
+
+def test_table_file_round_trip_and_bad_files(tmp_path) -> None:
+    table = random_table("eclut", 2)
+    table.meta = {"kind": "eclut", "scale": 2, "steps": 3}
+    save_table(table, tmp_path / "t.npz")
+    loaded = load_table(tmp_path / "t.npz")
+    np.testing.assert_array_equal(loaded.table, table.table)
+    assert loaded.meta["steps"] == 3
+    (tmp_path / "t.json").write_text(json.dumps({"kind": "srlut", "scale": 2}))
+    with pytest.raises(ModelFileError, match="int8 of shape"):
+        load_table(tmp_path / "t.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    (tmp_path / "bad.json").write_text(json.dumps({"kind": "srlut", "scale": 2}))
+    with pytest.raises(ModelFileError, match="bad.npz"):
+        load_table(tmp_path / "bad.npz")
+    np.savez(tmp_path / "obj.npz", table=np.array([{"a": 1}], dtype=object))
+    (tmp_path / "obj.json").write_text(json.dumps({"kind": "srlut", "scale": 2}))
+    with pytest.raises(ModelFileError, match="obj.npz"):
+        load_table(tmp_path / "obj.npz")

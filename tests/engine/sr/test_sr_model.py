@@ -1,0 +1,115 @@
+"""Nets, transfer and training: the table is the net sampled on a lattice; training lowers the loss."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from engine.sr.infer import upscale_uint8
+from engine.sr.model import build_net
+from engine.sr.train import TrainConfig, train_net
+from engine.sr.transfer import lattice_inputs, net_to_table
+
+
+def random_net(kind: str, scale: int, seed: int = 0):
+    torch.manual_seed(seed)
+    net = build_net(kind, scale, width=16)
+    torch.nn.init.normal_(net.head.weight, std=0.15)  # a net with a visible residual
+    torch.nn.init.normal_(net.head.bias, std=0.05)
+    return net.eval()
+
+
+@pytest.fixture(scope="module", params=[("srlut", 2), ("srlut", 4), ("eclut", 2), ("eclut", 4)], ids=str)
+def net_and_table(request):
+    net = random_net(*request.param)
+    return net, net_to_table(net)
+
+
+def test_table_reproduces_the_net_at_lattice_points(net_and_table) -> None:
+    net, table = net_and_table
+    inputs = lattice_inputs(net.kind)
+    rows = np.random.default_rng(0).choice(len(inputs), size=2000, replace=False)
+    with torch.no_grad():
+        values = net.table_values(torch.from_numpy(inputs[rows].astype(np.float32) / 255.0)).numpy()
+    assert np.abs(values).max() <= 127
+    np.testing.assert_array_equal(table.table[rows], np.round(values).astype(np.int8))
+    assert np.abs(table.table[rows] - values).max() <= 0.5 + 1e-4
+
+
+def test_numpy_upscaler_matches_the_net_on_a_photo_crop(net_and_table) -> None:
+    """Rotations, expanded-conv offsets and sub-pixel order folded into the tables match the torch net."""
+    net, table = net_and_table
+    import skimage.data
+
+    image = skimage.data.astronaut()[180:205, 200:219]
+    out = upscale_uint8(image, table).astype(np.int64)
+    with torch.no_grad():
+        planes = torch.from_numpy(image.transpose(2, 0, 1)[:, None].astype(np.float32) / 255.0)
+        reference = net(planes)[:, 0].numpy().transpose(1, 2, 0)
+    reference = np.clip(np.round(reference * 255.0), 0, 255)
+    difference = np.abs(out - reference)
+    residual = np.abs(reference - image.repeat(net.scale, 0).repeat(net.scale, 1))
+    assert residual.mean() > 1  # the test would notice a wrong sub-pixel order or a dropped rotation
+    assert difference.max() <= 2 and difference.mean() < 0.3, (difference.max(), difference.mean())
+
+
+@pytest.mark.parametrize("kind", ["srlut", "eclut"])
+def test_short_training_lowers_the_loss(kind: str) -> None:
+    rng = np.random.default_rng(0)
+    # smooth synthetic photos: the net can learn to beat nearest-neighbour quickly
+    y, x = np.mgrid[0:96, 0:96] / 96.0
+    photos = [np.clip(0.5 + 0.4 * np.sin(6 * x * f + 4 * y + f), 0, 1).astype(np.float32) for f in rng.uniform(1, 3, 4)]
+    config = TrainConfig(kind=kind, scale=2, steps=60, batch=4, crop=12, width=16, learning_rate=3e-3, seed=1)
+    losses = train_net(config, photos).losses
+    assert len(losses) == 60
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10]), (losses[:10], losses[-10:])
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path) -> None:
+    photos = [np.random.default_rng(1).random((64, 64)).astype(np.float32)]
+    config = TrainConfig(kind="srlut", scale=2, steps=6, batch=2, crop=8, width=8, checkpoint_every=3)
+    first = train_net(config, photos, checkpoint=tmp_path / "ck.safetensors")
+    again = train_net(config, photos, checkpoint=tmp_path / "ck.safetensors")  # finished: nothing to do
+    assert again.losses == first.losses
+    for a, b in zip(first.net.state_dict().values(), again.net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_upscale_cli_runs_without_torch(tmp_path) -> None:
+    from engine.image import Photo, save_photo
+    from engine.sr.infer import save_table
+
+    net = random_net("srlut", 2)
+    table = net_to_table(net)
+    save_table(table, tmp_path / "mine.npz")
+    image = np.random.default_rng(2).random((9, 7, 3)).astype(np.float32)
+    save_photo(Photo(image), tmp_path / "in.png")
+    code = (
+        "import sys; from engine.cli import main; "
+        f"rc = main(['upscale', '--scale', '2', '--model', r'{tmp_path / 'mine.npz'}', "
+        f"r'{tmp_path / 'in.png'}', r'{tmp_path / 'out.png'}']); "
+        "assert 'torch' not in sys.modules, 'upscale imported torch'; sys.exit(rc)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(_repo_root()))
+    from engine.image import load_photo
+
+    out = load_photo(tmp_path / "out.png")
+    expected = upscale_uint8(np.round(load_photo(tmp_path / "in.png").pixels * 255).astype(np.uint8), table)
+    np.testing.assert_array_equal(np.round(out.pixels * 255).astype(np.uint8), expected)
+    wrong = subprocess.run(
+        [sys.executable, "main.py", "upscale", "--scale", "4", "--model", str(tmp_path / "mine.npz"),
+         str(tmp_path / "in.png"), str(tmp_path / "o4.png")],
+        cwd=str(_repo_root()), capture_output=True, text=True,
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "upscales by 2, not 4" in wrong.stderr
+    assert not (tmp_path / "o4.png").exists()
+
+
+def _repo_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[3]
