@@ -104,6 +104,10 @@ class FolderReport:
     scenes: dict[str, list[Path]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def usable(self) -> bool:
+        return bool(self.scenes) and not self.problems
+
     def text(self) -> str:
         lines = [f"{self.root}: {len(self.scenes)} usable scene(s), {len(self.problems)} problem(s)"]
         lines += [f"  - {problem}" for problem in self.problems]
@@ -118,11 +122,19 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def validate_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
-    """Check a folder of scene sub-folders, each with >= 2 readable, same-sized exposures.
+    """`inspect_folder`, raising `DatasetError` with the whole report when any scene is broken or none usable.
 
-    Raises `DatasetError` with the whole report when any scene is broken or none is usable, so a user
-    fixes everything in one go instead of meeting the problems one training run at a time.
+    Reporting everything at once lets a user fix the folder in one go instead of one training run at a time.
     """
+    report = inspect_folder(root, min_side=min_side)
+    if not report.usable:
+        raise DatasetError(report.text())
+    return report
+
+
+def inspect_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
+    """Check a folder of scene sub-folders, each with >= 2 readable, same-sized exposures (never raises
+    for a broken scene: the report lists it)."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder (expected one sub-folder per scene, 2+ exposures each)")
@@ -151,8 +163,6 @@ def validate_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
         report.scenes[scene.name] = files
     if not report.scenes and not report.problems:
         report.problems.append("no scene sub-folders found")
-    if report.problems:
-        raise DatasetError(report.text())
     return report
 
 

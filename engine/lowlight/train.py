@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from engine.lowlight.data import (
 )
 from engine.lowlight.model import DEFAULT_CHANNELS, ModelInfo, PairLIE, pair_loss, save_model, write_sidecar
 
+EpochFn = Callable[[int, int, float], None]
+DEFAULT_EPOCHS = 40
+MIN_STEPS_PER_EPOCH = 25
 SHIPPED_PATH = Path(__file__).resolve().parents[2] / "resources" / "models" / "lowlight.safetensors"
 
 
@@ -57,10 +61,15 @@ def train_model(
     config: TrainConfig,
     *,
     model: PairLIE | None = None,
+    on_epoch: EpochFn | None = None,
+    steps_per_epoch: int = 0,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> tuple[PairLIE, list[float]]:
-    """Run `config.steps` Adam steps on pairs from `sampler`; returns the model and the loss per step."""
+    """Run `config.steps` Adam steps on pairs from `sampler`; returns the model and the loss per step.
+
+    With `on_epoch`, calls on_epoch(epoch, epochs, mean loss) every `steps_per_epoch` steps (live curves).
+    """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = model if model is not None else PairLIE(config.channels)
@@ -84,6 +93,9 @@ def train_model(
             f"step {step + 1}/{config.steps} loss {losses[-1]:.4f} (C {terms.consistency.item():.5f} "
             f"R {terms.retinex.item():.4f} P {terms.fidelity.item():.6f})",
         )
+        if on_epoch is not None and steps_per_epoch and (step + 1) % steps_per_epoch == 0:
+            epoch = (step + 1) // steps_per_epoch
+            on_epoch(epoch, config.steps // steps_per_epoch, float(np.mean(losses[-steps_per_epoch:])))
     return model.eval(), losses
 
 
@@ -97,6 +109,7 @@ def train_lowlight(
     *,
     data: str | Path | None = None,
     config: TrainConfig = TrainConfig(),
+    on_epoch: EpochFn | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> ModelInfo:
@@ -110,6 +123,7 @@ def train_lowlight(
             f"synthetic low-light pairs from scikit-image photos {', '.join(TRAIN_PHOTOS)} "
             f"(held out: {', '.join(HELD_OUT_PHOTOS)})"
         )
+        epoch_steps = 0
     else:
         report = validate_folder(data)
         scenes = []
@@ -118,7 +132,9 @@ def train_lowlight(
             scenes.append(load_scene(files))
             progress(0.0, f"loaded scene {name}")
         sampler, description = folder_sampler(scenes, config.batch, config.crop), f"folder {Path(data).resolve()}"
-    model, losses = train_model(sampler, config, progress=progress, cancel=cancel)
+        epoch_steps = steps_per_epoch(len(scenes), config.batch)
+    model, losses = train_model(sampler, config, on_epoch=on_epoch, steps_per_epoch=epoch_steps,
+                                progress=progress, cancel=cancel)
     tail = losses[-max(1, len(losses) // 10) :]
     info = ModelInfo(
         channels=config.channels,
@@ -138,9 +154,9 @@ def user_models_dir() -> Path:
     return user_presets_dir().parent / "lowlight"
 
 
-def steps_for_epochs(epochs: int, scenes: int, batch: int) -> int:
-    """An epoch shows every scene once as a pair: ceil(scenes / batch) steps."""
-    return epochs * max(1, -(-scenes // batch))
+def steps_per_epoch(scenes: int, batch: int = TrainConfig.batch) -> int:
+    """An epoch shows every scene once as a pair (ceil(scenes / batch) steps), and at least 25 steps."""
+    return max(MIN_STEPS_PER_EPOCH, -(-scenes // batch))
 
 
 def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int:
@@ -153,9 +169,7 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken)
     sys.stdout.write(report.text() + "\n")
     if args.steps is not None and args.steps < 1:
         raise InputError(f"--steps must be at least 1, got {args.steps}")
-    steps = args.steps or (
-        steps_for_epochs(args.epochs, len(report.scenes), TrainConfig.batch) if args.epochs else TrainConfig.steps
-    )
+    steps = args.steps or (args.epochs or DEFAULT_EPOCHS) * steps_per_epoch(len(report.scenes))
     output = (Path(args.out) if args.out else user_models_dir()) / f"{args.name}.safetensors"
     if not output.parent.is_dir():
         output.parent.mkdir(parents=True)

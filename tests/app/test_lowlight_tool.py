@@ -68,3 +68,43 @@ def test_cancel_keeps_the_photo_and_no_photo_is_an_error(qtbot, make_window, dar
         tool.job.token.cancel()
     assert window.photo is big
     assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_train_dialog_trains_a_lowlight_model_from_scene_folders(qtbot, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+    import torch
+
+    from app.train_dialog import TrainDialog
+    from engine.lowlight.model import load_model
+    from engine.lowlight.train import user_models_dir
+
+    monkeypatch.setenv("LUTLAB_DATA_DIR", str(tmp_path / "userdata"))
+    torch.set_num_threads(1)
+    data = tmp_path / "scenes"
+    rng = np.random.default_rng(0)
+    for scene in ("1", "2"):
+        for index, level in enumerate((40, 90)):
+            (data / scene).mkdir(parents=True, exist_ok=True)
+            iio.imwrite(data / scene / f"{index}.png", rng.integers(level - 20, level + 20, (64, 72, 3), np.uint8))
+    (data / "3").mkdir()
+    iio.imwrite(data / "3" / "only.png", np.zeros((64, 72, 3), np.uint8))
+
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.kind.setCurrentIndex(dialog.kind.findData("lowlight"))
+    assert dialog.epochs.value() == 40
+    with qtbot.waitSignal(dialog.validated, timeout=10_000) as blocker:
+        dialog.set_folders(data)
+    assert blocker.args == [False] and "3: 1 image(s)" in dialog.report.toPlainText()
+
+    (data / "3" / "only.png").unlink()
+    (data / "3").rmdir()
+    with qtbot.waitSignal(dialog.validated, timeout=10_000) as blocker:
+        dialog.set_folders(data)
+    assert blocker.args == [True] and "2 usable scene(s)" in dialog.report.toPlainText()
+    dialog.name.setText("night")
+    dialog.epochs.setValue(1)
+    with qtbot.waitSignal(dialog.trained, timeout=120_000):
+        dialog.start()
+    assert [p.epoch for p in dialog._points] == [1]
+    assert load_model(user_models_dir() / "night.safetensors")[1].steps == 25
