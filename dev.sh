@@ -47,12 +47,9 @@ install_python() {
 
 # Run a command with an X display: the current one, or a private Xvfb (Qt's xcb platform gives the
 # OpenGL 3.3+ core context the editor and the GL tests need; see DESIGN.md).
+XVFB=(xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX")
 with_display() {
-  if [ -n "${DISPLAY:-}" ]; then
-    "$@"
-  else
-    xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX" "$@"
-  fi
+  if [ -n "${DISPLAY:-}" ]; then "$@"; else "${XVFB[@]}" "$@"; fi
 }
 
 cmd=${1:-run}; shift || true
@@ -65,9 +62,9 @@ install_python
 case "$cmd" in
   setup) echo "setup: done" ;;
   run)
-    [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || echo "run: no display found; the editor runs inside Xvfb, invisibly" >&2
     if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then exec "$PY" main.py "$@"; fi
-    with_display "$PY" main.py "$@"
+    echo "run: no display found; the editor runs inside Xvfb, invisibly" >&2
+    exec "${XVFB[@]}" "$PY" main.py "$@"
     ;;
   test)
     # A GL test must fail, not skip, when no GL context can be made.

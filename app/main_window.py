@@ -52,6 +52,7 @@ LUT_FILTER = "LUTs (*.cube *.png *.tif *.tiff);;Cube LUT (*.cube);;Hald CLUT (*.
 MAX_RECENT = 10
 HISTOGRAM_LONG_SIDE = 512
 HISTOGRAM_DELAY_MS = 120
+DOCK_WIDTH = 320
 LAYOUT_KEYS = {  # layout -> (menu text, shortcut)
     Layout.AFTER: ("After only", "A"),
     Layout.SPLIT_VERTICAL: ("Split left/right", "V"),
@@ -105,8 +106,7 @@ class MainWindow(QMainWindow):
         self.lut_panel = LutPanel()
         self.lut_panel.set_interpolation(self.interpolation)
         self.histogram = HistogramView()
-        self.add_dock(self.lut_panel, "LUT")
-        self.add_dock(self.histogram, "Histogram")
+        self._docks = [self.add_dock(self.lut_panel, "LUT"), self.add_dock(self.histogram, "Histogram")]
         self._histogram_timer = QTimer(self, singleShot=True, interval=HISTOGRAM_DELAY_MS)
         self._histogram_timer.timeout.connect(self._update_histogram)
         self._build_menus()
@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
         else:
             preview = CPUPreview(self)
             self._set_fallback_message(reason)
-        preview.frameRendered.connect(lambda ms: self._frame_label.setText(f"frame {ms:.1f} ms"))
+        preview.frameRendered.connect(self._frame_rendered)
         preview.viewChanged.connect(self._update_zoom_label)
         self.setCentralWidget(preview)
         return preview
@@ -343,6 +343,10 @@ class MainWindow(QMainWindow):
         self._frame_label, self._gl_label = QLabel(""), QLabel("GPU preview")
         for label in (self._size_label, self._zoom_label, self._frame_label, self._gl_label):
             self.statusBar().addPermanentWidget(label)
+
+    def _frame_rendered(self, milliseconds: float) -> None:
+        self._frame_label.setText(f"frame {milliseconds:.1f} ms")
+        self._update_zoom_label()
 
     def _update_zoom_label(self) -> None:
         state = self.preview.state
@@ -410,6 +414,8 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:  # first start: a slim panel column, the photo gets the room (after the first layout pass)
+            QTimer.singleShot(0, lambda: self.resizeDocks(self._docks, [DOCK_WIDTH] * 2, Qt.Orientation.Horizontal))
         try:
             layout = Layout(int(self.settings.value("preview/layout", int(Layout.SPLIT_VERTICAL))))
         except ValueError:

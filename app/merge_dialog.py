@@ -120,8 +120,12 @@ class MergeDialog(QDialog):
     def _merged(self, result: MergeResult) -> None:
         self.result = result
         self.window_.replace_photo(result.photo, f"Merge {len(self.photos)} exposures")
-        moved = [s for s in result.shifts if s.dy or s.dx]
-        shifts = ", ".join(f"({s.dy:+d}, {s.dx:+d})" for s in result.shifts) if moved else "none needed"
+        moved = [s for s in result.shifts if s.dy or s.dx or s.angle]
+        shifts = (
+            ", ".join(f"({s.dy:+d}, {s.dx:+d}{f', {s.angle:+.2f}°' if s.angle else ''})" for s in result.shifts)
+            if moved
+            else "none needed"
+        )
         self.window_.statusBar().showMessage(f"Merged {len(self.photos)} exposures; alignment shifts: {shifts}", 10000)
 
     def _job_ended(self) -> None:

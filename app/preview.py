@@ -234,16 +234,23 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
             return
         self._sync_target()
         start = time.perf_counter()
-        if self._photo_dirty and self._pixels is not None:
-            renderer.set_photo(self._pixels)
-            self._photo_dirty = False
-        if self._lut_dirty:
-            renderer.set_lut(self.grading.lut)
-            self._lut_dirty = False
-        renderer.interpolation = self.grading.interpolation
-        renderer.strength = self.grading.strength
-        renderer.draw(self.state.target_size, self.state.view(), self.state.compare)
-        GL.glFinish()
+        try:
+            if self._photo_dirty and self._pixels is not None:
+                renderer.set_photo(self._pixels)
+                self._photo_dirty = False
+            if self._lut_dirty:
+                renderer.set_lut(self.grading.lut)
+                self._lut_dirty = False
+            renderer.interpolation = self.grading.interpolation
+            renderer.strength = self.grading.strength
+            renderer.draw(self.state.target_size, self.state.view(), self.state.compare, reuse_graded=True)
+            GL.glFinish()
+        except Exception as exc:  # a driver error mid-frame (e.g. out of memory): fall back, never crash
+            log.exception("GL preview failed")
+            self._renderer = None
+            self.failure = f"{type(exc).__name__}: {exc}"
+            self.glFailed.emit(self.failure)
+            return
         self.frameRendered.emit((time.perf_counter() - start) * 1000.0)
 
 

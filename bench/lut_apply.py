@@ -2,9 +2,10 @@
 
     python bench/lut_apply.py [--megapixels 12] [--size 33] [--repeat 3]
 
-Prints one table: wall time (best of --repeat), ratio to Pillow (trilinear, its only mode), and the peak
-resident memory of the process during the call (each row runs in a fresh subprocess; the kernel's
-high-water mark is reset after the photo is prepared). A last row checks the 24-megapixel memory budget.
+Prints one table: wall time (best of --repeat runs, interleaved across engines in one process so a busy
+machine slows all alike), ratio to Pillow (trilinear, its only mode), and the peak resident memory of a
+fresh process during one call (the kernel's high-water mark is reset after the photo is prepared; the
+"before" column is the process with its input). A last row checks the 24-megapixel memory budget.
 Pillow works on 8-bit pixels, we on float32; each is timed on its native input.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+INTERPOLATIONS = ("trilinear", "tetrahedral")
 
 
 def graded_lut(size: int):
@@ -56,41 +58,54 @@ def _rss_mb(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def child(engine_name: str, interpolation: str, megapixels: float, size: int, repeat: int) -> dict:
-    """Run in a fresh process: prepare, reset the peak-RSS mark, time the call, report peak memory."""
+def _pillow_call(pixels, lut, size: int):
+    """Pillow's filter on the 8-bit version of the photo (the float photo is not kept alive)."""
     import numpy as np
+    from PIL import Image, ImageFilter
 
+    image = Image.fromarray(np.rint(pixels * 255).astype(np.uint8))
+    lut_filter = ImageFilter.Color3DLUT(size, lut.table.reshape(-1, 3).tolist())
+    return lambda: image.filter(lut_filter)
+
+
+def _our_call(pixels, lut, interpolation: str):
+    from engine.lut import apply_lut
+
+    return lambda: apply_lut(pixels, lut, interpolation)
+
+
+def _callables(engines: list[str], megapixels: float, size: int) -> dict:
+    """Prepared calls, one per engine name ("pillow", "trilinear", "tetrahedral"), on the same photo."""
     lut = graded_lut(size)
     pixels = photo(megapixels)
-    if engine_name == "pillow":
-        from PIL import Image, ImageFilter
+    return {name: _pillow_call(pixels, lut, size) if name == "pillow" else _our_call(pixels, lut, name)
+            for name in engines}
 
-        image = Image.fromarray(np.rint(pixels * 255).astype(np.uint8))
-        del pixels
-        lut_filter = ImageFilter.Color3DLUT(size, lut.table.reshape(-1, 3).tolist())
 
-        def call():
-            return image.filter(lut_filter)
-    else:
-        from engine.lut import apply_lut
+def child_times(megapixels: float, size: int, repeat: int) -> dict:
+    """Best wall time of each engine; runs are interleaved so a busy machine slows all of them alike."""
+    calls = _callables(["pillow", *INTERPOLATIONS], megapixels, size)
+    best = {name: float("inf") for name in calls}
+    for _ in range(repeat):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
-        def call():
-            return apply_lut(pixels, lut, interpolation)
 
-    times = []
+def child_memory(engine_name: str, megapixels: float, size: int) -> dict:
+    """Peak resident memory of one call in a fresh process (the high-water mark is reset after set-up)."""
+    call = _callables([engine_name], megapixels, size)[engine_name]
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM: measure the call, not the set-up
     before = _rss_mb("VmRSS")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - start)
-        del result
-    return {"seconds": min(times), "peak_mb": _rss_mb("VmHWM"), "before_mb": before}
+    call()
+    return {"peak_mb": _rss_mb("VmHWM"), "before_mb": before}
 
 
-def measure(engine_name: str, interpolation: str, megapixels: float, size: int, repeat: int) -> dict:
-    args = [sys.executable, __file__, "--child", engine_name, interpolation, str(megapixels), str(size), str(repeat)]
-    result = subprocess.run(args, capture_output=True, text=True, check=True, cwd=ROOT)
+def run_child(*args: str) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True,
+                            cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -98,33 +113,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--size", type=int, default=33, help="LUT size (default 33)")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        name, interpolation, megapixels, size, repeat = args.child
-        print(json.dumps(child(name, interpolation, float(megapixels), int(size), int(repeat))))
+        kind, *rest = args.child
+        if kind == "times":
+            print(json.dumps(child_times(float(rest[0]), int(rest[1]), int(rest[2]))))
+        else:
+            print(json.dumps(child_memory(rest[0], float(rest[1]), int(rest[2]))))
         return
 
     from engine.lut.apply import MAX_THREADS
 
-    mp, size, repeat = args.megapixels, args.size, args.repeat
-    pillow = measure("pillow", "trilinear", mp, size, repeat)
-    rows = [("Pillow Color3DLUT", "trilinear", mp, pillow)]
-    for interpolation in ("trilinear", "tetrahedral"):
-        rows.append(("LUTLab apply_lut", interpolation, mp, measure("ours", interpolation, mp, size, repeat)))
-    rows.append(("LUTLab apply_lut", "trilinear", 24.0, measure("ours", "trilinear", 24.0, size, 1)))
+    mp, size = args.megapixels, args.size
+    times = run_child("times", str(mp), str(size), str(args.repeat))
+    rows = [("Pillow Color3DLUT", "trilinear", "pillow", mp)]
+    rows += [("LUTLab apply_lut", name, name, mp) for name in INTERPOLATIONS]
+    rows.append(("LUTLab apply_lut", "trilinear", "trilinear", 24.0))
 
     threads = min(os.cpu_count() or 1, MAX_THREADS)
     print(f"LUT {size}^3 on a {mp:g} MP photo; {os.cpu_count()} CPUs, LUTLab uses {threads} threads; "
-          f"load average {os.getloadavg()[0]:.1f}; best of {repeat}")
+          f"load average {os.getloadavg()[0]:.1f}; best of {args.repeat} interleaved runs")
     print(f"{'engine':<18} {'interpolation':<12} {'MP':>4} {'time s':>8} {'vs Pillow':>9} {'peak RSS MB':>11} "
           f"{'(before)':>9}")
-    for name, interpolation, megapixels, row in rows:
-        ratio = row["seconds"] / pillow["seconds"] if megapixels == mp else float("nan")
-        ratio_text = f"{ratio:8.2f}x" if ratio == ratio else f"{'-':>9}"
-        print(f"{name:<18} {interpolation:<12} {megapixels:>4g} {row['seconds']:>8.3f} {ratio_text} "
-              f"{row['peak_mb']:>11.0f} {row['before_mb']:>9.0f}")
+    for label, interpolation, engine_name, megapixels in rows:
+        memory = run_child("memory", engine_name, str(megapixels), str(size))
+        if megapixels == mp:
+            seconds = times[engine_name]
+            timing = f"{seconds:>8.3f} {seconds / times['pillow']:>8.2f}x"
+        else:
+            timing = f"{'-':>8} {'-':>9}"
+        print(f"{label:<18} {interpolation:<12} {megapixels:>4g} {timing} {memory['peak_mb']:>11.0f} "
+              f"{memory['before_mb']:>9.0f}")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def child(method: str, repeat: int) -> dict:
         images = [cv2.imread(str(p)) for p in paths]
 
         def call():
-            aligned = list(images)
+            aligned = [image.copy() for image in images]  # AlignMTB writes into the arrays it is given
             cv2.createAlignMTB().process(images, aligned)
             return np.clip(cv2.createMergeMertens(1.0, 1.0, 1.0).process(aligned), 0.0, 1.0)[:, :, ::-1]
 

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,21 @@ SIZES = {"1920x1080": (1920, 1080), "12 MP (4000x3000)": (4000, 3000)}
 LUT_SIZE = 33
 
 
-def best_ms(fn: Callable[[], object], repeat: int) -> float:
-    times = []
+@dataclass(frozen=True)
+class Timing:
+    """Best wall time of the runs and the process CPU time (all threads) of that run, in ms."""
+
+    wall: float
+    cpu: float
+
+
+def best_ms(fn: Callable[[], object], repeat: int) -> Timing:
+    runs = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * min(times)
+        runs.append(Timing(1000.0 * (time.perf_counter() - wall), 1000.0 * (time.process_time() - cpu)))
+    return min(runs, key=lambda t: t.wall)
 
 
 def test_photo(width: int, height: int) -> np.ndarray:
@@ -59,7 +68,7 @@ def gl_renderer_name() -> str:
     return GL.glGetString(GL.GL_RENDERER).decode()
 
 
-def frame_times(lut: LUT3D, repeat: int) -> list[tuple[str, str, float]]:
+def frame_times(lut: LUT3D, repeat: int) -> list[tuple[str, str, Timing]]:
     """The preview's LUT pass (view + split layout + LUT) drawn at 1:1 into a target of the photo's size."""
     from OpenGL import GL
 
@@ -79,12 +88,22 @@ def frame_times(lut: LUT3D, repeat: int) -> list[tuple[str, str, float]]:
 
                 frame()
                 rows.append((label, interpolation, best_ms(frame, repeat)))
+
+                splits = iter(np.linspace(0.2, 0.8, repeat + 1))
+
+                def split_moved(size: tuple[int, int] = size, splits=splits) -> None:  # noqa: ANN001
+                    compare = Compare(Layout.SPLIT_VERTICAL, split=float(next(splits)), divider_width=2.0)
+                    renderer.draw(size, View(), compare, reuse_graded=True)
+                    GL.glFinish()
+
+                split_moved()  # fills the graded-frame cache
+                rows.append((label, f"{interpolation}, split drag (cached)", best_ms(split_moved, repeat)))
     finally:
         renderer.release()
     return rows
 
 
-def export_times(photo: np.ndarray, lut: LUT3D, repeat: int) -> dict[str, float]:
+def export_times(photo: np.ndarray, lut: LUT3D, repeat: int) -> dict[str, Timing]:
     """apply_lut_gpu on a live renderer: upload + export pass + read back into float32."""
     renderer = LutRenderer()
     try:
@@ -119,21 +138,23 @@ def main() -> int:
         frames = gl.run(frame_times, lut, args.repeat)
         exports = gl.run(export_times, photo, lut, args.repeat)
 
-    pillow_ms = best_ms(lambda: pil_image.filter(pil_filter), args.repeat)
-    cpu_ms = best_ms(lambda: apply_lut(photo, lut, "trilinear"), max(1, args.repeat // 2))
+    pillow = best_ms(lambda: pil_image.filter(pil_filter), args.repeat)
+    cpu_path = best_ms(lambda: apply_lut(photo, lut, "trilinear"), max(1, args.repeat // 2))
 
-    print(f"LUTLab preview benchmark — {renderer_name}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
-          f"LUT {LUT_SIZE}^3, best of {args.repeat}")
+    print(f"LUTLab preview benchmark — {renderer_name}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.2f} at the end, LUT {LUT_SIZE}^3, best of {args.repeat}")
+    print("wall = elapsed time; CPU = this process's CPU time in that run, all threads (on a busy machine")
+    print("a multi-threaded rasterizer gets less than its share of the cores, so both are shown)")
     print()
-    print(f"{'preview LUT pass, split view':<34}{'interpolation':<15}{'ms':>9}{'fps':>8}")
-    for label, interpolation, ms in frames:
-        print(f"{label:<34}{interpolation:<15}{ms:9.1f}{1000.0 / ms:8.1f}")
+    print(f"{'preview LUT pass, split view':<24}{'interpolation':<36}{'wall ms':>9}{'CPU ms':>9}{'fps':>7}")
+    for label, interpolation, t in frames:
+        print(f"{label:<24}{interpolation:<36}{t.wall:9.1f}{t.cpu:9.1f}{1000.0 / t.wall:7.1f}")
     print()
-    print(f"{'12 MP export':<46}{'ms':>9}{'Pillow / this':>15}")
-    for interpolation, ms in exports.items():
-        print(f"{'GPU upload+render+readback, ' + interpolation:<46}{ms:9.1f}{pillow_ms / ms:14.2f}x")
-    print(f"{'Pillow Color3DLUT (8-bit, trilinear)':<46}{pillow_ms:9.1f}{1.0:14.2f}x")
-    print(f"{'numpy CPU apply_lut (float, trilinear)':<46}{cpu_ms:9.1f}{pillow_ms / cpu_ms:14.2f}x")
+    print(f"{'12 MP export: upload+render+readback':<46}{'wall ms':>9}{'CPU ms':>9}{'Pillow/this wall':>18}{'CPU':>7}")
+    rows = [(f"GPU {name}", t) for name, t in exports.items()]
+    rows += [("Pillow Color3DLUT (8-bit, trilinear)", pillow), ("numpy CPU apply_lut (float, trilinear)", cpu_path)]
+    for label, t in rows:
+        print(f"{label:<46}{t.wall:9.1f}{t.cpu:9.1f}{pillow.wall / t.wall:17.2f}x{pillow.cpu / t.cpu:6.2f}x")
     return 0
 
 

@@ -30,7 +30,8 @@ const int SPLIT_HORIZONTAL = 2;
 const int SIDE_BY_SIDE = 3;
 const int BEFORE = 4;
 
-// The renderer prepends `#define INTERPOLATION n` (0 none, 1 hardware trilinear, 2 tetrahedral) and
+// The renderer prepends `#define INTERPOLATION n` (0 none, 1 hardware trilinear, 2 tetrahedral, 3 read
+// from the split cache, a texture holding this very frame graded, while only the split moves) and
 // `#define EXPORT 0|1`: one program per mode, so a software rasterizer never pays for unused branches.
 
 #if INTERPOLATION == 2
@@ -59,9 +60,15 @@ vec3 tetrahedral(vec3 unit) {
 }
 #endif
 
+#if INTERPOLATION == 3
+uniform sampler2D u_graded;       // the split cache: this frame, graded, same size as the target
+#endif
+
 vec3 graded(vec3 rgb) {
 #if INTERPOLATION == 0
     return rgb;
+#elif INTERPOLATION == 3
+    return texelFetch(u_graded, ivec2(gl_FragCoord.xy), 0).rgb;
 #else
     vec3 unit = clamp((rgb - u_domain_min) / (u_domain_max - u_domain_min), 0.0, 1.0);
 #if INTERPOLATION == 2

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
     for index in result.order:
         shift = result.shifts[index]
         marker = "  (reference)" if index == result.reference else ""
-        print(f"{args.inputs[index]}: {result.evs[index]:+.2f} EV, shift dy={shift.dy:+d} dx={shift.dx:+d}{marker}")
+        moved = f"shift dy={shift.dy:+d} dx={shift.dx:+d}" + (f" angle={shift.angle:+.2f}deg" if shift.angle else "")
+        print(f"{args.inputs[index]}: {result.evs[index]:+.2f} EV, {moved}{marker}")
     print(f"ordered by {source}; wrote {args.output} ({result.photo.width} x {result.photo.height})")
     return 0

@@ -16,7 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from engine.errors import InputError
-from engine.fusion.align import Shift, common_window, covered, find_shifts, grey_levels, shift_frame
+from engine.fusion.align import Shift, common_window, covered, find_shifts, grey_levels, move
 from engine.fusion.deghost import deghost_weights, ghost_mask
 from engine.fusion.exposure import exposure_order, frame_exposures, relative_evs
 from engine.fusion.pyramid import blend
@@ -82,12 +82,16 @@ def _parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(pool.map(fn, items))
 
 
+def _check_count(count: int) -> None:
+    if count < MIN_FRAMES:
+        raise InputError(f"merging needs at least {MIN_FRAMES} photos of a bracket, got {count}")
+    if count > MAX_FRAMES:
+        raise InputError(f"merging takes at most {MAX_FRAMES} photos, got {count}")
+
+
 def check_bracket(photos: Sequence[Photo], names: Sequence[str] | None = None) -> None:
     """Refuse what cannot be merged: too few or too many frames, or frames of different sizes."""
-    if len(photos) < MIN_FRAMES:
-        raise InputError(f"merging needs at least {MIN_FRAMES} photos of a bracket, got {len(photos)}")
-    if len(photos) > MAX_FRAMES:
-        raise InputError(f"merging takes at most {MAX_FRAMES} photos, got {len(photos)}")
+    _check_count(len(photos))
     names = names or [str(p.path) if p.path else f"photo {i + 1}" for i, p in enumerate(photos)]
     first = photos[0]
     for photo, name in zip(photos[1:], names[1:], strict=False):
@@ -105,8 +109,7 @@ def load_bracket(
     cancel: CancelToken | None = None,
 ) -> list[Photo]:
     """Read every frame (errors name the file) and check they form a bracket."""
-    if len(paths) < MIN_FRAMES:
-        raise InputError(f"merging needs at least {MIN_FRAMES} photos of a bracket, got {len(paths)}")
+    _check_count(len(paths))
     photos = []
     for index, path in enumerate(paths):
         check(cancel)
@@ -140,13 +143,13 @@ def merge_photos(
     weights = _parallel_map(lambda photo: quality_weights(photo.pixels, options.exponents), photos)
     for index, shift in enumerate(shifts):
         if shift != Shift():  # weights are local, so shifting them equals weighing the shifted frame
-            weights[index] = shift_frame(weights[index], shift)
+            weights[index] = move(weights[index], shift)
             weights[index] *= covered(shift, height, width)
     normalised_weights(weights)
     check(cancel)
     if options.deghost:
         progress(0.25, "finding moving objects")
-        aligned_greys = [shift_frame(g, s) if s != Shift() else g for g, s in zip(greys, shifts, strict=True)]
+        aligned_greys = [move(g, s) if s != Shift() else g for g, s in zip(greys, shifts, strict=True)]
         masks = _parallel_map(
             lambda index: None if index == reference else ghost_mask(aligned_greys[index], aligned_greys[reference]),
             list(range(len(photos))),
@@ -156,26 +159,17 @@ def merge_photos(
     del greys
     check(cancel)
 
-    blend_progress = sub_progress(progress, 0.3, 1.0)
-    blend_progress(0.0, "blending")
-    done = [0]
-
-    def frame_done() -> None:
-        done[0] += 1
-        blend_progress(done[0] / len(photos), "blending")
-
-    planar = blend(
+    fused = blend(
         (height, width),
         len(photos),
-        lambda index: shift_frame(photos[index].pixels, shifts[index], planar=True),
+        3,
+        lambda index, channel: move(photos[index].pixels, shifts[index], channel),
         weights.__getitem__,
         workers=_workers(),
-        on_frame_done=frame_done,
+        progress=sub_progress(progress, 0.3, 1.0),
         cancel=cancel,
     )
-    np.clip(planar, 0.0, 1.0, out=planar)
-    fused = np.ascontiguousarray(planar.transpose(1, 2, 0))
-    del planar
+    np.clip(fused, 0.0, 1.0, out=fused)
     ref_photo = photos[reference]
     alpha = ref_photo.alpha
     if options.crop and any(s != Shift() for s in shifts):

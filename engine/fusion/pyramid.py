@@ -5,19 +5,21 @@ The 5-tap binomial kernel [1, 4, 6, 4, 1] / 16 is applied separably and only at 
 A level of size n has a parent of size ceil(n / 2); up-sampling takes the target size explicitly, so
 collapse reproduces every odd size exactly. Collapse uses the very same `upsample` as the build, which
 makes build + collapse the identity up to float rounding (the pitfall seed 004 describes).
-Everything stays float32. Arrays are (H, W) or planar (C, H, W): the pyramid works on the last two
-axes, so every filter runs along long contiguous or simply strided rows.
+Everything stays float32. Arrays are (H, W) or (C, H, W): the pyramid works on the last two axes, so
+every filter runs along long contiguous or simply strided rows (blending works one colour plane at a time).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from engine.jobs import CancelToken, check
+from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
+STRIP_ROWS = 64  # rows per cache-sized strip of work
 MIN_LEVEL_SIZE = 2  # halve until the smaller side is 2 or 3: deep pyramids blend tones most globally
 
 
@@ -112,15 +114,43 @@ def _upsample_axis(x: np.ndarray, n: int, axis: int) -> np.ndarray:
 
 
 def downsample(image: np.ndarray) -> np.ndarray:
-    """One Gaussian-pyramid step on the last two axes: (..., H, W) -> (..., ceil(H/2), ceil(W/2)), float32."""
+    """One Gaussian-pyramid step on the last two axes: (..., H, W) -> (..., ceil(H/2), ceil(W/2)), float32.
+
+    Done in strips of output rows (each reading its 2 rows of context), so both passes run in cache.
+    """
     x = np.asarray(image, dtype=np.float32)
-    return _downsample_axis(_downsample_axis(x, -2), -1)
+    n = x.shape[-2]
+    m = (n + 1) // 2
+    out = np.empty((*x.shape[:-2], m, (x.shape[-1] + 1) // 2), dtype=np.float32)
+    for first in range(0, m, STRIP_ROWS):
+        last = min(first + STRIP_ROWS, m)
+        top, bottom = max(2 * first - 2, 0), min(2 * last + 1, n)  # input rows: even start, 2 rows of context
+        rows = _downsample_axis(x[..., top:bottom, :], -2)[..., first - top // 2 : last - top // 2, :]
+        out[..., first:last, :] = _downsample_axis(rows, -1)
+    return out
+
+
+def _upsampled_strips(x: np.ndarray, size: tuple[int, int]) -> Iterator[tuple[slice, np.ndarray]]:
+    """`upsample(x, size)` piece by piece: (rows of the result, those rows), each expanded from the few
+    coarse rows it needs, so a caller can use every piece while it is still in cache."""
+    m, n = x.shape[-2], size[0]
+    if n not in (2 * m - 1, 2 * m):
+        raise ValueError(f"cannot up-sample {m} rows to {n}")
+    for first in range(0, n, 2 * STRIP_ROWS):
+        last = min(first + 2 * STRIP_ROWS, n)
+        top, bottom = max(first // 2 - 1, 0), min((last - 1) // 2 + 2, m)  # coarse rows, 1 row of context
+        finer = n - 2 * top if bottom == m else 2 * (bottom - top)
+        rows = _upsample_axis(x[..., top:bottom, :], finer, -2)[..., first - 2 * top : last - 2 * top, :]
+        yield slice(first, last), _upsample_axis(rows, size[1], -1)
 
 
 def upsample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Expand a pyramid level to `size` = (H, W) of the finer level (each 2h-1 or 2h), last two axes."""
     x = np.asarray(image, dtype=np.float32)
-    return _upsample_axis(_upsample_axis(x, size[0], -2), size[1], -1)
+    out = np.empty((*x.shape[:-2], *size), dtype=np.float32)
+    for rows, piece in _upsampled_strips(x, size):
+        out[..., rows, :] = piece
+    return out
 
 
 def level_sizes(height: int, width: int, levels: int | None = None) -> list[tuple[int, int]]:
@@ -148,72 +178,78 @@ def laplacian_pyramid(image: np.ndarray, levels: int | None = None) -> list[np.n
 
 
 def collapse(pyramid: Sequence[np.ndarray]) -> np.ndarray:
-    """Rebuild the image from a Laplacian pyramid (inverse of `laplacian_pyramid`)."""
-    image = pyramid[-1]
+    """Rebuild the image from a Laplacian pyramid (inverse of `laplacian_pyramid`); reuses the band arrays."""
+    image = np.asarray(pyramid[-1], dtype=np.float32)
     for band in reversed(pyramid[:-1]):
-        image = upsample(image, band.shape[-2:])
-        image += band
+        for rows, piece in _upsampled_strips(image, band.shape[-2:]):
+            band[..., rows, :] += piece
+        image = band
     return image
+
+
+def _add_weighted_bands(image: np.ndarray, weights: Sequence[np.ndarray], blended: Sequence[np.ndarray]) -> None:
+    """blended[l] += weights[l] * (Laplacian level l of image), one level and one strip of rows at a time."""
+    for level, weight in enumerate(weights):
+        if level + 1 == len(weights):
+            blended[level] += weight * image
+            return
+        coarser = downsample(image)
+        for rows, piece in _upsampled_strips(coarser, weight.shape):
+            np.subtract(image[rows], piece, out=piece)
+            piece *= weight[rows]
+            blended[level][rows] += piece
+        image = coarser
 
 
 def blend(
     size: tuple[int, int],
-    count: int,
-    frame: Callable[[int], np.ndarray],
+    frames: int,
+    channels: int,
+    plane: Callable[[int, int], np.ndarray],
     weight: Callable[[int], np.ndarray],
     *,
     levels: int | None = None,
     workers: int = 1,
-    on_frame_done: Callable[[], None] | None = None,
+    progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """Sum over frames of (Gaussian pyramid of weight) x (Laplacian pyramid of frame), collapsed.
+    """Sum over frames of (Gaussian pyramid of weight) x (Laplacian pyramid of frame), collapsed: (H, W, C).
 
-    All frames are `size` = (H, W). `frame(k)` gives a planar (C, H, W) float32 image and `weight(k)`
-    its (H, W) normalised weight map; they are fetched one at a time, so memory holds the blended
-    pyramid plus the pyramids of `workers` frames, level by level (only two levels of a frame's
-    pyramids are alive at once).
+    `plane(k, c)` gives channel c of frame k as an (H, W) float32 array, `weight(k)` frame k's normalised
+    (H, W) weight map. Work is split by channel: each task sums one channel over all frames (in frame
+    order, so results do not depend on thread timing) and collapses it; the weight pyramids are built
+    once, first. Memory: the weight pyramids, plus per running task one channel's blended pyramid and
+    the two levels of a frame's pyramid being worked on.
     """
-    if count < 1:
+    if frames < 1:
         raise ValueError("blend needs at least one frame")
+    depth = len(level_sizes(*size, levels))
+    out = np.empty((*size, channels), dtype=np.float32)
     lock = threading.Lock()
-    blended: list[np.ndarray | None] = []
-    sizes: list[tuple[int, int]] = []
+    done = [0]
+    units = frames * (channels + 1)
 
-    def accumulate(level: int, contribution: np.ndarray) -> None:
+    def step(message: str) -> None:
         with lock:
-            if blended[level] is None:
-                blended[level] = contribution
-            else:
-                blended[level] += contribution
+            done[0] += 1
+            fraction = done[0] / units
+        progress(fraction, message)
 
-    def add_frame(k: int) -> None:
+    def weight_pyramid(k: int) -> list[np.ndarray]:
         check(cancel)
-        image, w = frame(k), weight(k)
-        for level in range(len(sizes)):
-            if level + 1 < len(sizes):
-                coarser_image, coarser_w = downsample(image), downsample(w)
-                band = upsample(coarser_image, sizes[level])
-                np.subtract(image, band, out=band)
-            else:
-                coarser_image = coarser_w = None
-                band = image.copy() if level == 0 else image
-            band *= w
-            accumulate(level, band)
-            image, w = coarser_image, coarser_w
+        pyramid = gaussian_pyramid(weight(k), depth)
+        step("blending")
+        return pyramid
+
+    def blend_channel(c: int) -> None:
+        blended = [np.zeros_like(w) for w in weight_pyramids[0]]
+        for k in range(frames):
             check(cancel)
-        if on_frame_done is not None:
-            on_frame_done()
+            _add_weighted_bands(plane(k, c), weight_pyramids[k], blended)
+            step("blending")
+        out[..., c] = collapse(blended)
 
-    sizes.extend(level_sizes(*size, levels))
-    blended.extend([None] * len(sizes))
-    if workers > 1 and count > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(workers, count)) as pool:
-            for future in [pool.submit(add_frame, k) for k in range(count)]:
-                future.result()
-    else:
-        for k in range(count):
-            add_frame(k)
-    return collapse([b for b in blended if b is not None])
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        weight_pyramids = list(pool.map(weight_pyramid, range(frames)))
+        list(pool.map(blend_channel, range(channels)))
+    return out

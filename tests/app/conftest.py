@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-if os.environ.get("DISPLAY"):
-    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+# Under Xvfb (./dev.sh test starts it) xcb gives a GL 4.5 core context; without a display the offscreen
+# platform at least lets the CPU-preview tests run (GL tests then skip, or fail with LUTLAB_REQUIRE_GL=1).
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
 
 import app  # noqa: E402,F401  (the PySide6 refcount guard, before any Qt call)
 from app.main import configure_opengl  # noqa: E402

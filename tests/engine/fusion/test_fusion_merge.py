@@ -100,6 +100,8 @@ def test_refuses_single_frames_mixed_sizes_and_unreadable_files(tmp_path, bracke
     frames = bracket([0.0, 1.0], [(0, 0)] * 2)
     with pytest.raises(InputError, match="at least 2"):
         merge_photos([Photo(frames[0])])
+    with pytest.raises(InputError, match="at most 9 photos, got 10"):
+        merge_files([tmp_path / f"never_read_{i}.jpg" for i in range(10)])
     small = tmp_path / "small.png"
     save_photo(Photo(frames[1][:100]), small)
     good = tmp_path / "good.png"

@@ -34,12 +34,30 @@ def _down_rows_only(row: np.ndarray) -> np.ndarray:
     return downsample(np.repeat(row, 5, axis=0))[1]
 
 
-def test_blending_with_one_hot_weights_picks_the_frame():
+def test_blending_with_one_hot_weights_picks_the_frame_and_equal_weights_average():
     rng = np.random.default_rng(4)
-    frames = [rng.random((3, 33, 45), dtype=np.float32) for _ in range(2)]
+    frames = [rng.random((33, 45, 3), dtype=np.float32) for _ in range(2)]
+
+    def plane(k, c):
+        return np.ascontiguousarray(frames[k][..., c])
+
     weights = [np.ones((33, 45), np.float32), np.zeros((33, 45), np.float32)]
-    out = blend((33, 45), 2, frames.__getitem__, weights.__getitem__)
+    out = blend((33, 45), 2, 3, plane, weights.__getitem__)
     np.testing.assert_allclose(out, frames[0], atol=2e-6)
     half = [np.full((33, 45), 0.5, np.float32)] * 2
-    out = blend((33, 45), 2, frames.__getitem__, half.__getitem__, workers=2)
+    out = blend((33, 45), 2, 3, plane, half.__getitem__, workers=2)
     np.testing.assert_allclose(out, (frames[0] + frames[1]) / 2, atol=2e-6)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 5])
+def test_working_in_strips_of_rows_changes_nothing(monkeypatch, rows):
+    import engine.fusion.pyramid as pyramid
+
+    image = np.random.default_rng(5).random((2, 41, 23), dtype=np.float32)
+    whole_down = downsample(image)
+    whole_up_odd = upsample(whole_down, (41, 23))
+    whole_up_even = upsample(whole_down[:, :20], (40, 23))
+    monkeypatch.setattr(pyramid, "STRIP_ROWS", rows)
+    np.testing.assert_array_equal(downsample(image), whole_down)
+    np.testing.assert_array_equal(upsample(whole_down, (41, 23)), whole_up_odd)
+    np.testing.assert_array_equal(upsample(whole_down[:, :20], (40, 23)), whole_up_even)

@@ -119,3 +119,33 @@ def test_zoomed_panned_view_in_tiles_matches_nearest_upsampling(gl, photo_pixels
 def test_no_lut_shows_the_photo_unchanged(gl, photo_pixels):
     got = render(gl, photo_pixels, None)
     assert np.abs(got - photo_pixels).max() <= 1e-6
+
+
+@pytest.mark.parametrize("layout", [Layout.SPLIT_VERTICAL, Layout.SPLIT_HORIZONTAL])
+def test_split_cache_gives_the_same_frame_while_the_split_moves(gl, photo_pixels, strong_lut, layout):
+    """With reuse_graded the split moves over a cached graded frame; a strength change re-grades."""
+    size = (photo_pixels.shape[1], photo_pixels.shape[0])
+
+    def job() -> list[tuple[np.ndarray, np.ndarray]]:
+        renderer = LutRenderer()
+        try:
+            renderer.set_photo(photo_pixels)
+            renderer.set_lut(strong_lut)
+            frames = []
+            for split, strength in [(0.3, 1.0), (0.7, 1.0), (0.7, 0.4)]:
+                renderer.strength = strength
+                compare = Compare(layout, split=split, divider_width=2.0)
+                renderer.bind_offscreen(*size)
+                renderer.draw(size, View(), compare, rows_down=True, reuse_graded=True)
+                cached = renderer._read_back(size, None)
+                direct = renderer.render(size, View(), compare)
+                frames.append((cached, direct))
+            return frames
+        finally:
+            renderer.release()
+
+    for cached, direct in gl.run(job):
+        assert np.abs(cached - direct).max() <= 1e-3  # the cache is half float: exact for an 8-bit display
+    (first, _), (second, _), (third, _) = gl.run(job)
+    assert np.abs(first - second).max() > 0.05  # the split really moved
+    assert np.abs(second - third).max() > 0.05  # the strength change reached the cached frame
