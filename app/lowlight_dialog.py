@@ -1,4 +1,4 @@
-"""Image > Enhance low light...: exposure (auto or gamma) and strength, with a live before/after preview.
+"""Image > Enhance low light...: tone (gamma), exposure (auto or set) and strength, with a before/after preview.
 
 The preview runs the same engine call on a small copy of the photo (a few hundred pixels wide), so the
 sliders answer at once; OK runs it on the full photo as an undoable job.
@@ -25,15 +25,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.preview import downscale, to_qimage
-from engine.lowlight.infer import GAMMA_RANGE, enhance
-from engine.lowlight.model import DEFAULT_GAMMA
+from engine.lowlight import EXPOSURE_RANGE, GAMMA_RANGE, OUTPUT_GAMMA
+from engine.lowlight.infer import enhance
 
 PREVIEW_LONG_SIDE = 360
 PREVIEW_DELAY_MS = 120
 
 
 class LowLightDialog(QDialog):
-    """Choose gamma (or auto) and strength; `gamma` / `strength` hold the choice after OK."""
+    """Choose gamma, exposure (or auto) and strength; `gamma` / `exposure` / `strength` hold the choice."""
 
     def __init__(self, pixels: np.ndarray, model: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,11 +41,16 @@ class LowLightDialog(QDialog):
         self.setWindowTitle("Enhance low light")
         self._model = model
         self._small = downscale(pixels, PREVIEW_LONG_SIDE / max(pixels.shape[:2]))
+        self.gamma_slider = _slider(int(GAMMA_RANGE[0] * 100), int(GAMMA_RANGE[1] * 100), int(OUTPUT_GAMMA * 100))
+        self.gamma_slider.setToolTip("Illumination exponent: smaller lifts the shadows more than the highlights")
+        self.gamma_label = QLabel()
         self.auto_box = QCheckBox("Automatic exposure (per photo)")
         self.auto_box.setChecked(True)
-        self.gamma_slider = _slider(int(GAMMA_RANGE[0] * 100), int(GAMMA_RANGE[1] * 100), int(DEFAULT_GAMMA * 100))
-        self.gamma_slider.setToolTip("Illumination exponent: smaller is brighter")
-        self.gamma_label = QLabel()
+        # Exposure slider in tenths of a stop: factor = 2 ** (value / 10).
+        low, high = (round(10 * np.log2(limit)) for limit in EXPOSURE_RANGE)
+        self.exposure_slider = _slider(low, high, 0)
+        self.exposure_slider.setToolTip("Brightness in stops; 0 is the paper's output L**gamma * R")
+        self.exposure_label = QLabel()
         self.strength_slider = _slider(0, 100, 100)
         self.strength_label = QLabel()
         self.before_view, self.after_view = QLabel(), QLabel()
@@ -55,8 +60,9 @@ class LowLightDialog(QDialog):
         self.after_preview: np.ndarray | None = None
 
         form = QFormLayout()
-        form.addRow(self.auto_box)
         form.addRow("Gamma", _with_label(self.gamma_slider, self.gamma_label))
+        form.addRow(self.auto_box)
+        form.addRow("Exposure", _with_label(self.exposure_slider, self.exposure_label))
         form.addRow("Strength", _with_label(self.strength_slider, self.strength_label))
         views = QGridLayout()
         views.addWidget(QLabel("Before"), 0, 0, Qt.AlignmentFlag.AlignCenter)
@@ -74,29 +80,37 @@ class LowLightDialog(QDialog):
 
         self._timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._timer.timeout.connect(self.update_preview)
-        for signal in (self.auto_box.toggled, self.gamma_slider.valueChanged, self.strength_slider.valueChanged):
+        for signal in (self.auto_box.toggled, self.gamma_slider.valueChanged, self.exposure_slider.valueChanged,
+                       self.strength_slider.valueChanged):
             signal.connect(self._controls_changed)
         self._controls_changed()
         self.update_preview()
 
     @property
-    def gamma(self) -> float | None:
+    def gamma(self) -> float:
+        return self.gamma_slider.value() / 100.0
+
+    @property
+    def exposure(self) -> float | None:
         """None means automatic exposure."""
-        return None if self.auto_box.isChecked() else self.gamma_slider.value() / 100.0
+        return None if self.auto_box.isChecked() else float(2.0 ** (self.exposure_slider.value() / 10.0))
 
     @property
     def strength(self) -> float:
         return self.strength_slider.value() / 100.0
 
     def _controls_changed(self) -> None:
-        self.gamma_slider.setEnabled(not self.auto_box.isChecked())
-        self.gamma_label.setText("auto" if self.gamma is None else f"{self.gamma:.2f}")
+        self.exposure_slider.setEnabled(not self.auto_box.isChecked())
+        self.gamma_label.setText(f"{self.gamma:.2f}")
+        stops = self.exposure_slider.value() / 10.0
+        self.exposure_label.setText("auto" if self.exposure is None else f"{stops:+.1f} EV")
         self.strength_label.setText(f"{self.strength_slider.value()} %")
         self._timer.start()
 
     def update_preview(self) -> None:
         """Enhance the small copy with the current controls and show it beside the original."""
-        self.after_preview = enhance(self._small, self._model, gamma=self.gamma, strength=self.strength)
+        self.after_preview = enhance(self._small, self._model, gamma=self.gamma, exposure=self.exposure,
+                                     strength=self.strength)
         self.after_view.setPixmap(QPixmap.fromImage(to_qimage(self.after_preview)))
 
 

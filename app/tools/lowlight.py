@@ -45,14 +45,16 @@ class LowLightTool(QObject):
 
         photo = self.window.photo
         self.dialog = LowLightDialog(photo.pixels, model, self.window)
-        self.dialog.accepted.connect(lambda: self._enhance(photo, model, self.dialog.gamma, self.dialog.strength))
+        self.dialog.accepted.connect(
+            lambda: self._enhance(photo, model, self.dialog.gamma, self.dialog.exposure, self.dialog.strength))
         self.dialog.open()
 
-    def _enhance(self, photo: Photo, model: Any, gamma: float | None, strength: float) -> None:
+    def _enhance(self, photo: Photo, model: Any, gamma: float, exposure: float | None, strength: float) -> None:
         from engine.lowlight.infer import enhance
 
         def work(progress, cancel) -> Photo:
-            pixels = enhance(photo.pixels, model, gamma=gamma, strength=strength, progress=progress, cancel=cancel)
+            pixels = enhance(photo.pixels, model, gamma=gamma, exposure=exposure, strength=strength,
+                             progress=progress, cancel=cancel)
             return photo.with_pixels(pixels)
 
         self.job = self.window.run_job(UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT))

@@ -2,14 +2,16 @@
 
 Running the nets on every pixel of a 12 MP photo costs minutes and GBs on a CPU. The fast path
 instead (1) box-averages the photo to about `WORK_PIXELS`, which also averages most noise away,
-(2) runs N, L and R there and forms I = L**gamma * R, (3) fits, per window of the small image, each
+(2) runs N, L and R there and forms I = min(1, exposure * L**gamma) * R, (3) fits, per window of the small image, each
 output channel as a linear function of the input's grey (a guided-filter fit), and (4) applies the
 bilinearly upsampled coefficients to the full-resolution grey after an edge-preserving denoise of it
 (a self-guided filter whose epsilon follows the measured noise), in strips of rows so memory stays
 bounded. Colour comes from the small, clean estimate; fine detail from the full-resolution photo.
 
-Brightness: the exponent gamma sets how far the illumination is lifted, and the best value differs per
-photo; by default it is chosen per photo so the result's mean reaches `AUTO_TARGET_MEAN`.
+Brightness: with the paper's fixed I = L**gamma * R the exponent alone sets the brightness, and the best
+value differs per photo. Here gamma only shapes the tone (how much more shadows are lifted than
+highlights) and an exposure factor, I = min(1, exposure * L**gamma) * R, sets the brightness; by default
+the exposure is chosen per photo so the result's mean reaches `AUTO_TARGET_MEAN`.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ import torch.nn.functional as F
 
 from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
+from engine.lowlight import EXPOSURE_RANGE, GAMMA_RANGE, OUTPUT_GAMMA
 from engine.lowlight.model import RECEPTIVE_RADIUS, PairLIE, enhance_from_maps, load_model
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "models" / "lowlight.safetensors"
 WORK_PIXELS = 320_000  # the nets' working size on the fast path (~650 x 490)
-AUTO_TARGET_MEAN = 0.42  # mean sRGB value auto-gamma aims at (typical well-exposed photos: 0.38-0.45)
-GAMMA_RANGE = (0.05, 1.0)
+AUTO_TARGET_MEAN = 0.42  # mean sRGB value auto exposure aims at (typical well-exposed photos: 0.38-0.45)
 FIT_RADIUS = 2  # window radius of the guided fit, in small-image pixels
 FIT_EPS_RELATIVE = 0.02  # guided-fit epsilon, as a fraction of the photo's mean grey (then squared)
 DENOISE_RADIUS = 2  # window radius of the full-resolution Wiener-like denoise
@@ -50,26 +52,28 @@ def _check_pixels(pixels: np.ndarray) -> None:
         raise InputError(f"low-light input is too small ({pixels.shape[1]}x{pixels.shape[0]}); need 8 px or more")
 
 
-def _check_controls(gamma: float | None, strength: float) -> None:
-    if gamma is not None and not GAMMA_RANGE[0] <= gamma <= GAMMA_RANGE[1]:
+def _check_controls(gamma: float, exposure: float | None, strength: float) -> None:
+    if not GAMMA_RANGE[0] <= gamma <= GAMMA_RANGE[1]:
         raise InputError(f"gamma {gamma} is outside {GAMMA_RANGE[0]}..{GAMMA_RANGE[1]}")
+    if exposure is not None and not EXPOSURE_RANGE[0] <= exposure <= EXPOSURE_RANGE[1]:
+        raise InputError(f"exposure {exposure} is outside {EXPOSURE_RANGE[0]}..{EXPOSURE_RANGE[1]}")
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"strength {strength} is outside 0..1")
 
 
-def choose_gamma(illumination: torch.Tensor, reflectance: torch.Tensor, target: float = AUTO_TARGET_MEAN) -> float:
-    """The exponent whose result L**gamma * R has mean `target` (bisection; the mean falls as gamma grows).
+def choose_exposure(
+    illumination: torch.Tensor, reflectance: torch.Tensor, gamma: float, target: float = AUTO_TARGET_MEAN
+) -> float:
+    """The exposure whose result min(1, e * L**gamma) * R has mean `target` (bisection in log space).
 
-    A photo that is already bright enough at gamma 1 (plain L * R, no lift) keeps gamma 1. Means are taken
-    on every other row and column: plenty for a mean, a quarter of the work.
+    The mean grows with the exposure; the answer is clamped to EXPOSURE_RANGE. Means are taken on every
+    other row and column: plenty for a mean, a quarter of the work.
     """
     illumination, reflectance = illumination[..., ::2, ::2], reflectance[..., ::2, ::2]
-    low, high = np.log(GAMMA_RANGE[0]), np.log(GAMMA_RANGE[1])
-    if float(enhance_from_maps(illumination, reflectance, GAMMA_RANGE[1]).mean()) >= target:
-        return GAMMA_RANGE[1]
+    low, high = np.log(EXPOSURE_RANGE[0]), np.log(EXPOSURE_RANGE[1])
     for _ in range(24):
         middle = 0.5 * (low + high)
-        if float(enhance_from_maps(illumination, reflectance, float(np.exp(middle))).mean()) > target:
+        if float(enhance_from_maps(illumination, reflectance, gamma, float(np.exp(middle))).mean()) < target:
             low = middle
         else:
             high = middle
@@ -112,19 +116,20 @@ def enhance_full(
     pixels: np.ndarray,
     model: PairLIE | None = None,
     *,
-    gamma: float | None = None,
+    gamma: float = OUTPUT_GAMMA,
+    exposure: float | None = None,
     strength: float = 1.0,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """Reference path: the nets on every pixel (slow; the benchmark's yardstick for the fast path)."""
     _check_pixels(pixels)
-    _check_controls(gamma, strength)
+    _check_controls(gamma, exposure, strength)
     model = model or shipped_model()
     image = _to_tensor(pixels)
     illumination, reflectance = run_nets_tiled(model, image, progress=progress, cancel=cancel)
-    gamma = choose_gamma(illumination, reflectance) if gamma is None else gamma
-    out = image + strength * (enhance_from_maps(illumination, reflectance, gamma) - image)
+    exposure = choose_exposure(illumination, reflectance, gamma) if exposure is None else exposure
+    out = image + strength * (enhance_from_maps(illumination, reflectance, gamma, exposure) - image)
     return out[0].clamp(0, 1).permute(1, 2, 0).numpy().copy()
 
 
@@ -201,7 +206,8 @@ def enhance(
     pixels: np.ndarray,
     model: PairLIE | None = None,
     *,
-    gamma: float | None = None,
+    gamma: float = OUTPUT_GAMMA,
+    exposure: float | None = None,
     strength: float = 1.0,
     work_pixels: int = WORK_PIXELS,
     progress: ProgressFn = no_progress,
@@ -209,11 +215,11 @@ def enhance(
 ) -> np.ndarray:
     """Brighten a dark sRGB photo (float32 H x W x 3 in [0, 1]) at full resolution, fast.
 
-    gamma None picks the exponent per photo (mean -> AUTO_TARGET_MEAN); strength blends with the input.
-    Returns a new array; the input is not modified.
+    gamma shapes the tone (smaller lifts shadows more), exposure None picks the brightness per photo
+    (mean -> AUTO_TARGET_MEAN), strength blends with the input. Returns a new array; the input is kept.
     """
     _check_pixels(pixels)
-    _check_controls(gamma, strength)
+    _check_controls(gamma, exposure, strength)
     model = model or shipped_model()
     height, width = pixels.shape[:2]
     small_h, small_w = work_size(height, width, work_pixels)
@@ -223,8 +229,8 @@ def enhance(
         check(cancel)
         progress(0.15, "low-light: estimating illumination and reflectance")
         illumination, reflectance, _ = model(small)
-        gamma = choose_gamma(illumination, reflectance) if gamma is None else gamma
-        enhanced = enhance_from_maps(illumination, reflectance, gamma)[0]
+        exposure = choose_exposure(illumination, reflectance, gamma) if exposure is None else exposure
+        enhanced = enhance_from_maps(illumination, reflectance, gamma, exposure)[0]
         small_grey = small[0].mean(dim=0, keepdim=True)
         # eps relative to the photo's own level: a dark photo has tiny absolute variances.
         fit_eps = float((FIT_EPS_RELATIVE * small_grey.mean()) ** 2) + 1e-8
@@ -294,7 +300,7 @@ def _apply_full_resolution(
 
 
 def score_held_out(weights: str | Path) -> dict[str, float]:
-    """Mean PSNR (dB) on the held-out synthetic pairs: input, fast path, full-resolution nets (auto gamma)."""
+    """Mean PSNR (dB) on the held-out synthetic pairs: input, fast path, full-resolution nets (auto exposure)."""
     from engine.color import psnr
     from engine.lowlight.data import held_out_pairs
 

@@ -22,7 +22,7 @@ from engine.errors import InputError
 from engine.fsutil import atomic_path
 
 KIND = "lowlight"
-VERSION = 1
+VERSION = 2  # 2: N with the input skip (see PairLIE)
 DEFAULT_CHANNELS = 32
 DEFAULT_GAMMA = 0.2
 # Loss weights from the paper's code: C + R + 500 P.
@@ -31,34 +31,52 @@ WEIGHT_CONSISTENCY, WEIGHT_RETINEX, WEIGHT_FIDELITY = 1.0, 1.0, 500.0
 RECEPTIVE_RADIUS = 10
 
 
-def _five_conv_net(in_channels: int, channels: int, out_channels: int) -> nn.Sequential:
+def _five_conv_net(in_channels: int, channels: int, out_channels: int, *, sigmoid: bool = True) -> nn.Sequential:
     """ReflectionPad(1) + Conv3x3 five times, ReLU between, sigmoid output (the paper's block)."""
     layers: list[nn.Module] = []
     widths = [in_channels, channels, channels, channels, channels, out_channels]
     for index in range(5):
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(widths[index], widths[index + 1], 3)]
-        layers.append(nn.ReLU(inplace=True) if index < 4 else nn.Sigmoid())
+        if index < 4:
+            layers.append(nn.ReLU(inplace=True))
+    if sigmoid:
+        layers.append(nn.Sigmoid())
     return nn.Sequential(*layers)
 
 
 class PairLIE(nn.Module):
-    """Denoiser N, illumination L and reflectance R nets; forward returns (L, R, X)."""
+    """Denoiser N, illumination L and reflectance R nets; forward returns (L, R, X).
+
+    One change to the paper: N adds its output to the input's logit before the sigmoid, and its last
+    convolution starts at zero, so X = N(im) starts as exactly im. The paper's N must learn the identity
+    from scratch; in a CPU-sized training run it did not get there (X stayed ~34 dB from the input, an
+    error the brightening then multiplies), while the skip leaves all training to the denoising.
+    """
 
     def __init__(self, channels: int = DEFAULT_CHANNELS) -> None:
         super().__init__()
         self.channels = channels
-        self.N_net = _five_conv_net(3, channels, 3)
+        self.N_net = _five_conv_net(3, channels, 3, sigmoid=False)
         self.L_net = _five_conv_net(3, channels, 1)
         self.R_net = _five_conv_net(3, channels, 3)
+        last = self.N_net[-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        denoised = self.N_net(image)
+        denoised = torch.sigmoid(self.N_net(image) + torch.logit(image, eps=1e-3))
         return self.L_net(denoised), self.R_net(denoised), denoised
 
 
-def enhance_from_maps(illumination: torch.Tensor, reflectance: torch.Tensor, gamma: float) -> torch.Tensor:
-    """I = L**gamma * R: lift the illumination, keep the reflectance."""
-    return illumination.clamp_min(1e-6).pow(gamma) * reflectance
+def enhance_from_maps(
+    illumination: torch.Tensor, reflectance: torch.Tensor, gamma: float, exposure: float = 1.0
+) -> torch.Tensor:
+    """I = min(1, exposure * L**gamma) * R: lift the illumination, keep the reflectance.
+
+    exposure 1 is the paper's I = L**gamma * R. A gamma below 1 lifts shadows more than highlights (a local
+    tone map); the exposure scales the lifted illumination like a camera's exposure, clipping at white.
+    """
+    return (illumination.clamp_min(1e-6).pow(gamma) * exposure).clamp_(max=1.0) * reflectance
 
 
 # ---- losses (each takes N x C x H x W tensors in [0, 1]) ----
@@ -174,6 +192,8 @@ def load_model(path: str | Path) -> tuple[PairLIE, ModelInfo]:
         raise ModelFileError(f"{meta_path}: not a low-light model description ({exc})") from exc
     if info.kind != KIND:
         raise ModelFileError(f"{meta_path}: kind is {info.kind!r}, expected {KIND!r}")
+    if info.version != VERSION:
+        raise ModelFileError(f"{meta_path}: low-light model version {info.version}, this LUTLab reads {VERSION}")
     model = PairLIE(info.channels)
     try:
         state = load_file(str(path))

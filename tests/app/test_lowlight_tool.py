@@ -33,16 +33,17 @@ def test_enhance_low_light_previews_then_replaces_the_photo_undoably(qtbot, make
     window.replace_photo(dark_photo, "open")
     original = window.photo
     dialog = _open_dialog(qtbot, window)
-    assert dialog.gamma is None and dialog.strength == 1.0
+    assert dialog.exposure is None and dialog.strength == 1.0
     assert dialog.after_preview.mean() > dark_photo.pixels.mean() + 0.2  # the preview shows a brighter photo
 
-    dialog.auto_box.setChecked(False)
     dialog.gamma_slider.setValue(30)
+    dialog.auto_box.setChecked(False)
+    dialog.exposure_slider.setValue(20)  # +2 EV
     dialog.strength_slider.setValue(80)
     dialog.update_preview()
     with qtbot.waitSignal(window.jobsIdle, timeout=60000):
         dialog.ok_button.click()
-    expected = enhance(dark_photo.pixels, shipped_model(), gamma=0.3, strength=0.8)
+    expected = enhance(dark_photo.pixels, shipped_model(), gamma=0.3, exposure=4.0, strength=0.8)
     assert window.photo is not original and window.photo.pixels.shape == dark_photo.pixels.shape
     np.testing.assert_allclose(window.photo.pixels, expected, atol=1e-5)
     assert window.undo_stack.undoText() == UNDO_TEXT
