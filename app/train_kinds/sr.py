@@ -1,4 +1,4 @@
-"""The *Train...* dialog's super-resolution kind: an SR-LUT or EC-LUT table learned from a folder of photos.
+"""The *Train...* dialog's super-resolution kind: an SR-LUT, MuLUT or EC-LUT table learned from a folder of photos.
 
 Only sharp photos are needed: the low-resolution inputs are made from them by bicubic downscaling. One
 "epoch" here is `STEPS_PER_EPOCH` training steps of 16 random crops.
@@ -22,6 +22,7 @@ class SROptions(QWidget):
         super().__init__()
         self.model = QComboBox(objectName="sr-model")
         self.model.addItem("SR-LUT (2x2 pixels, 1.3 MB table at ×4)", "srlut")
+        self.model.addItem("MuLUT (three 2x2-sized patterns, 5x5 context, 4 MB table at ×4)", "mulut")
         self.model.addItem("EC-LUT (wider context, larger table)", "eclut")
         self.scale = QComboBox(objectName="sr-scale")
         self.scale.addItem("×4", 4)

@@ -42,7 +42,9 @@ def _adaptive_options(group: argparse._ArgumentGroup) -> None:
 
 
 def _sr_options(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--sr-model", choices=("srlut", "eclut"), default=None, help="sr: net kind (default srlut)")
+    group.add_argument(
+        "--sr-model", choices=("srlut", "mulut", "eclut"), default=None, help="sr: net kind (default srlut)"
+    )
     group.add_argument("--scale", type=int, choices=(2, 4), default=None, help="sr: upscale factor (default 4)")
     group.add_argument("--steps", type=int, default=None, help="sr: training steps (default 2000)")
     group.add_argument("--finetune-steps", type=int, default=None,

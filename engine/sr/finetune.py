@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.sr.infer import EC_ALPHA_SHIFT, EC_OFFSETS, INT8_SCALE, SR_SHIFT, SR_STRIDES, SRTable
+from engine.sr.infer import (
+    EC_ALPHA_SHIFT,
+    EC_OFFSETS,
+    INT8_SCALE,
+    SIMPLEX_KINDS,
+    SIMPLEX_WEIGHT,
+    SR_STRIDES,
+    SRTable,
+)
 
 
 @dataclass(frozen=True)
@@ -36,20 +44,21 @@ def _residual(weights, table: SRTable, lr):  # torch tensors; lr int64 (B, H, W)
     b, h, w = lr.shape
     r2 = table.scale**2
     total = torch.zeros(b, h, w, r2)
-    for k, (offsets, _) in enumerate(table.rotations):
-        sub = torch.from_numpy(_sub_permutation(table.scale, k))
-        if table.kind == "srlut":
-            values = [padded[:, p + dy : p + dy + h, p + dx : p + dx + w] for dy, dx in offsets]
-            total = total + _simplex(weights, values)[..., sub]
+    for term in table.terms:
+        columns = torch.from_numpy(term.columns)
+        if table.kind in SIMPLEX_KINDS:
+            values = [padded[:, p + dy : p + dy + h, p + dx : p + dx + w] for dy, dx in term.offsets]
+            total = total + _simplex(weights, values)[..., columns]
         else:
-            groups = torch.from_numpy(_sub_permutation(3, k))
-            (y0, x0), (y1, x1) = offsets
+            (y0, x0), (y1, x1) = term.offsets
             first = padded[:, p - 1 + y0 : p + 1 + y0 + h, p - 1 + x0 : p + 1 + x0 + w]
             second = padded[:, p - 1 + y1 : p + 1 + y1 + h, p - 1 + x1 : p + 1 + x1 + w]
-            rows = _lookup(weights, first * 256 + second).reshape(b, h + 2, w + 2, 9, r2)[..., groups, :][..., sub]
+            rows = _lookup(weights, first * 256 + second)[..., columns].reshape(b, h + 2, w + 2, 9, r2)
             for g, (dy, dx) in enumerate(EC_OFFSETS):
                 total = total + rows[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w, g]
-    return total / (1 << (SR_SHIFT if table.kind == "srlut" else EC_ALPHA_SHIFT))
+    if table.kind in SIMPLEX_KINDS:
+        return total / (SIMPLEX_WEIGHT * table.term_count)
+    return total / (1 << EC_ALPHA_SHIFT)
 
 
 def _lookup(weights, index):
@@ -57,10 +66,6 @@ def _lookup(weights, index):
     import torch
 
     return torch.nn.functional.embedding(index, weights, sparse=True)
-
-
-def _sub_permutation(side: int, k: int) -> np.ndarray:
-    return np.rot90(np.arange(side * side).reshape(side, side), -k).ravel().copy()
 
 
 def _simplex(weights, values):

@@ -356,6 +356,8 @@ SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
     (TrainConfig(kind="srlut", scale=2, steps=1500, seed=2), None),
     (TrainConfig(kind="eclut", scale=4, steps=1200, seed=14), None),
     (TrainConfig(kind="eclut", scale=2, steps=1000, seed=12), None),
+    (TrainConfig(kind="mulut", scale=4, steps=2000, seed=24), None),
+    (TrainConfig(kind="mulut", scale=2, steps=1000, seed=22), None),
 )
 
 

@@ -18,12 +18,16 @@ from engine.sr.transfer import lattice_inputs, net_to_table
 def random_net(kind: str, scale: int, seed: int = 0):
     torch.manual_seed(seed)
     net = build_net(kind, scale, width=16)
-    torch.nn.init.normal_(net.head.weight, std=0.15)  # a net with a visible residual
-    torch.nn.init.normal_(net.head.bias, std=0.05)
+    for branch in net.branches:  # a net with a visible residual
+        torch.nn.init.normal_(branch.head.weight, std=0.15)
+        torch.nn.init.normal_(branch.head.bias, std=0.05)
     return net.eval()
 
 
-@pytest.fixture(scope="module", params=[("srlut", 2), ("srlut", 4), ("eclut", 2), ("eclut", 4)], ids=str)
+KIND_SCALES = [("srlut", 2), ("srlut", 4), ("mulut", 2), ("mulut", 4), ("eclut", 2), ("eclut", 4)]
+
+
+@pytest.fixture(scope="module", params=KIND_SCALES, ids=str)
 def net_and_table(request):
     net = random_net(*request.param)
     return net, net_to_table(net)
@@ -57,7 +61,7 @@ def test_numpy_upscaler_matches_the_net_on_a_photo_crop(net_and_table) -> None:
     assert difference.max() <= 2 and difference.mean() < 0.3, (difference.max(), difference.mean())
 
 
-@pytest.mark.parametrize("kind", ["srlut", "eclut"])
+@pytest.mark.parametrize("kind", ["srlut", "mulut", "eclut"])
 def test_short_training_lowers_the_loss(kind: str) -> None:
     rng = np.random.default_rng(0)
     # smooth synthetic photos: the net can learn to beat nearest-neighbour quickly
@@ -135,13 +139,13 @@ def test_train_cli_writes_a_usable_table(tmp_path) -> None:
     assert main([*argv[:4], str(tmp_path / "none"), *argv[5:]]) == 2
 
 
-@pytest.mark.parametrize("kind", ["srlut", "eclut"])
+@pytest.mark.parametrize("kind", ["srlut", "mulut", "eclut"])
 def test_finetune_lookup_matches_inference_and_lowers_the_loss(kind: str) -> None:
     from engine.sr.finetune import FinetuneConfig, _residual, finetune_table
     from engine.sr.infer import SRTable
 
     rng = np.random.default_rng(4)
-    rows, groups = {"srlut": (17**4, 1), "eclut": (256**2, 9)}[kind]
+    rows, groups = {"srlut": (17**4, 1), "mulut": (17**4, 3), "eclut": (256**2, 9)}[kind]
     table = SRTable(kind, 2, rng.integers(-40, 40, size=(rows, groups * 4)).astype(np.int8))
     images = rng.integers(0, 256, size=(2, 9, 11)).astype(np.uint8)
     residual = _residual(
