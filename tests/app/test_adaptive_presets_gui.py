@@ -75,6 +75,7 @@ def test_train_dialog_trains_a_preset_that_appears_in_the_panel(tmp_path, editor
     panel.open_train_dialog()
     dialog = panel.train_dialog
     assert dialog.kind.currentData() == "adaptive"
+    assert dialog.train_button.isDefault()  # Return trains (it used to press Close)
 
     (tmp_path / "empty" / "input").mkdir(parents=True)
     (tmp_path / "empty" / "target").mkdir()
