@@ -11,6 +11,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.errors import LutLabError
+
 log = logging.getLogger(__name__)
 
 
@@ -30,7 +32,8 @@ class Background(QObject):
             try:
                 result = fn()
             except Exception as exc:  # reported on the GUI thread; a worker must never die silently
-                log.warning("background work failed:\n%s", traceback.format_exc())
+                if not isinstance(exc, LutLabError):  # bad input is expected and shown by the caller
+                    log.warning("background work failed:\n%s", traceback.format_exc())
                 if on_error is not None:
                     self._done.emit(on_error, exc)
                 return

@@ -64,9 +64,9 @@ class TrainDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Train preset")
         self.setModal(False)
         self.kinds = kinds()
+        self.setWindowTitle(f"Train: {self.kinds[0].label}")
         self._background = Background(self)
         self._cancel: CancelToken | None = None
         self._thread: threading.Thread | None = None
@@ -103,7 +103,6 @@ class TrainDialog(QDialog):
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(CURVE_COLOURS[0], width=2))
         self.score_curves: dict[str, pg.PlotDataItem] = {}
         self.train_button = QPushButton("Train")
-        self.train_button.setDefault(True)
         self.cancel_button = QPushButton("Close")
 
         def folder_row(edit: QLineEdit) -> QHBoxLayout:
@@ -134,6 +133,7 @@ class TrainDialog(QDialog):
         layout.addLayout(progress_row)
         layout.addWidget(self.plots, 1)
         layout.addLayout(buttons)
+        self.train_button.setDefault(True)  # only once inside the dialog: before, Qt made Close the default
         self.resize(760, 720)
 
         self.kind.currentIndexChanged.connect(self._kind_changed)
@@ -172,6 +172,7 @@ class TrainDialog(QDialog):
 
     def _kind_changed(self, index: int) -> None:
         self.options.setCurrentIndex(index)
+        self.setWindowTitle(f"Train: {self.kinds[index].label}")
         self.epochs.setValue(self.kinds[index].default_epochs)
         self.validate()
 

@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=6, help="random faults per held-out photo")
     parser.add_argument("--static-steps", type=int, default=600)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", nargs="*", default=[], help="preset names to measure (default: every look)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     train_photos = [bundled_photo(n) for n in TRAINING_PHOTOS]
@@ -58,7 +59,7 @@ def main() -> None:
               f"{'ms/photo':>9}")
     print(header)
     print("-" * len(header))
-    for look in LOOKS:
+    for look in (look for look in LOOKS if not args.only or look.name in args.only):
         preset = find_preset(look.name)
         model = load_model(preset)
         static = fit_static_lut(SyntheticPairs(train_photos, look.transform, 128), model.config.lut_size,

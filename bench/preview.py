@@ -143,10 +143,10 @@ def main() -> int:
 
     print(f"LUTLab preview benchmark — {renderer_name}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f} at the end, LUT {LUT_SIZE}^3, best of {args.repeat}")
-    print("wall = elapsed time; CPU = this process's CPU time in that run, all threads (on a busy machine")
-    print("a multi-threaded rasterizer gets less than its share of the cores, so both are shown)")
+    print("wall = elapsed time; CPU = this process's CPU time in that run, all threads. Both are shown: on a")
+    print("shared machine the wall time depends on the neighbours, the CPU time much less.")
     print()
-    print(f"{'preview LUT pass, split view':<24}{'interpolation':<36}{'wall ms':>9}{'CPU ms':>9}{'fps':>7}")
+    print(f"{'preview pass (split)':<24}{'interpolation':<36}{'wall ms':>9}{'CPU ms':>9}{'fps':>7}")
     for label, interpolation, t in frames:
         print(f"{label:<24}{interpolation:<36}{t.wall:9.1f}{t.cpu:9.1f}{1000.0 / t.wall:7.1f}")
     print()

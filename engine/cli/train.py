@@ -41,13 +41,24 @@ def _adaptive_options(group: argparse._ArgumentGroup) -> None:
                        help="adaptive: CLUT-Net compressed basis LUTs with residual output")
 
 
-def _lowlight_options(group: argparse._ArgumentGroup) -> None:
+def _sr_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--sr-model", choices=("srlut", "mulut", "eclut"), default=None, help="sr: net kind (default srlut)"
+    )
+    group.add_argument("--scale", type=int, choices=(2, 4), default=None, help="sr: upscale factor (default 4)")
     group.add_argument("--steps", type=int, default=None,
-                       help="lowlight: training steps of 4 pairs (default 1300; overrides --epochs)")
+                       help="sr, lowlight: training steps (sr default 2000; lowlight: epochs x max(25, scenes / 4))")
+    group.add_argument("--finetune-steps", type=int, default=None,
+                       help="sr: then fine-tune the table itself through the lookup for N steps (default 0)")
+
+
+def _lowlight_options(group: argparse._ArgumentGroup) -> None:
+    """lowlight: no flags of its own; it reads --epochs or the shared --steps (listed with sr)."""
 
 
 KINDS: dict[str, Kind] = {
     "adaptive": Kind("engine.adaptive.train", _adaptive_options),
+    "sr": Kind("engine.sr.train", _sr_options),
     "lowlight": Kind("engine.lowlight.train", _lowlight_options),
 }
 

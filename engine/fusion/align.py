@@ -10,10 +10,10 @@ regular sample of rows estimates it well and keeps the finest level cheap.
 
 Rotation: after the global shift, the same search runs on a 4 x 4 grid of tiles (on the half-size and
 coarser bitmaps already made), each refined to a fraction of a pixel by a parabola through the mismatch
-at the best shift and its neighbours. A rotation
-about the centre plus a translation is fitted to the tile shifts by least squares, dropping tiles that
-disagree (no texture, moving objects). Only when the rotation moves the corners by a pixel or more is the
-frame resampled (bilinear); otherwise the exact integer shift is kept, which needs no interpolation.
+at the best shift and its neighbours. A rotation about the centre plus a translation is fitted to the
+tile shifts by least squares, refitted without the tiles that disagree (no texture, moving objects). Only
+when the rotation moves the corners by a pixel or more is the frame resampled (bilinear); otherwise the
+exact integer shift is kept, which needs no interpolation.
 """
 
 from __future__ import annotations
@@ -149,9 +149,9 @@ def _parabola_vertex(before: float, at: float, after: float) -> float:
 def _tile_shift(
     reference: _BitmapPyramid, frame: _BitmapPyramid, window: tuple[slice, slice], start: Shift
 ) -> tuple[float, float] | None:
-    """Sub-pixel shift (full-resolution pixels) of one tile of the reference, searched coarse to fine on
-    levels TILE_LEVELS..1 of the bracket's bitmap pyramids around `start`; None when the tile has too
-    little texture to tell."""
+    """Sub-pixel shift (in full-resolution pixels) of one tile of the reference, searched coarse to fine on
+    levels TILE_LEVELS - 1 down to 1 of the bitmap pyramids around `start`; None when the tile has too
+    little texture, or matches too badly, to tell."""
     finest, coarsest = 1, TILE_LEVELS - 1
     best = start
     for level in range(coarsest, finest - 1, -1):

@@ -132,7 +132,7 @@ def merge_photos(
     reference = bracket.reference
     check(cancel)
 
-    greys = _parallel_map(grey_levels, [p.pixels for p in photos])
+    greys = _parallel_map(grey_levels, [p.pixels for p in photos]) if options.align or options.deghost else []
     shifts = [Shift()] * len(photos)
     if options.align:
         shifts = find_shifts(greys, reference, progress=sub_progress(progress, 0.0, 0.15), cancel=cancel)

@@ -9,7 +9,6 @@ works unchanged inside the editor's QOpenGLWidget.
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -51,7 +50,6 @@ class HeadlessContext:
         except Exception as exc:
             EGL.eglDestroyContext(self._display, self._context)
             raise GLUnavailable(f"eglMakeCurrent failed: {getattr(exc, 'err', exc)}") from exc
-        self.thread = threading.get_ident()
 
     def _open_display(self):  # noqa: ANN202 - an opaque EGLDisplay
         egl = self._egl

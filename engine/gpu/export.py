@@ -11,7 +11,7 @@ import logging
 
 import numpy as np
 
-from engine.errors import InputError, LutLabError
+from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 from engine.lut.apply import INTERPOLATIONS, apply_lut
 from engine.lut.lut3d import LUT3D
@@ -85,6 +85,4 @@ def apply_lut_fast(
             return apply_lut_gpu(pixels, lut, interpolation, strength, progress=progress, cancel=cancel), "gpu"
         except GLUnavailable as exc:
             log.info("GPU export unavailable (%s); using the CPU", exc)
-        except LutLabError:
-            raise
     return apply_lut(pixels, lut, interpolation, strength, progress=progress, cancel=cancel), "cpu"

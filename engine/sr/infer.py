@@ -1,16 +1,22 @@
-"""Upscale photos with an SR-LUT or EC-LUT table: pure numpy, integer arithmetic, tiled, threaded.
+"""Upscale photos with an SR-LUT, MuLUT or EC-LUT table: pure numpy, integer arithmetic, tiled, threaded.
 
 No torch here: the CLI and the editor upscale with nothing but the table. The rotation ensemble is
 folded into the tables instead of rotating the image: for rotation k the window's pixels, the
 expanded-convolution offsets and the r*r output sub-pixels are permuted once into the original
 frame, so every rotation reads the same unrotated image.
 
+The 4-input kinds differ only in their sampling patterns (`PATTERNS`): SR-LUT reads a 2x2 block;
+MuLUT (Li et al., ECCV 2022, complementary indexing) has three 4-input tables over a 3x3
+neighbourhood -- "S" the 2x2 block, "D" its dilated corners, "Y" a Y shape -- whose 12 rotated terms
+are averaged, so each output sees a 5x5 window while every table stays 17^4 rows.
+
 Arithmetic is exact integer maths on 8-bit values, identical to the float nets up to the int8
 rounding of the table:
-* SR-LUT: per rotation a 4-simplex interpolation with integer weights summing to 16, over 4
-  rotations -> sum S with |S| <= 4 * 16 * 127; residual = (S + 32) >> 6.
+* SR-LUT / MuLUT: per pattern and rotation a 4-simplex interpolation with integer weights summing
+  to 16, over T = 4 (SR-LUT) or 12 (MuLUT) terms -> |S| <= T * 16 * 127 (24384 for MuLUT);
+  residual = floor((S + 8T) / 16T), a right shift by 6 for SR-LUT.
 * EC-LUT: 4 rotations x 9 offsets of int8 entries -> |S| <= 36 * 127; residual = (S + 8) >> 4.
-Both fit int16. Output = clip(pixel + residual, 0, 255) placed at the pixel's r*r block.
+All fit int16. Output = clip(pixel + residual, 0, 255) placed at the pixel's r*r block.
 
 The image is cut into strips of rows, each read with a halo (the model's padding) from a
 reflect-padded copy, so the result is bit-identical to one untiled pass and memory stays bounded.
@@ -32,13 +38,21 @@ from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
+INT8_SCALE = 127.0  # a net output of 1.0 is table value 127
+SIMPLEX_WEIGHT = 16  # the 4-simplex weights of one term sum to 16
+EC_ALPHA_SHIFT = 4  # EC-LUT alpha = 1/16: residual = (sum of 36 int8 terms) >> 4
+EC_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # expanded-conv neighbours
 SR_LEVELS = np.array([*range(0, 256, 16), 255])  # 17 lattice levels per input, interval 16
 SR_STRIDES = (17**3, 17**2, 17, 1)
 SR_WINDOW = ((0, 0), (0, 1), (1, 0), (1, 1))  # a, b, c, d of the 2x2 window (rotated frame)
+DILATED_WINDOW = ((0, 0), (0, 2), (2, 0), (2, 2))  # MuLUT "D": the corners of the 3x3 neighbourhood
+Y_WINDOW = ((0, 0), (1, 1), (1, 2), (2, 1))  # MuLUT "Y"
 EC_WINDOW = ((0, 0), (1, 0))  # the pixel and the one below (rotated frame)
-PADDING = {"srlut": 1, "eclut": 2}
-GROUPS = {"srlut": 1, "eclut": 9}
-ROWS = {"srlut": 17**4, "eclut": 256**2}
+PATTERNS = {"srlut": (SR_WINDOW,), "mulut": (SR_WINDOW, DILATED_WINDOW, Y_WINDOW), "eclut": (EC_WINDOW,)}
+SIMPLEX_KINDS = ("srlut", "mulut")  # 4-input tables on the 17-level lattice, interpolated
+PADDING = {"srlut": 1, "mulut": 2, "eclut": 2}
+GROUPS = {"srlut": 1, "mulut": 3, "eclut": 9}  # output groups of r*r per table row (MuLUT: one per pattern)
+ROWS = {"srlut": 17**4, "mulut": 17**4, "eclut": 256**2}
 MAX_OUTPUT_PIXELS = 100_000_000  # 100 MP: 300 MB of 8-bit output
 STRIP_VALUES = 96_000  # low-resolution values (pixels x channels) per strip: a few MB of work arrays
 
@@ -62,7 +76,7 @@ class SRTable:
 
     def __post_init__(self) -> None:
         if self.kind not in ROWS:
-            raise ModelFileError(f"unknown SR table kind {self.kind!r}; expected srlut or eclut")
+            raise ModelFileError(f"unknown SR table kind {self.kind!r}; expected one of {', '.join(ROWS)}")
         if self.scale not in (2, 3, 4):
             raise ModelFileError(f"SR table scale must be 2, 3 or 4, not {self.scale}")
         expected = (ROWS[self.kind], GROUPS[self.kind] * self.scale**2)
@@ -76,22 +90,37 @@ class SRTable:
     def padding(self) -> int:
         return PADDING[self.kind]
 
+    @property
+    def term_count(self) -> int:
+        """Rotated table reads averaged per output (patterns x 4 rotations)."""
+        return 4 * len(PATTERNS[self.kind])
+
     @cached_property
-    def rotations(self) -> list[tuple[tuple[tuple[int, int], ...], np.ndarray]]:
-        """Per rotation: the window's offsets in the original frame and the table permuted to that frame."""
-        r = self.scale
-        window = SR_WINDOW if self.kind == "srlut" else EC_WINDOW
+    def terms(self) -> list[Term]:
+        """Per pattern and rotation: the window's offsets in the original frame and the table permuted to it."""
+        r2 = self.scale**2
         result = []
-        for k in range(4):
-            offsets = tuple(_rotate_back(offset, k) for offset in window)
-            sub = _rotate_back_labels(r, k)
-            if self.kind == "srlut":
-                permuted = self.table[:, sub]
-            else:
-                groups = _rotate_back_labels(3, k)
-                permuted = self.table.reshape(-1, 9, r * r)[:, groups][:, :, sub]
-            result.append((offsets, np.ascontiguousarray(permuted)))
+        for pattern, window in enumerate(PATTERNS[self.kind]):
+            for k in range(4):
+                offsets = tuple(_rotate_back(offset, k) for offset in window)
+                sub = _rotate_back_labels(self.scale, k)
+                if self.kind == "eclut":
+                    groups = _rotate_back_labels(3, k)
+                    columns = (groups[:, None] * r2 + sub[None, :]).ravel()
+                else:
+                    columns = pattern * r2 + sub
+                result.append(Term(offsets, columns, np.ascontiguousarray(self.table[:, columns])))
         return result
+
+
+@dataclass(frozen=True)
+class Term:
+    """One rotated table read: where its inputs lie around the pixel, which table columns it uses, in
+    the original frame's order, and that column selection as a contiguous table."""
+
+    offsets: tuple[tuple[int, int], ...]
+    columns: np.ndarray
+    table: np.ndarray
 
 
 def _rotate_back_labels(side: int, k: int) -> np.ndarray:
@@ -107,11 +136,23 @@ def _rotate_back(offset: tuple[int, int], k: int) -> tuple[int, int]:
     return int(y) - 2, int(x) - 2
 
 
+def _first_input_rows(kind: str) -> int:
+    """Table rows per level of the first input (the table is smooth along that axis)."""
+    return ROWS[kind] // (17 if kind in SIMPLEX_KINDS else 256)
+
+
 def save_table(table: SRTable, path: Path) -> None:
-    """Write `path` (.npz, one int8 array) and its JSON sidecar, both atomically."""
+    """Write `path` (.npz) and its JSON sidecar, both atomically.
+
+    The npz holds one int8 array ``delta``: the table's differences along its first input (modulo 256),
+    which the neural table makes small and smooth, so it deflates to about a third (EC-LUT x4: 2 MB
+    instead of 6.7 MB); `load_table` undoes it exactly with a wrapping cumulative sum.
+    """
     path = Path(path)
+    levels = table.table.reshape(-1, _first_input_rows(table.kind), table.table.shape[1])
+    delta = np.diff(levels.view(np.uint8), axis=0, prepend=np.uint8(0)).view(np.int8)
     with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, table=table.table)
+        np.savez_compressed(tmp, delta=delta.reshape(table.table.shape))
     with atomic_path(path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(table.meta, indent=1) + "\n")
 
@@ -122,9 +163,16 @@ def load_table(path: Path) -> SRTable:
     sidecar = path.with_suffix(".json")
     try:
         meta = json.loads(sidecar.read_text())
+        kind, scale = str(meta["kind"]), int(meta["scale"])
         with np.load(path, allow_pickle=False) as data:
-            table = data["table"]
-        return SRTable(kind=str(meta["kind"]), scale=int(meta["scale"]), table=table, meta=meta)
+            delta = data["delta"]
+        if kind not in ROWS or delta.dtype != np.int8 or delta.ndim != 2 or delta.shape[0] != ROWS[kind]:
+            raise ModelFileError(
+                f"{kind} table must be int8 with {ROWS.get(kind)} rows, not {delta.dtype} {delta.shape}"
+            )
+        levels = delta.view(np.uint8).reshape(-1, _first_input_rows(kind), delta.shape[1])
+        table = np.cumsum(levels, axis=0, dtype=np.uint8).view(np.int8).reshape(delta.shape)
+        return SRTable(kind=kind, scale=scale, table=table, meta=meta)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -156,16 +204,18 @@ def interpolate_4simplex(table: np.ndarray, values: list[np.ndarray]) -> np.ndar
     return acc
 
 
-def _srlut_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
-    """Residual for LR rows `rows`: rotations' interpolated table rows -> (h, W, C, r*r) int16."""
+def _simplex_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
+    """Residual for LR rows `rows`: the mean of the patterns' and rotations' interpolated table rows
+    -> (h, W, C, r*r) int16."""
     p = table.padding
     h, w = rows.stop - rows.start, padded.shape[1] - 2 * p
     acc = None
-    for offsets, permuted in table.rotations:
-        values = [padded[rows.start + p + dy : rows.stop + p + dy, p + dx : p + dx + w] for dy, dx in offsets]
-        term = interpolate_4simplex(permuted, values)
-        acc = term if acc is None else np.add(acc, term, out=acc)
-    return ((acc + 32) >> 6).reshape(h, w, padded.shape[2], -1)
+    for term in table.terms:
+        values = [padded[rows.start + p + dy : rows.stop + p + dy, p + dx : p + dx + w] for dy, dx in term.offsets]
+        interpolated = interpolate_4simplex(term.table, values)
+        acc = interpolated if acc is None else np.add(acc, interpolated, out=acc)
+    divisor = SIMPLEX_WEIGHT * table.term_count
+    return ((acc + divisor // 2) // divisor).reshape(h, w, padded.shape[2], -1)
 
 
 _STRIDE_OF_KEY = np.array([SR_STRIDES[key & 3] for key in range(64)], np.int32)
@@ -188,16 +238,16 @@ def _eclut_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
     h, w = rows.stop - rows.start, padded.shape[1] - 2 * p
     r2 = table.scale**2
     acc = np.zeros((h, w, padded.shape[2], r2), np.int16)
-    for offsets, permuted in table.rotations:
-        (y0, x0), (y1, x1) = offsets
+    for term in table.terms:
+        (y0, x0), (y1, x1) = term.offsets
         # the table rows of every pixel of the strip plus a 1-px ring (offsets reach one pixel out)
         first = padded[rows.start + p - 1 + y0 : rows.stop + p + 1 + y0, p - 1 + x0 : p + 1 + x0 + w]
         second = padded[rows.start + p - 1 + y1 : rows.stop + p + 1 + y1, p - 1 + x1 : p + 1 + x1 + w]
         index = (first.astype(np.int32) << 8) | second
-        groups = np.take(permuted, index, axis=0)  # (h + 2, w + 2, C, 9, r*r)
-        for g, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+        groups = np.take(term.table, index, axis=0).reshape(*index.shape, 9, r2)  # (h + 2, w + 2, C, 9, r*r)
+        for g, (dy, dx) in enumerate(EC_OFFSETS):
             acc += groups[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w, :, g]
-    return (acc + 8) >> 4
+    return (acc + (1 << (EC_ALPHA_SHIFT - 1))) >> EC_ALPHA_SHIFT
 
 
 def check_output_size(height: int, width: int, scale: int, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
@@ -206,7 +256,7 @@ def check_output_size(height: int, width: int, scale: int, max_pixels: int = MAX
     if out_pixels > max_pixels:
         raise OutputTooLargeError(
             f"upscaling {width}x{height} by {scale} would make {width * scale}x{height * scale} "
-            f"= {out_pixels / 1e6:.0f} MP, above the limit of {max_pixels / 1e6:.0f} MP"
+            f"= {out_pixels:,} pixels, above the limit of {max_pixels:,}"
         )
 
 
@@ -234,7 +284,7 @@ def upscale_uint8(
     out = np.empty((height * r, width * r, channels), np.uint8)
     strip = max(1, strip_values // (width * channels))
     strips = [slice(y, min(y + strip, height)) for y in range(0, height, strip)]
-    compute = _srlut_strip if table.kind == "srlut" else _eclut_strip
+    compute = _simplex_strip if table.kind in SIMPLEX_KINDS else _eclut_strip
     anchor = image.astype(np.int16)
 
     def run(rows: slice) -> None:
@@ -245,7 +295,7 @@ def upscale_uint8(
         block = values.reshape(h, width, channels, r, r).transpose(0, 3, 1, 4, 2)
         out[rows.start * r : rows.stop * r] = block.reshape(h * r, width * r, channels)
 
-    _ = table.rotations  # build the permuted tables once, before the threads share them
+    _ = table.terms  # build the permuted tables once, before the threads share them
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, rows) for rows in strips]
@@ -277,7 +327,7 @@ def upscale_pixels(
 
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
-MODEL_NAMES = ("srlut", "eclut")
+MODEL_NAMES = ("mulut", "srlut", "eclut")
 
 
 def shipped_table_path(model: str, scale: int) -> Path:
@@ -289,9 +339,39 @@ def shipped_table_path(model: str, scale: int) -> Path:
     return MODELS_DIR / f"sr_{model}_x{scale}.npz"
 
 
+def user_models_dir() -> Path:
+    """Where tables trained by the user live: $LUTLAB_DATA_DIR/sr or $XDG_DATA_HOME/lutlab/sr."""
+    if os.environ.get("LUTLAB_DATA_DIR"):
+        return Path(os.environ["LUTLAB_DATA_DIR"]) / "sr"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "lutlab" / "sr"
+
+
+def available_models(scale: int) -> list[tuple[str, Path]]:
+    """(name, path) of the shipped and the user's tables for `scale`, shipped first."""
+    shipped = [(name, shipped_table_path(name, scale)) for name in MODEL_NAMES]
+    models = [(name, path) for name, path in shipped if path.is_file()]
+    folder = user_models_dir()
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("scale") == scale:
+            models.append((path.stem, path))
+    return models
+
+
 def resolve_table(model: str, scale: int) -> SRTable:
-    """A shipped model by name, or a table file by path; its scale must equal `scale`."""
-    path = Path(model) if model.endswith(".npz") else shipped_table_path(model, scale)
+    """A shipped model or a user's table by name, or a table file by path; its scale must equal `scale`."""
+    if model.endswith(".npz"):
+        path = Path(model)
+    elif model in MODEL_NAMES:
+        path = shipped_table_path(model, scale)
+    else:
+        path = user_models_dir() / f"{model}.npz"
+        if not path.is_file():
+            known = ", ".join(name for name, _ in available_models(scale)) or "none"
+            raise InputError(f"no SR model named {model!r} for x{scale} (available: {known})")
     if not path.is_file():
         raise ModelFileError(f"{path}: SR table not found")
     table = load_table(path)

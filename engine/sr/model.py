@@ -1,20 +1,26 @@
-"""The two look-up-table SR nets, written so every output is a function of a few 8-bit pixels.
+"""The look-up-table SR nets, written so every output is a function of a few 8-bit pixels.
 
-Both nets see one channel (R, G and B go through the same net one by one) and predict a residual
+All nets see one channel (R, G and B go through the same net one by one) and predict a residual
 over nearest-neighbour upscaling of the pixel itself, in 1/255 units, as a sum of clamped int8-scaled
-branch outputs. That is exactly what the tables store, so the table is the net sampled on a lattice:
+branch outputs. That is exactly what the tables store, so the table is the net sampled on a lattice.
+A branch is a small point-wise net over the pixels of one sampling pattern (`engine.sr.infer.PATTERNS`),
+gathered as channels, so a pattern's inputs can lie anywhere around the pixel:
 
 * **SR-LUT-S** (Jo & Kim 2021): a 2x2 window -> r*r sub-pixels. Rotation ensemble: the net runs on the
   image rotated by 0/90/180/270 degrees (each window then reaches a different side of the pixel) and
   the four rotated-back outputs are averaged. Residual = sum over rotations / (4 * 255).
+* **MuLUT** (Li et al. 2022, complementary indexing): three 4-input branches with different patterns
+  over the 3x3 neighbourhood -- "S" (2x2 block), "D" (dilated corners), "Y" -- trained jointly, each
+  with the rotation ensemble; the 12 terms are averaged, so each output sees a 5x5 window.
+  Residual = sum / (12 * 255).
 * **EC-LUT** (AAAI 2024): a 2x1 window (the pixel and the one below) -> 9 groups of r*r sub-pixels.
   The expanded convolution adds group g of every pixel to its neighbour at offset g in {-1,0,1}^2, so
   each output sees a 4x3 window through a 2-input (256x256) table. Alpha scaling: the 36 summed
   int8 terms (4 rotations x 9 groups) are multiplied by ``EC_ALPHA`` = 1/16, so each table entry has
   a 1/16-level step and the accumulated rounding error stays well below one level.
 
-Borders: the low-resolution image is reflect-padded (1 px for SR-LUT, 2 px for EC-LUT) on all sides,
-which is what the tiled numpy inference in `infer.py` does too.
+Borders: the low-resolution image is reflect-padded (1 px for SR-LUT, 2 px for MuLUT and EC-LUT) on
+all sides, which is what the tiled numpy inference in `infer.py` does too.
 """
 
 from __future__ import annotations
@@ -23,56 +29,73 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-KINDS = ("srlut", "eclut")
-INT8_SCALE = 127.0
-SR_ROTATION_DIVISOR = 4  # SR-LUT: mean of the four rotations
-EC_ALPHA_SHIFT = 4  # EC-LUT: residual = (sum of 36 int8 terms) >> 4
-EC_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+from engine.sr.infer import EC_ALPHA_SHIFT, EC_OFFSETS, GROUPS, INT8_SCALE, PADDING, PATTERNS
+
+KINDS = ("srlut", "mulut", "eclut")
+
+
+def gather(padded: torch.Tensor, offsets, start: int, size: tuple[int, int]) -> torch.Tensor:
+    """(B, 1, H, W) padded image -> (B, len(offsets), h, w): channel i holds the pixel at offsets[i]
+    from each of the h x w positions whose first pixel sits at padded index `start`."""
+    h, w = size
+    return torch.cat([padded[:, :, start + dy : start + dy + h, start + dx : start + dx + w] for dy, dx in offsets], 1)
+
+
+class Branch(nn.Module):
+    """One table: point-wise convs over the gathered pattern pixels, ReLU in between, int8-scaled output."""
+
+    def __init__(self, inputs: int, outputs: int, width: int) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(inputs, width, 1)
+        self.body = nn.ModuleList(nn.Conv2d(width, width, 1) for _ in range(4))
+        self.head = nn.Conv2d(width, outputs, 1)
+        for conv in [self.first, *self.body, self.head]:
+            nn.init.kaiming_normal_(conv.weight)
+            nn.init.zeros_(conv.bias)
+        nn.init.normal_(self.head.weight, std=1e-3)  # start at nearest-neighbour upscaling
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, inputs, H, W) in [0, 1] -> (B, outputs, H, W) table values, int8 scale (clamped to +-127)."""
+        x = self.first(x.contiguous(memory_format=torch.channels_last))  # 2x faster 1x1 convs on CPU
+        for conv in self.body:
+            x = conv(F.relu(x))
+        return torch.clamp(self.head(F.relu(x)), -1.0, 1.0) * INT8_SCALE
 
 
 class LutNet(nn.Module):
-    """Shared body: first conv over the window, four 1x1 convs, 1x1 head, all with ReLU in between."""
+    """Shared shape: one `Branch` per sampling pattern of `kind`, rotation ensemble, residual over nearest."""
 
     kind: str
-    window: tuple[int, int]
-    groups: int
-    pad: int
 
     def __init__(self, scale: int, width: int = 64) -> None:
         super().__init__()
         if scale not in (2, 3, 4):
             raise ValueError(f"scale must be 2, 3 or 4, not {scale}")
         self.scale = scale
-        self.first = nn.Conv2d(1, width, self.window)
-        self.body = nn.ModuleList(nn.Conv2d(width, width, 1) for _ in range(4))
-        self.head = nn.Conv2d(width, self.groups * scale * scale, 1)
-        for conv in [self.first, *self.body, self.head]:
-            nn.init.kaiming_normal_(conv.weight)
-            nn.init.zeros_(conv.bias)
-        nn.init.normal_(self.head.weight, std=1e-3)  # start at nearest-neighbour upscaling
+        self.patterns = PATTERNS[self.kind]
+        self.pad = PADDING[self.kind]
+        self.groups = GROUPS[self.kind] // len(self.patterns)  # output groups per branch
+        per_branch = self.groups * scale * scale
+        self.branches = nn.ModuleList(Branch(len(pattern), per_branch, width) for pattern in self.patterns)
 
     @property
     def outputs(self) -> int:
-        return self.groups * self.scale * self.scale
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """Valid convolution over windows -> table values, int8 scale (clamped to +-127)."""
-        x = self.first(x.contiguous(memory_format=torch.channels_last))  # 2x faster 1x1 convs on CPU
-        for conv in self.body:
-            x = conv(F.relu(x))
-        return torch.clamp(self.head(F.relu(x)), -1.0, 1.0) * INT8_SCALE
+        """Table columns: every branch's outputs side by side."""
+        return len(self.patterns) * self.groups * self.scale * self.scale
 
     def table_values(self, windows: torch.Tensor) -> torch.Tensor:
-        """(N, window pixels) inputs in [0, 1] -> (N, outputs) table values (before rounding)."""
-        h, w = self.window
-        return self.branch(windows.reshape(-1, 1, h, w)).reshape(-1, self.outputs)
+        """(N, pattern pixels) inputs in [0, 1] -> (N, outputs) table values (before rounding)."""
+        x = windows.reshape(windows.shape[0], -1, 1, 1)
+        return torch.cat([branch(x).reshape(windows.shape[0], -1) for branch in self.branches], 1)
 
     def rotated_sum(self, padded: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """Sum of table values for one rotated padded image -> (B, r*r, H', W') in its own frame."""
-        raise NotImplementedError
+        """Sum of the branches' table values for one rotated padded image -> (B, r*r, h, w) in its own frame."""
+        pairs = zip(self.branches, self.patterns, strict=True)
+        return sum(branch(gather(padded, pattern, self.pad, size)) for branch, pattern in pairs)
 
     def residual_divisor(self) -> float:
-        raise NotImplementedError
+        """Terms averaged per output: patterns x 4 rotations."""
+        return float(4 * len(self.patterns))
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) low-resolution values in [0, 1] -> (B, 1, rH, rW) upscaled (unclipped)."""
@@ -91,32 +114,25 @@ class SRLutNet(LutNet):
     """SR-LUT-S: 2x2 window, four-rotation ensemble; table 17^4 x r^2 (interval 16)."""
 
     kind = "srlut"
-    window = (2, 2)
-    groups = 1
-    pad = 1
 
-    def rotated_sum(self, padded: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        h, w = size
-        # the window of pixel p (padded index p + 1) starts at p + 1: valid-conv index p + 1
-        return self.branch(padded)[:, :, 1 : h + 1, 1 : w + 1]
 
-    def residual_divisor(self) -> float:
-        return float(SR_ROTATION_DIVISOR)
+class MuLutNet(LutNet):
+    """MuLUT: S, D and Y patterns over the 3x3 neighbourhood, each with the rotation ensemble; table
+    17^4 x 3r^2 (one r*r group per pattern)."""
+
+    kind = "mulut"
 
 
 class ECLutNet(LutNet):
     """EC-LUT: 2x1 window, expanded convolution over 9 neighbour offsets; table 256^2 x 9r^2."""
 
     kind = "eclut"
-    window = (2, 1)
-    groups = 9
-    pad = 2
 
     def rotated_sum(self, padded: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         h, w = size
         r2 = self.scale * self.scale
         # branch outputs for every pixel of the 1-px ring around the image (padded index q + 1)
-        groups = self.branch(padded)[:, :, 1 : h + 3, 1 : w + 3]
+        groups = self.branches[0](gather(padded, self.patterns[0], self.pad - 1, (h + 2, w + 2)))
         groups = groups.reshape(groups.shape[0], self.groups, r2, h + 2, w + 2)
         total = torch.zeros(groups.shape[0], r2, h, w, device=padded.device)
         for g, (dy, dx) in enumerate(EC_OFFSETS):
@@ -128,8 +144,8 @@ class ECLutNet(LutNet):
 
 
 def build_net(kind: str, scale: int, width: int = 64) -> LutNet:
-    """The net of `kind` ('srlut' or 'eclut') for upscale factor `scale`."""
-    nets = {"srlut": SRLutNet, "eclut": ECLutNet}
+    """The net of `kind` (see `KINDS`) for upscale factor `scale`."""
+    nets = {"srlut": SRLutNet, "mulut": MuLutNet, "eclut": ECLutNet}
     if kind not in nets:
         raise ValueError(f"unknown SR model kind {kind!r}; expected one of {', '.join(KINDS)}")
     return nets[kind](scale, width)

@@ -1,7 +1,8 @@
 """Sample a trained SR net into its int8 table (the only thing inference needs).
 
-SR-LUT: each of the 4 inputs takes the 17 levels 0, 16, ..., 240, 255 -> 17^4 rows, indexed
-((a * 17 + b) * 17 + c) * 17 + d, of r*r values; inference interpolates between rows (4-simplex).
+SR-LUT and MuLUT: each of the 4 inputs takes the 17 levels 0, 16, ..., 240, 255 -> 17^4 rows, indexed
+((a * 17 + b) * 17 + c) * 17 + d, of r*r values (MuLUT: 3 * r*r, one group per pattern, all three
+sampled on the same lattice); inference interpolates between rows (4-simplex).
 EC-LUT: both inputs take all 256 levels -> 256^2 rows, indexed p * 256 + q, of 9 * r*r values; no
 interpolation. Values are the net's clamped outputs rounded to int8.
 """
@@ -11,15 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.sr.infer import SR_LEVELS, SRTable
+from engine.sr.infer import SIMPLEX_KINDS, SR_LEVELS, SRTable
 
 CHUNK_ROWS = 8192
 
 
 def lattice_inputs(kind: str) -> np.ndarray:
     """(rows, window pixels) uint8 lattice in table-row order."""
-    levels = SR_LEVELS if kind == "srlut" else np.arange(256)
-    inputs = 4 if kind == "srlut" else 2
+    levels = SR_LEVELS if kind in SIMPLEX_KINDS else np.arange(256)
+    inputs = 4 if kind in SIMPLEX_KINDS else 2
     grid = np.meshgrid(*([levels] * inputs), indexing="ij")
     return np.stack([g.ravel() for g in grid], axis=1).astype(np.uint8)
 

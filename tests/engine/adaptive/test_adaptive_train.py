@@ -114,3 +114,19 @@ def test_a_preset_with_wrong_shapes_is_refused(tmp_path, user_data):
     path.write_text(json.dumps(meta))
     with pytest.raises(PresetError, match="do not match"):
         load_model(read_preset(path))
+
+
+def test_fine_tuning_keeps_the_starting_point_when_training_only_hurts():
+    import torch
+
+    from engine.adaptive.model import AdaptiveLUT
+
+    pairs = _tiny_pairs(3)
+    torch.manual_seed(0)
+    start = AdaptiveLUT(TINY_MODEL)
+    ruinous = TrainConfig(epochs=1, steps_per_epoch=3, batch_size=2, crop=32, learning_rate=5.0)
+    result = train_model(FolderPairs(pairs[:2], 32), pairs[2:], TINY_MODEL, ruinous, init=start)
+    assert result.history[0].val_psnr < result.best_val_psnr == pytest.approx(evaluate(start, pairs[2:]))
+    assert result.best_epoch == 0
+    for key, value in start.state_dict().items():
+        torch.testing.assert_close(result.model.state_dict()[key], value)

@@ -119,3 +119,25 @@ def test_cancel_stops_the_merge(bracket):
     token.cancel()
     with pytest.raises(Cancelled):
         merge_photos([Photo(f) for f in bracket([-1.0, 1.0], [(0, 0)] * 2)], cancel=token)
+
+
+def test_a_turned_frame_is_rotated_onto_the_reference_before_fusing():
+    from skimage.transform import rotate
+
+    from engine.color import linear_to_srgb, srgb_to_linear
+    from engine.image import sample_photo
+
+    linear = srgb_to_linear(sample_photo("coffee").pixels)
+
+    def exposed(scene, ev):
+        return Photo(linear_to_srgb(np.clip(scene * 2.0**ev, 0, 1)).astype(np.float32))
+
+    turned = rotate(linear, -1.0, order=1, mode="edge").astype(np.float32)
+    still = merge_photos([exposed(linear, -1.5), exposed(linear, 0.0)], MergeOptions(align=False)).photo.pixels
+    moving = [exposed(turned, -1.5), exposed(linear, 0.0)]
+    aligned = merge_photos(moving)
+    unaligned = merge_photos(moving, MergeOptions(align=False)).photo.pixels
+    assert abs(abs(aligned.shifts[0].angle) - 1.0) < 0.06 and aligned.reference == 1
+    inner = (slice(30, -30), slice(30, -30))
+    error = np.abs(aligned.photo.pixels[inner] - still[inner]).mean()
+    assert error < 0.005 and error < 0.4 * np.abs(unaligned[inner] - still[inner]).mean()

@@ -11,6 +11,7 @@ import pytest
 from engine.errors import Cancelled
 from engine.jobs import CancelToken
 from engine.sr.infer import (
+    PADDING,
     SR_LEVELS,
     ModelFileError,
     OutputTooLargeError,
@@ -81,12 +82,12 @@ def test_simplex_reproduces_table_rows_at_lattice_points() -> None:
 
 
 def random_table(kind: str, scale: int, seed: int = 0) -> SRTable:
-    rows, groups = {"srlut": (17**4, 1), "eclut": (256**2, 9)}[kind]
+    rows, groups = {"srlut": (17**4, 1), "mulut": (17**4, 3), "eclut": (256**2, 9)}[kind]
     values = np.random.default_rng(seed).integers(-127, 128, size=(rows, groups * scale * scale))
     return SRTable(kind, scale, values.astype(np.int8))
 
 
-@pytest.mark.parametrize("kind", ["srlut", "eclut"])
+@pytest.mark.parametrize("kind", ["srlut", "mulut", "eclut"])
 @pytest.mark.parametrize("scale", [2, 4])
 def test_tiled_equals_untiled_bit_exact(kind: str, scale: int) -> None:
     table = random_table(kind, scale)
@@ -100,7 +101,7 @@ def test_tiled_equals_untiled_bit_exact(kind: str, scale: int) -> None:
     np.testing.assert_array_equal(upscale_uint8(image[:, :, 1], table), whole[:, :, 1])
 
 
-@pytest.mark.parametrize("kind", ["srlut", "eclut"])
+@pytest.mark.parametrize("kind", ["srlut", "mulut", "eclut"])
 def test_zero_table_is_nearest_neighbour(kind: str) -> None:
     table = SRTable(kind, 2, np.zeros_like(random_table(kind, 2).table))
     image = np.random.default_rng(7).integers(0, 256, size=(5, 6, 3)).astype(np.uint8)
@@ -128,13 +129,75 @@ def test_table_file_round_trip_and_bad_files(tmp_path) -> None:
     np.testing.assert_array_equal(loaded.table, table.table)
     assert loaded.meta["steps"] == 3
     (tmp_path / "t.json").write_text(json.dumps({"kind": "srlut", "scale": 2}))
-    with pytest.raises(ModelFileError, match="int8 of shape"):
+    with pytest.raises(ModelFileError, match="int8 with 83521 rows"):
         load_table(tmp_path / "t.npz")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     (tmp_path / "bad.json").write_text(json.dumps({"kind": "srlut", "scale": 2}))
     with pytest.raises(ModelFileError, match="bad.npz"):
         load_table(tmp_path / "bad.npz")
-    np.savez(tmp_path / "obj.npz", table=np.array([{"a": 1}], dtype=object))
+    np.savez(tmp_path / "obj.npz", delta=np.array([{"a": 1}], dtype=object))  # would need unpickling
     (tmp_path / "obj.json").write_text(json.dumps({"kind": "srlut", "scale": 2}))
-    with pytest.raises(ModelFileError, match="obj.npz"):
+    with pytest.raises(ModelFileError, match="obj.npz.*(pickle|Object arrays)"):
         load_table(tmp_path / "obj.npz")
+
+
+# the sampling patterns as the papers define them (rotated frame, (dy, dx) from the pixel), written
+# out here so the reference does not share infer.py's constants
+PAPER_PATTERNS = {
+    "srlut": (((0, 0), (0, 1), (1, 0), (1, 1)),),
+    "mulut": (
+        ((0, 0), (0, 1), (1, 0), (1, 1)),  # S
+        ((0, 0), (0, 2), (2, 0), (2, 2)),  # D
+        ((0, 0), (1, 1), (1, 2), (2, 1)),  # Y
+    ),
+}
+
+
+def rotation_reference_upscale(
+    image: np.ndarray, kind: str, coefficients: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """Independent reference for a table that is linear in its four inputs: rotate the padded image
+    itself (no folded offsets or permuted tables), read each pattern's pixels, pixel-shuffle, rotate
+    back, and average the 4 x patterns terms as infer.py's integer arithmetic does.
+
+    coefficients (patterns, r*r, 4), offsets (patterns, r*r): 16 x the table at input values v is
+    coefficients . v + 16 * offsets, exactly what the 4-simplex interpolation of a linear table gives."""
+    patterns, r2 = coefficients.shape[:2]
+    r = int(round(r2**0.5))
+    p = PADDING[kind]
+    padded = np.pad(image.astype(np.int64), p, mode="reflect")
+    height, width = image.shape
+    total = np.zeros((height * r, width * r), np.int64)
+    for k in range(4):
+        rotated = np.rot90(padded, k)
+        h, w = rotated.shape[0] - 2 * p, rotated.shape[1] - 2 * p
+        out = np.zeros((h, w, r2), np.int64)
+        for g, pattern in enumerate(PAPER_PATTERNS[kind]):
+            values = np.stack([rotated[p + dy : p + dy + h, p + dx : p + dx + w] for dy, dx in pattern], -1)
+            out += values @ coefficients[g].T + 16 * offsets[g]
+        shuffled = out.reshape(h, w, r, r).transpose(0, 2, 1, 3).reshape(h * r, w * r)
+        total += np.rot90(shuffled, -k)
+    divisor = 16 * 4 * patterns
+    residual = (total + divisor // 2) // divisor
+    return np.clip(image.repeat(r, 0).repeat(r, 1) + residual, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("kind", ["srlut", "mulut"])
+@pytest.mark.parametrize("scale", [2, 4])
+def test_pattern_sampling_is_exact_on_linear_tables(kind: str, scale: int) -> None:
+    """Every pattern's pixels, rotation and sub-pixel order: the table output equals the rotated-image
+    reference exactly, with a different linear function per pattern and per sub-pixel."""
+    patterns, r2 = len(PAPER_PATTERNS[kind]), scale * scale
+    rng = np.random.default_rng(8)
+    coefficients = rng.integers(-2, 3, size=(patterns, r2, 4))
+    coefficients[np.abs(coefficients).sum(-1) > 7] //= 2  # keep 16 * sum |c| + |offset| <= 127
+    offsets = rng.integers(-10, 11, size=(patterns, r2))
+    table = np.concatenate(
+        [linear_table(coefficients[g], offsets[g]) for g in range(patterns)], axis=1
+    )  # (17^4, patterns * r*r): pattern g's sub-pixels in columns g * r*r ...
+    image = rng.integers(0, 256, size=(13, 11)).astype(np.uint8)
+    image[4:9, 3:8] = rng.integers(100, 140, size=(5, 5))  # smooth patch: residuals that do not clip
+    result = upscale_uint8(image, SRTable(kind, scale, table))
+    expected = rotation_reference_upscale(image, kind, coefficients, offsets)
+    np.testing.assert_array_equal(result, expected)
+    assert (result != image.repeat(scale, 0).repeat(scale, 1)).mean() > 0.3  # the residual is not all zero

@@ -18,12 +18,16 @@ from engine.sr.transfer import lattice_inputs, net_to_table
 def random_net(kind: str, scale: int, seed: int = 0):
     torch.manual_seed(seed)
     net = build_net(kind, scale, width=16)
-    torch.nn.init.normal_(net.head.weight, std=0.15)  # a net with a visible residual
-    torch.nn.init.normal_(net.head.bias, std=0.05)
+    for branch in net.branches:  # a net with a visible residual
+        torch.nn.init.normal_(branch.head.weight, std=0.15)
+        torch.nn.init.normal_(branch.head.bias, std=0.05)
     return net.eval()
 
 
-@pytest.fixture(scope="module", params=[("srlut", 2), ("srlut", 4), ("eclut", 2), ("eclut", 4)], ids=str)
+KIND_SCALES = [("srlut", 2), ("srlut", 4), ("mulut", 2), ("mulut", 4), ("eclut", 2), ("eclut", 4)]
+
+
+@pytest.fixture(scope="module", params=KIND_SCALES, ids=str)
 def net_and_table(request):
     net = random_net(*request.param)
     return net, net_to_table(net)
@@ -57,7 +61,7 @@ def test_numpy_upscaler_matches_the_net_on_a_photo_crop(net_and_table) -> None:
     assert difference.max() <= 2 and difference.mean() < 0.3, (difference.max(), difference.mean())
 
 
-@pytest.mark.parametrize("kind", ["srlut", "eclut"])
+@pytest.mark.parametrize("kind", ["srlut", "mulut", "eclut"])
 def test_short_training_lowers_the_loss(kind: str) -> None:
     rng = np.random.default_rng(0)
     # smooth synthetic photos: the net can learn to beat nearest-neighbour quickly
@@ -113,3 +117,47 @@ def _repo_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[3]
+
+
+def test_train_cli_writes_a_usable_table(tmp_path) -> None:
+    from engine.cli import main
+    from engine.image import Photo, save_photo
+    from engine.sr.infer import load_table
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(2):
+        save_photo(Photo(rng.random((70, 90, 3)).astype(np.float32)), photos / f"p{i}.png")
+    save_photo(Photo(rng.random((20, 20, 3)).astype(np.float32)), photos / "tiny.png")  # too small: skipped
+    argv = ["train", "--kind", "sr", "--data", str(photos), "--name", "mine", "--out", str(tmp_path / "out")]
+    assert main([*argv, "--sr-model", "eclut", "--scale", "2", "--steps", "1", "--finetune-steps", "2"]) == 0
+    table = load_table(tmp_path / "out" / "mine.npz")
+    assert (table.kind, table.scale, table.meta["steps"]) == ("eclut", 2, 1)
+    assert table.meta["metrics"]["bicubic_y_psnr"] > 20 and table.meta["finetune"]["steps"] == 2
+    assert main([*argv, "--epochs", "3"]) == 2
+    assert main([*argv[:4], str(tmp_path / "none"), *argv[5:]]) == 2
+
+
+@pytest.mark.parametrize("kind", ["srlut", "mulut", "eclut"])
+def test_finetune_lookup_matches_inference_and_lowers_the_loss(kind: str) -> None:
+    from engine.sr.finetune import FinetuneConfig, _residual, finetune_table
+    from engine.sr.infer import SRTable
+
+    rng = np.random.default_rng(4)
+    rows, groups = {"srlut": (17**4, 1), "mulut": (17**4, 3), "eclut": (256**2, 9)}[kind]
+    table = SRTable(kind, 2, rng.integers(-40, 40, size=(rows, groups * 4)).astype(np.int8))
+    images = rng.integers(0, 256, size=(2, 9, 11)).astype(np.uint8)
+    residual = _residual(
+        torch.from_numpy(table.table.astype(np.float32)), table, torch.from_numpy(images.astype(np.int64))
+    )
+    blocks = residual.numpy().reshape(2, 9, 11, 2, 2).transpose(0, 1, 3, 2, 4).reshape(2, 18, 22)
+    differentiable = np.clip(np.round(images.repeat(2, 1).repeat(2, 2) + blocks), 0, 255)
+    exact = np.stack([upscale_uint8(image, table) for image in images])
+    assert np.abs(differentiable - exact).max() <= 1  # the same lookup, float rounding aside
+
+    y, x = np.mgrid[0:96, 0:96] / 96.0
+    photos = [np.clip(0.5 + 0.4 * np.sin(7 * x + 3 * y * f), 0, 1).astype(np.float32) for f in (1.0, 2.0)]
+    tuned, losses = finetune_table(table, photos, FinetuneConfig(steps=40, batch=4, crop=12, learning_rate=2.0))
+    assert tuned.table.dtype == np.int8 and np.abs(tuned.table.astype(int)).max() <= 127
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), (losses[:5], losses[-5:])
