@@ -78,6 +78,9 @@ class PresetGrid(QListWidget):
         self.setWordWrap(True)
         self.setSpacing(0)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # the applied preset: a frame round thumbnail and name (Qt alone only colours the name)
+        self.setStyleSheet("QListView::item:selected { border: 2px solid palette(highlight); border-radius: 4px;"
+                           " color: palette(text); background: palette(base); }")
         self._fit_cells(2 * MIN_CELL_WIDTH)
 
     def placeholder(self) -> QIcon:
