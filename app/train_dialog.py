@@ -93,13 +93,14 @@ class TrainDialog(QDialog):
             self.options.addWidget(widget)
         self.progress = QProgressBar(minimum=0, maximum=PROGRESS_STEPS)
         self.eta = QLabel("")
+        self.eta.setWordWrap(True)  # long messages (the saved path) wrap instead of squeezing the progress bar
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setMinimumHeight(200)
         self.loss_plot = self.plots.addPlot(title="Training loss")
         self.loss_plot.setLabel("bottom", "epoch")
         self.score_plot = self.plots.addPlot(title="PSNR (dB)")
         self.score_plot.setLabel("bottom", "epoch")
-        self.score_plot.addLegend(offset=(-10, -10))
+        self.score_plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(0, 0, 0, 190))  # legible over curves
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(CURVE_COLOURS[0], width=2))
         self.score_curves: dict[str, pg.PlotDataItem] = {}
         self.train_button = QPushButton("Train")
@@ -121,8 +122,8 @@ class TrainDialog(QDialog):
         form.addRow("Name", self.name)
         form.addRow("Epochs", self.epochs)
         form.addRow("Options", self.options)
-        progress_row = QHBoxLayout()
-        progress_row.addWidget(self.progress, 1)
+        progress_row = QVBoxLayout()
+        progress_row.addWidget(self.progress)
         progress_row.addWidget(self.eta)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
