@@ -76,6 +76,7 @@ def test_train_dialog_trains_a_preset_that_appears_in_the_panel(tmp_path, editor
     dialog = panel.train_dialog
     assert dialog.kind.currentData() == "adaptive"
     assert dialog.train_button.isDefault()  # Return trains (it used to press Close)
+    assert dialog.target_row.isEnabled()  # adaptive presets may take targets from a folder of their own
 
     (tmp_path / "empty" / "input").mkdir(parents=True)
     (tmp_path / "empty" / "target").mkdir()
