@@ -151,6 +151,10 @@ def test_panel_shows_whole_thumbnails_with_names_and_marks_the_applied_preset(ed
     assert grid.selectedItems() == []
     editor.undo_stack.redo()
     assert [item.data(_user_role()) for item in grid.selectedItems()] == [stem]
+    editor.replace_photo(Photo(editor.photo.pixels[::2, ::2]), "smaller")
+    assert grid.selectedItems() == []  # that LUT was predicted for the previous photo
+    placeholder = grid.item(0).icon().pixmap(grid.iconSize()).toImage()
+    assert placeholder.pixelColor(4, 4).getRgb()[:3] == (96, 96, 96)  # not the previous photo's thumbnail
 
 
 def _horizontal():
