@@ -26,6 +26,7 @@ class ExportImageDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export image")
         self.path = QLineEdit(str(suggested))
+        self.path.setMinimumWidth(self.path.fontMetrics().horizontalAdvance("x" * 48))  # the whole path, not its tail
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.bit_depth = QComboBox()
@@ -39,6 +40,7 @@ class ExportImageDialog(QDialog):
         row.addWidget(self.path, 1)
         row.addWidget(browse)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QWidget
 
 BINS = 256
@@ -22,6 +23,10 @@ class HistogramView(pg.PlotWidget):
         self.setXRange(0, BINS - 1, padding=0)
         self.counts: dict[str, np.ndarray] = {}
         self._curves = {name: self.plot(pen=pg.mkPen(color, width=1)) for name, color in CURVES}
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """A strip, not a square: the panels below it (presets) need the height more."""
+        return QSize(300, 160)
 
     def show_pixels(self, pixels: np.ndarray) -> None:
         """Count 8-bit levels of each channel and of luminance; curves are normalised to the tallest bin."""

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
 
@@ -342,6 +342,7 @@ class MainWindow(QMainWindow):
         self._size_label, self._zoom_label = QLabel("no photo"), QLabel("")
         self._frame_label, self._gl_label = QLabel(""), QLabel("GPU preview")
         for label in (self._size_label, self._zoom_label, self._frame_label, self._gl_label):
+            label.setContentsMargins(8, 0, 8, 0)  # apart enough to read as separate facts
             self.statusBar().addPermanentWidget(label)
 
     def _frame_rendered(self, milliseconds: float) -> None:
@@ -373,8 +374,9 @@ class MainWindow(QMainWindow):
         self.menu("File").addSeparator()
         self._action("File", "&Export Image…", self._ask_export_image, "Ctrl+E")
         self._action("File", "Export LUT as .&cube…", self._ask_export_lut, "Ctrl+Shift+E")
-        self.menu("File").addSeparator()
-        self._action("File", "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._quit_separator = self.menu("File").addSeparator()
+        self._quit_action = self._action("File", "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.menu("File").installEventFilter(self)  # plug-ins' File entries go above Quit
 
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
@@ -398,6 +400,17 @@ class MainWindow(QMainWindow):
             group.addAction(action)
             self._layout_actions[layout] = action
         view.addSeparator()
+        for dock in self._docks:  # the panels, with the plug-ins' ones that follow, as the View menu's last group
+            view.removeAction(dock.toggleViewAction())
+            view.addAction(dock.toggleViewAction())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if (watched is self.menu("File") and event.type() == QEvent.Type.ActionAdded
+                and event.action() not in (self._quit_separator, self._quit_action)):
+            for action in (self._quit_separator, self._quit_action):
+                watched.removeAction(action)
+                watched.addAction(action)
+        return super().eventFilter(watched, event)
 
     def _connect_panel(self) -> None:
         self.lut_panel.importRequested.connect(self._ask_open_lut)

@@ -74,7 +74,6 @@ class MergeDialog(QDialog):
         self.crop_box = QCheckBox("Crop to the area every aligned frame covers")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.merge_button = self.buttons.addButton("Merge", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.merge_button.setDefault(True)
         self.buttons.accepted.connect(self.merge)
         self.buttons.rejected.connect(self.reject)
 
@@ -84,6 +83,7 @@ class MergeDialog(QDialog):
         for box in (self.align_box, self.deghost_box, self.crop_box):
             layout.addWidget(box)
         layout.addWidget(self.buttons)
+        self.merge_button.setDefault(True)  # only once inside the dialog: before, Qt made Cancel the default
 
     def _card(self, index: int) -> QWidget:
         card = QFrame()

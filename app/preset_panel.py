@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSlider,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +34,9 @@ from engine.presets import Preset, all_presets
 THUMB_SIDE = 160
 PREDICT_SIDE = 512  # the predictor's 256 x 256 view is taken from this downsample
 STRENGTH_STEPS = 100
+MIN_CELL_WIDTH = 120  # a thumbnail narrower than this is too small to judge a look by
+CELL_PADDING = 12
+TEXT_LINES_HEIGHT = 36  # room for a preset name on up to two lines under its thumbnail
 
 
 def to_pixmap(pixels: np.ndarray) -> QPixmap:
@@ -49,6 +54,57 @@ def preset_look(preset: Preset, small: np.ndarray, thumb: np.ndarray) -> tuple[L
     return lut, apply_lut(thumb, lut)
 
 
+def thumbnail_icon(pixmap: QPixmap) -> QIcon:
+    """An icon drawn the same selected or not: a selection tint would change the very colours being judged."""
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+        icon.addPixmap(pixmap, mode)
+    return icon
+
+
+class PresetGrid(QListWidget):
+    """Thumbnails with the preset name under each, as many columns as fit (two in the default dock width).
+
+    The cell size follows the widget's width so thumbnails use the room there is; the scroll bar's width is
+    always reserved so its appearing cannot change the column count (which would re-lay out in a loop).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setWordWrap(True)
+        self.setSpacing(0)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # the applied preset: a frame round thumbnail and name (Qt alone only colours the name)
+        self.setStyleSheet("QListView::item:selected { border: 2px solid palette(highlight); border-radius: 4px;"
+                           " color: palette(text); background: palette(base); }")
+        self._fit_cells(2 * MIN_CELL_WIDTH)
+
+    def placeholder(self) -> QIcon:
+        """A neutral grey tile shown until the preset's thumbnail is computed."""
+        pixmap = QPixmap(self.iconSize())
+        pixmap.fill(QColor(96, 96, 96))
+        return QIcon(pixmap)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        self._fit_cells(event.size().width() - 2 * self.frameWidth() - scroll_bar)
+        super().resizeEvent(event)
+
+    def _fit_cells(self, available: int) -> None:
+        columns = max(1, available // MIN_CELL_WIDTH)
+        cell_width = max(MIN_CELL_WIDTH, available // columns)
+        icon_width = cell_width - CELL_PADDING
+        icon = QSize(icon_width, icon_width * 3 // 4)
+        if icon != self.iconSize():
+            self.setIconSize(icon)
+            self.setGridSize(QSize(cell_width, icon.height() + TEXT_LINES_HEIGHT))
+            self.setMinimumHeight(2 * self.gridSize().height() + 2 * self.frameWidth())  # two rows with names
+
+
 class PresetPanel(QWidget):
     """Dock content; `window` is the editor's main window (plug-in API)."""
 
@@ -64,15 +120,7 @@ class PresetPanel(QWidget):
         self._pending_click: str | None = None
         self._background = Background(self)
 
-        self.list = QListWidget()
-        self.list.setViewMode(QListView.ViewMode.IconMode)
-        self.list.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE * 3 // 4))
-        self.list.setResizeMode(QListView.ResizeMode.Adjust)
-        self.list.setMovement(QListView.Movement.Static)
-        self.list.setWordWrap(True)
-        self.list.setUniformItemSizes(True)
-        self.list.setGridSize(QSize(THUMB_SIDE + 16, THUMB_SIDE * 3 // 4 + 40))
-        self.list.setMinimumHeight(2 * self.list.gridSize().height() + 8)  # two rows of thumbnails with names
+        self.list = PresetGrid()
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.strength = QSlider(Qt.Orientation.Horizontal)
@@ -101,6 +149,7 @@ class PresetPanel(QWidget):
         self.export_button.clicked.connect(self._ask_export)
         self.train_button.clicked.connect(self.open_train_dialog)
         window.photoChanged.connect(self.refresh_thumbnails)
+        window.lutChanged.connect(self._mark_applied)
         self.reload()
 
     # ------------------------------------------------------------------------------------ presets
@@ -109,7 +158,7 @@ class PresetPanel(QWidget):
         self.presets, problems = all_presets()
         self.list.clear()
         for preset in self.presets:
-            item = QListWidgetItem(preset.name)
+            item = QListWidgetItem(self.list.placeholder(), preset.name)
             item.setData(Qt.ItemDataRole.UserRole, preset.stem)
             item.setToolTip(f"{preset.description}\n{'shipped' if preset.shipped else preset.json_path}")
             self.list.addItem(item)
@@ -127,6 +176,9 @@ class PresetPanel(QWidget):
         """Start computing every preset's LUT and thumbnail for the current photo (off the GUI thread)."""
         self._generation += 1
         self.luts = {}
+        self._mark_applied()  # a LUT predicted for the previous photo is no preset's look for this one
+        for index in range(self.list.count()):  # no thumbnails of the previous photo meanwhile
+            self.list.item(index).setIcon(self.list.placeholder())
         photo = self.window.photo
         if photo is None or not self.presets:
             return
@@ -148,7 +200,7 @@ class PresetPanel(QWidget):
                 return
             lut, thumb = result
             self.luts[preset.stem] = lut
-            self.item(preset.stem).setIcon(QIcon(to_pixmap(thumb)))
+            self.item(preset.stem).setIcon(thumbnail_icon(to_pixmap(thumb)))
             if self._pending_click == preset.stem:
                 self.apply(preset.stem)
             self._next_thumbnail(generation, views, index + 1)
@@ -170,6 +222,18 @@ class PresetPanel(QWidget):
         self.status.setText("")
         self.window.set_lut(lut, f"Preset {self.preset(stem).name}")
         self.presetApplied.emit(stem)
+
+    def applied_stem(self) -> str | None:
+        """The preset whose LUT for this photo the editor shows now (None: another LUT or none)."""
+        return next((stem for stem, lut in self.luts.items() if lut is self.window.lut), None)
+
+    def _mark_applied(self) -> None:
+        """Keep the highlight on the preset actually shown, also after undo, Clear LUT or a .cube import."""
+        stem = self.applied_stem()
+        if stem is None:
+            self.list.clearSelection()
+        else:
+            self.list.setCurrentItem(self.item(stem))
 
     def _strength_moved(self, value: int) -> None:
         self.strength_label.setText(f"{value}%")

@@ -64,7 +64,6 @@ class TrainDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Train preset")
         self.setModal(False)
         self.kinds = kinds()
         self._background = Background(self)
@@ -79,13 +78,10 @@ class TrainDialog(QDialog):
         for kind in self.kinds:
             self.kind.addItem(kind.label, kind.key)
         self.data = QLineEdit()
-        self.data.setPlaceholderText("folder with input/ and target/, or the folder of inputs")
         self.target = QLineEdit()
-        self.target.setPlaceholderText("optional: folder of targets, when they are in a folder of their own")
         self.report = QPlainTextEdit(readOnly=True)
         self.report.setMaximumHeight(110)
         self.name = QLineEdit()
-        self.name.setPlaceholderText("name of the new preset")
         self.epochs = QSpinBox(minimum=1, maximum=10000, value=self.kinds[0].default_epochs)
         self.options = QStackedWidget()
         self.option_widgets = [kind.options_widget() for kind in self.kinds]
@@ -93,37 +89,40 @@ class TrainDialog(QDialog):
             self.options.addWidget(widget)
         self.progress = QProgressBar(minimum=0, maximum=PROGRESS_STEPS)
         self.eta = QLabel("")
+        self.eta.setWordWrap(True)  # long messages (the saved path) wrap instead of squeezing the progress bar
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setMinimumHeight(200)
         self.loss_plot = self.plots.addPlot(title="Training loss")
         self.loss_plot.setLabel("bottom", "epoch")
         self.score_plot = self.plots.addPlot(title="PSNR (dB)")
         self.score_plot.setLabel("bottom", "epoch")
-        self.score_plot.addLegend(offset=(-10, -10))
+        self.score_plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(0, 0, 0, 190))  # legible over curves
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(CURVE_COLOURS[0], width=2))
         self.score_curves: dict[str, pg.PlotDataItem] = {}
         self.train_button = QPushButton("Train")
-        self.train_button.setDefault(True)
         self.cancel_button = QPushButton("Close")
 
-        def folder_row(edit: QLineEdit) -> QHBoxLayout:
-            row = QHBoxLayout()
-            row.addWidget(edit, 1)
+        def folder_row(edit: QLineEdit) -> QWidget:
+            row = QWidget()  # one widget, so the target row can be disabled as a whole
+            layout = QHBoxLayout(row)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.addWidget(edit, 1)
             browse = QPushButton("Browse…")
             browse.clicked.connect(lambda: self._browse(edit))
-            row.addWidget(browse)
+            layout.addWidget(browse)
             return row
 
         form = QFormLayout()
         form.addRow("Model", self.kind)
-        form.addRow("Pairs", folder_row(self.data))
-        form.addRow("Targets", folder_row(self.target))
+        self.target_row = folder_row(self.target)
+        form.addRow("Data", folder_row(self.data))
+        form.addRow("Targets", self.target_row)
         form.addRow("Report", self.report)
         form.addRow("Name", self.name)
         form.addRow("Epochs", self.epochs)
         form.addRow("Options", self.options)
-        progress_row = QHBoxLayout()
-        progress_row.addWidget(self.progress, 1)
+        progress_row = QVBoxLayout()
+        progress_row.addWidget(self.progress)
         progress_row.addWidget(self.eta)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -134,6 +133,7 @@ class TrainDialog(QDialog):
         layout.addLayout(progress_row)
         layout.addWidget(self.plots, 1)
         layout.addLayout(buttons)
+        self.train_button.setDefault(True)  # only once inside the dialog: before, Qt made Close the default
         self.resize(760, 720)
 
         self.kind.currentIndexChanged.connect(self._kind_changed)
@@ -147,6 +147,7 @@ class TrainDialog(QDialog):
         self.bridge.finished.connect(self._finished)
         self.bridge.failed.connect(self._failed)
         self.bridge.cancelled.connect(self._cancelled)
+        self._describe_fields(self.kinds[0])
         self._update_buttons()
 
     @property
@@ -172,8 +173,23 @@ class TrainDialog(QDialog):
 
     def _kind_changed(self, index: int) -> None:
         self.options.setCurrentIndex(index)
+        self._describe_fields(self.kinds[index])
         self.epochs.setValue(self.kinds[index].default_epochs)
         self.validate()
+
+    def _target_folder(self) -> Path | None:
+        text = self.target.text().strip()
+        return Path(text) if text and self.target_row.isEnabled() else None
+
+    def _describe_fields(self, kind) -> None:
+        """Title, placeholders and the target row say what `kind` wants (see `app.train_kinds`)."""
+        self.setWindowTitle(f"Train: {kind.label}")
+        self.data.setPlaceholderText(getattr(kind, "data_hint", "folder of training data"))
+        uses_target = getattr(kind, "uses_target", True)
+        self.target_row.setEnabled(uses_target)
+        self.target.setPlaceholderText("optional: folder of targets, when they are in a folder of their own"
+                                       if uses_target else "not used: this kind needs no targets")
+        self.name.setPlaceholderText(getattr(kind, "name_hint", "name of the new model"))
 
     def validate(self) -> None:
         """Check the folder(s) on a worker thread and show the report."""
@@ -182,7 +198,7 @@ class TrainDialog(QDialog):
         data = self.data.text().strip()
         if not data:
             return
-        target = Path(self.target.text().strip()) if self.target.text().strip() else None
+        target = self._target_folder()
         kind = self.current_kind
         self.report.setPlainText("Checking…")
         self._background.submit(lambda: kind.validate(Path(data), target), self._validated, self._invalid)
@@ -210,8 +226,7 @@ class TrainDialog(QDialog):
         if self.training or not self._usable:
             return
         kind = self.current_kind
-        target = self.target.text().strip()
-        request = TrainRequest(Path(self.data.text().strip()), Path(target) if target else None,
+        request = TrainRequest(Path(self.data.text().strip()), self._target_folder(),
                                self.name.text().strip(), self.epochs.value(),
                                self.option_widgets[self.kind.currentIndex()].values())
         self._points = []

@@ -1,4 +1,4 @@
-"""Plug-in: the adaptive-preset panel (dock) and Tools > Train preset…"""
+"""Plug-in: the adaptive-preset panel (dock) and Tools > Train Model… (presets, upscaling tables, ...)"""
 
 from __future__ import annotations
 
@@ -10,5 +10,5 @@ def install(window: Any) -> None:
 
     panel = PresetPanel(window)
     window.add_dock(panel, "Adaptive presets")
-    window.menu("Tools").addAction("Train preset…", panel.open_train_dialog)
+    window.menu("Tools").addAction("&Train Model…", panel.open_train_dialog)
     window.adaptive_presets = panel

@@ -46,14 +46,20 @@ def _sr_options(group: argparse._ArgumentGroup) -> None:
         "--sr-model", choices=("srlut", "mulut", "eclut"), default=None, help="sr: net kind (default srlut)"
     )
     group.add_argument("--scale", type=int, choices=(2, 4), default=None, help="sr: upscale factor (default 4)")
-    group.add_argument("--steps", type=int, default=None, help="sr: training steps (default 2000)")
+    group.add_argument("--steps", type=int, default=None,
+                       help="sr, lowlight: training steps (sr default 2000; lowlight: epochs x max(25, scenes / 4))")
     group.add_argument("--finetune-steps", type=int, default=None,
                        help="sr: then fine-tune the table itself through the lookup for N steps (default 0)")
+
+
+def _lowlight_options(group: argparse._ArgumentGroup) -> None:
+    """lowlight: no flags of its own; it reads --epochs or the shared --steps (listed with sr)."""
 
 
 KINDS: dict[str, Kind] = {
     "adaptive": Kind("engine.adaptive.train", _adaptive_options),
     "sr": Kind("engine.sr.train", _sr_options),
+    "lowlight": Kind("engine.lowlight.train", _lowlight_options),
 }
 
 

@@ -75,6 +75,8 @@ def test_train_dialog_trains_a_preset_that_appears_in_the_panel(tmp_path, editor
     panel.open_train_dialog()
     dialog = panel.train_dialog
     assert dialog.kind.currentData() == "adaptive"
+    assert dialog.train_button.isDefault()  # Return trains (it used to press Close)
+    assert dialog.target_row.isEnabled()  # adaptive presets may take targets from a folder of their own
 
     (tmp_path / "empty" / "input").mkdir(parents=True)
     (tmp_path / "empty" / "target").mkdir()
@@ -122,3 +124,46 @@ def test_cancel_in_the_dialog_writes_nothing(tmp_path, editor, qtbot):
     assert not dialog.training and dialog.cancel_button.text() == "Close"
     assert not (user_presets_dir() / "never.json").exists()
     assert "resume" in dialog.eta.text()
+
+
+def test_panel_shows_whole_thumbnails_with_names_and_marks_the_applied_preset(editor, qtbot):
+    from app.preset_panel import MIN_CELL_WIDTH
+
+    panel = editor.adaptive_presets
+    with qtbot.waitSignal(panel.thumbnailsReady, timeout=60_000):
+        panel.reload()
+    grid = panel.list
+    editor.resizeDocks([panel.parentWidget()], [320], _horizontal())  # the dock at its default width
+    qtbot.waitUntil(lambda: grid.width() < 2 * MIN_CELL_WIDTH + 100)
+    assert [grid.item(i).text() for i in range(grid.count())] == [p.name for p in panel.presets]
+    icon = grid.iconSize()
+    assert icon.width() >= 100 and icon.height() >= 75
+    first, second = (grid.visualItemRect(grid.item(i)) for i in (0, 1))
+    assert first.height() > icon.height() and first.width() >= min(icon.width(), icon.height())  # not a sliver
+    assert first.top() == second.top() and second.left() > first.right()  # two per row
+    assert grid.minimumHeight() >= 2 * grid.gridSize().height()
+
+    stem = panel.presets[1].stem
+    with qtbot.waitSignal(panel.presetApplied, timeout=5_000):
+        qtbot.mouseClick(grid.viewport(), _left(), pos=grid.visualItemRect(panel.item(stem)).center())
+    assert [item.data(_user_role()) for item in grid.selectedItems()] == [stem]
+    editor.undo_stack.undo()
+    assert grid.selectedItems() == []
+    editor.undo_stack.redo()
+    assert [item.data(_user_role()) for item in grid.selectedItems()] == [stem]
+    editor.replace_photo(Photo(editor.photo.pixels[::2, ::2]), "smaller")
+    assert grid.selectedItems() == []  # that LUT was predicted for the previous photo
+    placeholder = grid.item(0).icon().pixmap(grid.iconSize()).toImage()
+    assert placeholder.pixelColor(4, 4).getRgb()[:3] == (96, 96, 96)  # not the previous photo's thumbnail
+
+
+def _horizontal():
+    from PySide6.QtCore import Qt
+
+    return Qt.Orientation.Horizontal
+
+
+def _user_role():
+    from PySide6.QtCore import Qt
+
+    return Qt.ItemDataRole.UserRole

@@ -173,3 +173,8 @@ def test_plugin_api_menus_and_docks(make_window):
     dock = window.add_dock(QLabel("hello"), "My panel")
     assert dock.widget().text() == "hello"
     assert "My panel" in [a.text() for a in window.menu("View").actions()]
+    view = [a.text() for a in window.menu("View").actions()]
+    assert view[-3:] == ["LUT", "Histogram", "My panel"]  # panels together, after the view commands
+    file_menu = window.menu("File")
+    file_menu.addAction("From a plug-in")
+    assert [a.text() for a in file_menu.actions()][-3:] == ["From a plug-in", "", "&Quit"]  # Quit stays last

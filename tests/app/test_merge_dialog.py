@@ -51,6 +51,7 @@ def test_dropping_three_exposures_merges_them_into_the_photo_undoably(qtbot, mak
     qtbot.waitUntil(lambda: window.findChild(MergeDialog, "merge-dialog") is not None, timeout=20000)
     dialog = window.findChild(MergeDialog, "merge-dialog")
     assert window.photo is original  # dropping several photos does not open the first one
+    assert dialog.merge_button.isDefault()  # Return merges (it used to press Cancel)
     evs = [card.findChild(type(dialog.summary), "ev").text() for card in dialog.frame_cards]
     assert evs[1] == "0 EV (reference)"
     assert evs[0].startswith("−2.") or evs[0].startswith("−1.9")

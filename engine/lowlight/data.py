@@ -1,0 +1,242 @@
+"""Training data for PairLIE: realistic synthetic low-light pairs, or a SICE-style folder of real ones.
+
+Synthetic pairs follow the camera: decode sRGB to linear light, scale the exposure down, draw shot
+noise (Poisson in photons) plus read noise (Gaussian), encode back to sRGB and quantise to 8 bits.
+Two exposures of the same clean crop, each with its own factor and noise, form one training pair.
+
+A folder holds one sub-folder per scene, each with two or more aligned exposures of that scene.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.color import linear_to_srgb, srgb_to_linear
+from engine.errors import InputError
+
+# scikit-image's bundled colour photos (offline). Two stay out of training for the benchmark.
+TRAIN_PHOTOS = ("astronaut", "rocket", "immunohistochemistry", "retina", "stereo_motorcycle", "colorwheel")
+HELD_OUT_PHOTOS = ("coffee", "chelsea")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+# Images larger than this (long side) are area-downscaled on loading: the fast path runs the nets at
+# about this scale anyway, and it keeps a folder of 12 MP brackets in memory.
+MAX_TRAIN_SIDE = 768
+
+
+@dataclass(frozen=True)
+class LowLight:
+    """How dark and how noisy a synthetic shot is (linear exposure factor, photons at white, read noise)."""
+
+    exposure: float
+    photons: float
+    read_noise: float
+
+    @staticmethod
+    def random(rng: np.random.Generator) -> LowLight:
+        """Exposure 1/30..1/4, 2k..30k photons at white, read noise 0.0002..0.002 (log-uniform)."""
+        return LowLight(
+            exposure=float(np.exp(rng.uniform(np.log(1 / 30), np.log(1 / 4)))),
+            photons=float(np.exp(rng.uniform(np.log(2000), np.log(30000)))),
+            read_noise=float(np.exp(rng.uniform(np.log(2e-4), np.log(2e-3)))),
+        )
+
+
+def darken(clean: np.ndarray, light: LowLight, rng: np.random.Generator) -> np.ndarray:
+    """A low-light, noisy, 8-bit-quantised sRGB version of a clean sRGB float image (H x W x 3)."""
+    linear = srgb_to_linear(clean).astype(np.float64) * light.exposure
+    shot = rng.poisson(linear * light.photons) / light.photons
+    noisy = shot + rng.normal(0.0, light.read_noise, size=linear.shape)
+    encoded = linear_to_srgb(np.clip(noisy, 0.0, 1.0).astype(np.float32))
+    return (np.round(encoded * 255.0) / 255.0).astype(np.float32)
+
+
+def sample_photo_pixels(name: str) -> np.ndarray:
+    """A scikit-image bundled photo as float32 sRGB in [0, 1] (first view of stereo pairs)."""
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    if isinstance(image, tuple):
+        image = image[0]
+    return (np.asarray(image)[..., :3] / 255.0).astype(np.float32)
+
+
+def area_downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Box-average an H x W x C image by the integer factor that brings its long side to <= max_side."""
+    factor = -(-max(image.shape[:2]) // max_side)
+    if factor <= 1:
+        return image
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, -1)
+    return blocks.mean(axis=(1, 3)).astype(np.float32)
+
+
+# Fixed held-out test conditions: a moderately dark and a very dark, noisier shot of each held-out photo.
+HELD_OUT_LIGHTS = (LowLight(exposure=1 / 10, photons=8000, read_noise=1e-3), LowLight(1 / 25, 4000, 1.5e-3))
+
+
+def held_out_pairs(seed: int = 2023) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, clean, dark) for every held-out photo and condition; deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for name in HELD_OUT_PHOTOS:
+        clean = sample_photo_pixels(name)
+        for light in HELD_OUT_LIGHTS:
+            pairs.append((f"{name} 1/{round(1 / light.exposure)}", clean, darken(clean, light, rng)))
+    return pairs
+
+
+# ---- SICE-style folders ----
+
+
+class DatasetError(InputError):
+    """A training folder is unusable; the message lists every problem found."""
+
+
+@dataclass
+class FolderReport:
+    """What `validate_folder` found: usable scenes (lists of exposure files) and the problems."""
+
+    root: Path
+    scenes: dict[str, list[Path]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.scenes) and not self.problems
+
+    def text(self) -> str:
+        lines = [f"{self.root}: {len(self.scenes)} usable scene(s), {len(self.problems)} problem(s)"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    import imageio.v3 as iio
+
+    props = iio.improps(path)
+    return int(props.shape[0]), int(props.shape[1])
+
+
+def validate_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
+    """`inspect_folder`, raising `DatasetError` with the whole report when any scene is broken or none usable.
+
+    Reporting everything at once lets a user fix the folder in one go instead of one training run at a time.
+    """
+    report = inspect_folder(root, min_side=min_side)
+    if not report.usable:
+        raise DatasetError(report.text())
+    return report
+
+
+def inspect_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
+    """Check a folder of scene sub-folders, each with >= 2 readable, same-sized exposures (never raises
+    for a broken scene: the report lists it)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder (expected one sub-folder per scene, 2+ exposures each)")
+    report = FolderReport(root)
+    for scene in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = sorted(p for p in scene.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if len(files) < 2:
+            report.problems.append(f"{scene.name}: {len(files)} image(s), a scene needs 2 or more exposures")
+            continue
+        sizes: dict[Path, tuple[int, int]] = {}
+        for path in files:
+            try:
+                sizes[path] = _image_size(path)
+            except Exception as exc:  # imageio raises many types for a broken file
+                report.problems.append(f"{scene.name}/{path.name}: unreadable image ({type(exc).__name__})")
+        if len(sizes) != len(files):
+            continue
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"{p.name} {h}x{w}" for p, (h, w) in sizes.items())
+            report.problems.append(f"{scene.name}: exposures differ in size ({listed}); they must be aligned")
+            continue
+        height, width = next(iter(sizes.values()))
+        if min(height, width) < min_side:
+            report.problems.append(f"{scene.name}: {height}x{width} is smaller than {min_side} px")
+            continue
+        report.scenes[scene.name] = files
+    if not report.scenes and not report.problems:
+        report.problems.append("no scene sub-folders found")
+    return report
+
+
+def load_scene(files: list[Path]) -> np.ndarray:
+    """A scene's exposures as one float32 array E x H x W x 3 (sRGB in [0, 1]), downscaled for training."""
+    import imageio.v3 as iio
+
+    frames = []
+    for path in files:
+        image = np.asarray(iio.imread(path))
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
+        scale = 65535.0 if image.dtype == np.uint16 else 255.0 if image.dtype == np.uint8 else 1.0
+        frames.append(area_downscale((image[..., :3] / scale).astype(np.float32), MAX_TRAIN_SIDE))
+    return np.stack(frames)
+
+
+# ---- pair samplers: rng -> (first, second) batches of B x 3 x S x S float32 ----
+
+PairSampler = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+def _random_crop_box(rng: np.random.Generator, height: int, width: int, size: int) -> tuple[int, int]:
+    return int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+
+
+def _augment(rng: np.random.Generator, *images: np.ndarray) -> list[np.ndarray]:
+    """The same random flip / 90-degree turn for every image of a pair (H x W x 3 each)."""
+    turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+    out = []
+    for image in images:
+        image = np.rot90(image, turns)
+        out.append(np.ascontiguousarray(image[:, ::-1] if flip else image))
+    return out
+
+
+def synthetic_sampler(photos: list[np.ndarray], batch: int, crop: int) -> PairSampler:
+    """Pairs from clean photos: one clean crop, two independent low-light shots of it."""
+
+    def sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        firsts, seconds = [], []
+        for _ in range(batch):
+            photo = photos[int(rng.integers(len(photos)))]
+            # Random zoom-out (box average) so the nets also meet the less noisy look of a downscaled photo.
+            factor = int(rng.integers(1, 3))
+            size = crop * factor
+            top, left = _random_crop_box(rng, photo.shape[0], photo.shape[1], size)
+            clean = photo[top : top + size, left : left + size]
+            first, second = darken(clean, LowLight.random(rng), rng), darken(clean, LowLight.random(rng), rng)
+            if factor > 1:
+                first, second = area_downscale(first, crop), area_downscale(second, crop)
+            first, second = _augment(rng, first, second)
+            firsts.append(first.transpose(2, 0, 1))
+            seconds.append(second.transpose(2, 0, 1))
+        return np.stack(firsts), np.stack(seconds)
+
+    return sample
+
+
+def folder_sampler(scenes: list[np.ndarray], batch: int, crop: int) -> PairSampler:
+    """Pairs from real brackets: two different exposures of one scene, cropped at the same place."""
+    crop = min([crop] + [min(scene.shape[1], scene.shape[2]) for scene in scenes])
+
+    def sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        firsts, seconds = [], []
+        for _ in range(batch):
+            scene = scenes[int(rng.integers(len(scenes)))]
+            i, j = rng.choice(len(scene), size=2, replace=False)
+            top, left = _random_crop_box(rng, scene.shape[1], scene.shape[2], crop)
+            first, second = _augment(
+                rng, scene[i, top : top + crop, left : left + crop], scene[j, top : top + crop, left : left + crop]
+            )
+            firsts.append(first.transpose(2, 0, 1))
+            seconds.append(second.transpose(2, 0, 1))
+        return np.stack(firsts), np.stack(seconds)
+
+    return sample

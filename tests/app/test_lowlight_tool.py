@@ -1,0 +1,111 @@
+"""Image > Enhance low light... under pytest-qt: preview, full-resolution job, undo, Cancel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.image import Photo
+from engine.lowlight.data import LowLight, area_downscale, darken, sample_photo_pixels
+
+
+@pytest.fixture(scope="module")
+def dark_photo() -> Photo:
+    clean = area_downscale(sample_photo_pixels("chelsea"), 240)
+    return Photo(darken(clean, LowLight(exposure=1 / 12, photons=6000, read_noise=1e-3), np.random.default_rng(9)))
+
+
+def _open_dialog(qtbot, window):
+    from app.lowlight_dialog import LowLightDialog
+
+    action = next(a for a in window.menu("Image").actions() if a.objectName() == "enhance-low-light")
+    action.trigger()
+    qtbot.waitUntil(lambda: window.findChild(LowLightDialog, "lowlight-dialog") is not None, timeout=60000)
+    return window.findChild(LowLightDialog, "lowlight-dialog")
+
+
+def test_enhance_low_light_previews_then_replaces_the_photo_undoably(qtbot, make_window, dark_photo):
+    from app.tools.lowlight import UNDO_TEXT, install
+    from engine.lowlight.infer import enhance, shipped_model
+
+    window = make_window("cpu")
+    install(window)
+    window.replace_photo(dark_photo, "open")
+    original = window.photo
+    dialog = _open_dialog(qtbot, window)
+    assert dialog.exposure is None and dialog.strength == 1.0
+    assert dialog.after_preview.mean() > dark_photo.pixels.mean() + 0.2  # the preview shows a brighter photo
+
+    dialog.gamma_slider.setValue(30)
+    dialog.auto_box.setChecked(False)
+    dialog.exposure_slider.setValue(20)  # +2 EV
+    dialog.strength_slider.setValue(80)
+    dialog.update_preview()
+    with qtbot.waitSignal(window.jobsIdle, timeout=60000):
+        dialog.ok_button.click()
+    expected = enhance(dark_photo.pixels, shipped_model(), gamma=0.3, exposure=4.0, strength=0.8)
+    assert window.photo is not original and window.photo.pixels.shape == dark_photo.pixels.shape
+    np.testing.assert_allclose(window.photo.pixels, expected, atol=1e-5)
+    assert window.undo_stack.undoText() == UNDO_TEXT
+    window.undo_stack.undo()
+    assert window.photo is original
+
+
+def test_cancel_keeps_the_photo_and_no_photo_is_an_error(qtbot, make_window, dark_photo):
+    from app.tools.lowlight import LowLightTool, install
+
+    window = make_window("cpu")
+    install(window)
+    tool = window.findChild(LowLightTool, "lowlight-tool")
+    with qtbot.waitSignal(window.errorShown, timeout=5000) as shown:
+        tool.action.trigger()
+    assert "Open a photo" in shown.args[1]
+
+    big = Photo(np.ascontiguousarray(np.tile(dark_photo.pixels, (6, 6, 1))))
+    window.replace_photo(big, "open")
+    dialog = _open_dialog(qtbot, window)
+    with qtbot.waitSignal(window.jobsIdle, timeout=60000):
+        dialog.ok_button.click()
+        tool.job.token.cancel()
+    assert window.photo is big
+    assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_train_dialog_trains_a_lowlight_model_from_scene_folders(qtbot, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+    import torch
+
+    from app.train_dialog import TrainDialog
+    from engine.lowlight.model import load_model
+    from engine.lowlight.train import user_models_dir
+
+    monkeypatch.setenv("LUTLAB_DATA_DIR", str(tmp_path / "userdata"))
+    torch.set_num_threads(1)
+    data = tmp_path / "scenes"
+    rng = np.random.default_rng(0)
+    for scene in ("1", "2"):
+        for index, level in enumerate((40, 90)):
+            (data / scene).mkdir(parents=True, exist_ok=True)
+            iio.imwrite(data / scene / f"{index}.png", rng.integers(level - 20, level + 20, (64, 72, 3), np.uint8))
+    (data / "3").mkdir()
+    iio.imwrite(data / "3" / "only.png", np.zeros((64, 72, 3), np.uint8))
+
+    dialog = TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.kind.setCurrentIndex(dialog.kind.findData("lowlight"))
+    assert dialog.epochs.value() == 40
+    with qtbot.waitSignal(dialog.validated, timeout=10_000) as blocker:
+        dialog.set_folders(data)
+    assert blocker.args == [False] and "3: 1 image(s)" in dialog.report.toPlainText()
+
+    (data / "3" / "only.png").unlink()
+    (data / "3").rmdir()
+    with qtbot.waitSignal(dialog.validated, timeout=10_000) as blocker:
+        dialog.set_folders(data)
+    assert blocker.args == [True] and "2 usable scene(s)" in dialog.report.toPlainText()
+    dialog.name.setText("night")
+    dialog.epochs.setValue(1)
+    with qtbot.waitSignal(dialog.trained, timeout=120_000):
+        dialog.start()
+    assert [p.epoch for p in dialog._points] == [1]
+    assert load_model(user_models_dir() / "night.safetensors")[1].steps == 25
