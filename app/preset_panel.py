@@ -176,6 +176,9 @@ class PresetPanel(QWidget):
         """Start computing every preset's LUT and thumbnail for the current photo (off the GUI thread)."""
         self._generation += 1
         self.luts = {}
+        self._mark_applied()  # a LUT predicted for the previous photo is no preset's look for this one
+        for index in range(self.list.count()):  # no thumbnails of the previous photo meanwhile
+            self.list.item(index).setIcon(self.list.placeholder())
         photo = self.window.photo
         if photo is None or not self.presets:
             return

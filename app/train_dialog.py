@@ -66,7 +66,6 @@ class TrainDialog(QDialog):
         super().__init__(parent)
         self.setModal(False)
         self.kinds = kinds()
-        self.setWindowTitle(f"Train: {self.kinds[0].label}")
         self._background = Background(self)
         self._cancel: CancelToken | None = None
         self._thread: threading.Thread | None = None
@@ -79,13 +78,10 @@ class TrainDialog(QDialog):
         for kind in self.kinds:
             self.kind.addItem(kind.label, kind.key)
         self.data = QLineEdit()
-        self.data.setPlaceholderText("folder with input/ and target/, or the folder of inputs")
         self.target = QLineEdit()
-        self.target.setPlaceholderText("optional: folder of targets, when they are in a folder of their own")
         self.report = QPlainTextEdit(readOnly=True)
         self.report.setMaximumHeight(110)
         self.name = QLineEdit()
-        self.name.setPlaceholderText("name of the new preset")
         self.epochs = QSpinBox(minimum=1, maximum=10000, value=self.kinds[0].default_epochs)
         self.options = QStackedWidget()
         self.option_widgets = [kind.options_widget() for kind in self.kinds]
@@ -106,18 +102,21 @@ class TrainDialog(QDialog):
         self.train_button = QPushButton("Train")
         self.cancel_button = QPushButton("Close")
 
-        def folder_row(edit: QLineEdit) -> QHBoxLayout:
-            row = QHBoxLayout()
-            row.addWidget(edit, 1)
+        def folder_row(edit: QLineEdit) -> QWidget:
+            row = QWidget()  # one widget, so the target row can be disabled as a whole
+            layout = QHBoxLayout(row)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.addWidget(edit, 1)
             browse = QPushButton("Browse…")
             browse.clicked.connect(lambda: self._browse(edit))
-            row.addWidget(browse)
+            layout.addWidget(browse)
             return row
 
         form = QFormLayout()
         form.addRow("Model", self.kind)
-        form.addRow("Pairs", folder_row(self.data))
-        form.addRow("Targets", folder_row(self.target))
+        self.target_row = folder_row(self.target)
+        form.addRow("Data", folder_row(self.data))
+        form.addRow("Targets", self.target_row)
         form.addRow("Report", self.report)
         form.addRow("Name", self.name)
         form.addRow("Epochs", self.epochs)
@@ -148,6 +147,7 @@ class TrainDialog(QDialog):
         self.bridge.finished.connect(self._finished)
         self.bridge.failed.connect(self._failed)
         self.bridge.cancelled.connect(self._cancelled)
+        self._describe_fields(self.kinds[0])
         self._update_buttons()
 
     @property
@@ -173,9 +173,23 @@ class TrainDialog(QDialog):
 
     def _kind_changed(self, index: int) -> None:
         self.options.setCurrentIndex(index)
-        self.setWindowTitle(f"Train: {self.kinds[index].label}")
+        self._describe_fields(self.kinds[index])
         self.epochs.setValue(self.kinds[index].default_epochs)
         self.validate()
+
+    def _target_folder(self) -> Path | None:
+        text = self.target.text().strip()
+        return Path(text) if text and self.target_row.isEnabled() else None
+
+    def _describe_fields(self, kind) -> None:
+        """Title, placeholders and the target row say what `kind` wants (see `app.train_kinds`)."""
+        self.setWindowTitle(f"Train: {kind.label}")
+        self.data.setPlaceholderText(getattr(kind, "data_hint", "folder of training data"))
+        uses_target = getattr(kind, "uses_target", True)
+        self.target_row.setEnabled(uses_target)
+        self.target.setPlaceholderText("optional: folder of targets, when they are in a folder of their own"
+                                       if uses_target else "not used: this kind needs no targets")
+        self.name.setPlaceholderText(getattr(kind, "name_hint", "name of the new model"))
 
     def validate(self) -> None:
         """Check the folder(s) on a worker thread and show the report."""
@@ -184,7 +198,7 @@ class TrainDialog(QDialog):
         data = self.data.text().strip()
         if not data:
             return
-        target = Path(self.target.text().strip()) if self.target.text().strip() else None
+        target = self._target_folder()
         kind = self.current_kind
         self.report.setPlainText("Checking…")
         self._background.submit(lambda: kind.validate(Path(data), target), self._validated, self._invalid)
@@ -212,8 +226,7 @@ class TrainDialog(QDialog):
         if self.training or not self._usable:
             return
         kind = self.current_kind
-        target = self.target.text().strip()
-        request = TrainRequest(Path(self.data.text().strip()), Path(target) if target else None,
+        request = TrainRequest(Path(self.data.text().strip()), self._target_folder(),
                                self.name.text().strip(), self.epochs.value(),
                                self.option_widgets[self.kind.currentIndex()].values())
         self._points = []

@@ -3,7 +3,7 @@
     python bench/sr.py [--repeat 3] [--skip-quality]
 
 Quality: Y-PSNR (BT.601, border crop = scale, HR mod-cropped, LR by antialiased bicubic
-downscaling) of bicubic, SR-LUT and EC-LUT on the photos held out of training (chelsea, coffee).
+downscaling) of bicubic, SR-LUT, EC-LUT and MuLUT on the photos held out of training (chelsea, coffee).
 Speed: a 750x1000 RGB photo upscaled x4 to 3000x4000, each method in its own subprocess (best of
 --repeat runs; peak RSS of that process, and its RSS before the work: interpreter, libraries,
 input and table), with Pillow's bicubic resize as the reference in the same run.
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.sr.infer import load_table, shipped_table_path  # noqa: E402
 
-MODELS = ("srlut", "eclut")
+MODELS = ("srlut", "mulut", "eclut")
 SPEED_SIZE = (750, 1000)  # LR height, width -> 3000 x 4000 at x4
 
 
@@ -64,7 +64,7 @@ def child(method: str, repeat: int, path: str, input_path: str) -> None:
         from engine.sr.infer import load_table, upscale_photo, upscale_uint8
 
         table = load_table(Path(path))
-        _ = table.rotations  # the permuted tables are part of the model's memory
+        _ = table.terms  # the permuted tables are part of the model's memory
         photo = Photo(image / np.float32(255))
         baseline_mb = _peak_rss_mb()
         if method.endswith("-float"):

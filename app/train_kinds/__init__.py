@@ -14,6 +14,12 @@ object with:
         `on_epoch` after every epoch (the dialog plots it), writes the model to the per-user data folder
         and returns a one-line summary; bad data raises an `InputError` (shown as an error)
 
+Optional, so the folder fields say what this kind wants (defaults in `app.train_dialog`):
+
+    data_hint: str           placeholder of the data folder field
+    uses_target: bool        False: the kind takes no separate target folder (the field is disabled)
+    name_hint: str           placeholder of the name field
+
 The dialog owns threads, progress bar, ETA, curves and Cancel; a kind module holds no GUI logic beyond its
 options form, and no algorithm (it calls `engine.<family>.train`).
 """

@@ -34,6 +34,9 @@ class AdaptiveKind:
     key = "adaptive"
     label = "Adaptive preset (image-adaptive 3D LUT)"
     default_epochs = 100
+    data_hint = "folder with input/ and target/, or the folder of inputs"
+    uses_target = True
+    name_hint = "name of the new preset"
 
     def options_widget(self) -> AdaptiveOptions:
         return AdaptiveOptions()

@@ -40,6 +40,9 @@ class SRKind:
     key = "sr"
     label = "Upscaling table (SR-LUT / EC-LUT) from sharp photos"
     default_epochs = 20
+    data_hint = "folder of sharp photos (the small inputs are made from them)"
+    uses_target = False
+    name_hint = "name of the new upscaling table"
 
     def options_widget(self) -> SROptions:
         return SROptions()

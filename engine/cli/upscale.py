@@ -16,7 +16,9 @@ HELP = "upscale a photo 2x or 4x with a look-up-table super-resolution model (Mu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, choices=(2, 4), required=True, help="upscale factor")
     parser.add_argument(
-        "--model", default="srlut", help=f"{' or '.join(MODEL_NAMES)} (shipped tables) or a .npz table; default srlut"
+        "--model",
+        default=MODEL_NAMES[0],
+        help=f"{' or '.join(MODEL_NAMES)} (shipped tables) or a .npz table; default {MODEL_NAMES[0]}",
     )
     limit = f"refuse larger outputs (default {MAX_OUTPUT_PIXELS:,})"
     parser.add_argument("--max-pixels", type=int, default=MAX_OUTPUT_PIXELS, help=limit)

@@ -327,7 +327,7 @@ def upscale_pixels(
 
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
-MODEL_NAMES = ("mulut", "srlut", "eclut")
+MODEL_NAMES = ("srlut", "mulut", "eclut")  # the first is the default (CLI, Upscale dialog)
 
 
 def shipped_table_path(model: str, scale: int) -> Path:

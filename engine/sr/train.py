@@ -1,4 +1,4 @@
-"""Train an SR-LUT-S or EC-LUT net on photos, then sample it into the int8 table that ships.
+"""Train an SR-LUT-S, MuLUT or EC-LUT net on photos, then sample it into the int8 table that ships.
 
 Training pairs: random high-resolution crops of one colour channel (random flips and 90-degree
 rotations), the low-resolution input made by antialiased bicubic downscaling (MATLAB convention,
@@ -349,8 +349,9 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken 
     return 0
 
 
-# ~20 min of one CPU core in all. No table fine-tuning: measured on sr_srlut_x4 it moved the held-out
-# Y-PSNR by < 0.01 dB (the table already matches the net to ~0.01 dB), so it is left to `--finetune-steps`.
+# ~40 min of one CPU core in all (MuLUT ~20 of them). No table fine-tuning: measured on sr_srlut_x4 and
+# sr_mulut_x2 it moved the held-out Y-PSNR by < 0.01 dB (the table already matches the net to ~0.01 dB),
+# so it is left to `--finetune-steps`.
 SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
     (TrainConfig(kind="srlut", scale=4, steps=2500, seed=4), None),
     (TrainConfig(kind="srlut", scale=2, steps=1500, seed=2), None),

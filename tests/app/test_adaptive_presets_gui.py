@@ -76,6 +76,7 @@ def test_train_dialog_trains_a_preset_that_appears_in_the_panel(tmp_path, editor
     dialog = panel.train_dialog
     assert dialog.kind.currentData() == "adaptive"
     assert dialog.train_button.isDefault()  # Return trains (it used to press Close)
+    assert dialog.target_row.isEnabled()  # adaptive presets may take targets from a folder of their own
 
     (tmp_path / "empty" / "input").mkdir(parents=True)
     (tmp_path / "empty" / "target").mkdir()
@@ -150,6 +151,10 @@ def test_panel_shows_whole_thumbnails_with_names_and_marks_the_applied_preset(ed
     assert grid.selectedItems() == []
     editor.undo_stack.redo()
     assert [item.data(_user_role()) for item in grid.selectedItems()] == [stem]
+    editor.replace_photo(Photo(editor.photo.pixels[::2, ::2]), "smaller")
+    assert grid.selectedItems() == []  # that LUT was predicted for the previous photo
+    placeholder = grid.item(0).icon().pixmap(grid.iconSize()).toImage()
+    assert placeholder.pixelColor(4, 4).getRgb()[:3] == (96, 96, 96)  # not the previous photo's thumbnail
 
 
 def _horizontal():

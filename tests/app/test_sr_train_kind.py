@@ -30,6 +30,7 @@ def test_train_dialog_trains_an_upscaling_table(tmp_path, qtbot):
     dialog = TrainDialog()
     qtbot.addWidget(dialog)
     dialog.kind.setCurrentIndex([kind.key for kind in dialog.kinds].index("sr"))
+    assert not dialog.target_row.isEnabled() and "Upscaling" in dialog.windowTitle()  # no targets for SR
     (tmp_path / "empty").mkdir()
     with qtbot.waitSignal(dialog.validated, timeout=10_000) as blocker:
         dialog.set_folders(tmp_path / "empty")
