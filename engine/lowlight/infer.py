@@ -67,13 +67,14 @@ def choose_exposure(
     """The exposure whose result min(1, e * L**gamma) * R has mean `target` (bisection in log space).
 
     The mean grows with the exposure; the answer is clamped to EXPOSURE_RANGE. Means are taken on every
-    other row and column: plenty for a mean, a quarter of the work.
+    fourth row and column: plenty for a mean, a sixteenth of the work.
     """
-    illumination, reflectance = illumination[..., ::2, ::2], reflectance[..., ::2, ::2]
+    lifted = enhance_from_maps(illumination[..., ::4, ::4], torch.ones_like(reflectance[..., :1, ::4, ::4]), gamma)
+    reflectance = reflectance[..., ::4, ::4]
     low, high = np.log(EXPOSURE_RANGE[0]), np.log(EXPOSURE_RANGE[1])
     for _ in range(24):
         middle = 0.5 * (low + high)
-        if float(enhance_from_maps(illumination, reflectance, gamma, float(np.exp(middle))).mean()) < target:
+        if float(((lifted * float(np.exp(middle))).clamp_(max=1.0) * reflectance).mean()) < target:
             low = middle
         else:
             high = middle
@@ -137,14 +138,14 @@ def enhance_full(
 
 
 def box_filter(image: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean over a (2r+1)^2 window of a C x H x W tensor (edges replicated), by shifted sums (fast on CPU)."""
+    """Mean over a (2r+1)^2 window (r >= 1) of a C x H x W tensor, edges replicated; shifted sums (fast on CPU)."""
     height, width = image.shape[-2:]
     padded = F.pad(image[None], (radius, radius, radius, radius), mode="replicate")[0]
-    rows = padded[:, 0:height].clone()
-    for shift in range(1, 2 * radius + 1):
+    rows = padded[:, 0:height] + padded[:, 1 : 1 + height]
+    for shift in range(2, 2 * radius + 1):
         rows += padded[:, shift : shift + height]
-    out = rows[:, :, 0:width].clone()
-    for shift in range(1, 2 * radius + 1):
+    out = rows[:, :, 0:width] + rows[:, :, 1 : 1 + width]
+    for shift in range(2, 2 * radius + 1):
         out += rows[:, :, shift : shift + width]
     return out.mul_(1.0 / (2 * radius + 1) ** 2)
 
@@ -262,8 +263,10 @@ def wiener_smooth(grey: torch.Tensor, radius: int, noise_variance: float) -> tor
     The self-guided filter without its second averaging pass (half the box filters): flat areas, where
     the local variance is mostly noise, go to their mean; edges and texture above the noise stay.
     """
-    mean = box_filter(grey, radius)
-    variance = (box_filter(grey * grey, radius) - mean * mean).clamp_(min=0.0)
+    channels = grey.shape[0]
+    means = box_filter(torch.cat([grey, grey * grey]), radius)  # one pass over both moments
+    mean = means[:channels]
+    variance = (means[channels:] - mean * mean).clamp_(min=0.0)
     gain = variance / (variance + noise_variance)
     return mean.add_(gain.mul_(grey - mean))
 
