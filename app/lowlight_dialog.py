@@ -73,6 +73,7 @@ class LowLightDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Enhance")
         layout = QVBoxLayout(self)
         layout.addLayout(views)
         layout.addLayout(form)
@@ -104,7 +105,7 @@ class LowLightDialog(QDialog):
         self.gamma_label.setText(f"{self.gamma:.2f}")
         stops = self.exposure_slider.value() / 10.0
         self.exposure_label.setText("auto" if self.exposure is None else f"{stops:+.1f} EV")
-        self.strength_label.setText(f"{self.strength_slider.value()} %")
+        self.strength_label.setText(f"{self.strength_slider.value()}%")
         self._timer.start()
 
     def update_preview(self) -> None:

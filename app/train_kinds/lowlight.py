@@ -17,7 +17,7 @@ class LowLightOptions(QWidget):
     def __init__(self) -> None:
         super().__init__()
         note = QLabel("Data: one sub-folder per scene, each with two or more aligned exposures "
-                      "(SICE-style). No clean targets are needed. Leave Targets empty.")
+                      "(SICE-style). No clean targets are needed.")
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -30,6 +30,9 @@ class LowLightOptions(QWidget):
 class LowLightKind:
     key = "lowlight"
     label = "Low-light rescue (PairLIE)"
+    data_hint = "folder of scene sub-folders, two or more exposures each"
+    uses_target = False
+    name_hint = "name of the new low-light model"
     default_epochs = 40  # epochs of max(25, scenes / 4) steps
 
     def options_widget(self) -> LowLightOptions:
