@@ -9,7 +9,6 @@ cd "$(dirname "$0")"
 VENV=.venv
 PY="$VENV/bin/python"
 PYTHON=${PYTHON:-python3}
-TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
 DEBS="python3-venv xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0
       libxcb-cursor0 libegl1 libgl1 libgl1-mesa-dri libglx-mesa0 libegl-mesa0 libopengl0 libfontconfig1 libdbus-1-3"
 
@@ -35,12 +34,10 @@ install_python() {
   "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || { echo "setup: LUTLab needs Python >= 3.11 (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
   [ -x "$PY" ] || "$PYTHON" -m venv "$VENV"
-  # The pinned torch first, as the CPU build: PyPI's default torch wheel pulls gigabytes of CUDA libraries.
-  # Its index is used only when reachable (pip also finds pre-downloaded wheels through its own config).
-  local index=()
-  getent hosts download.pytorch.org >/dev/null 2>&1 && index=(--extra-index-url "$TORCH_CPU_INDEX")
-  echo "setup: installing torch==2.13.0 (CPU) and LUTLab into $VENV (first run only)"
-  "$PY" -m pip install -q "${index[@]}" "torch==2.13.0"
+  # The pinned torch first: pip then takes the machine's CPU wheel (its find-links) instead of resolving an
+  # unpinned torch, which would pull gigabytes of CUDA libraries.
+  echo "setup: installing torch==2.13.0 and LUTLab into $VENV (first run only)"
+  "$PY" -m pip install -q "torch==2.13.0"
   "$PY" -m pip install -q -e ".[test,bench]"
   echo "$want" > "$stamp"
 }
