@@ -88,7 +88,7 @@ def quality_tables(model_path: Path | None) -> None:
     print(f"PSNR dB / SSIM to the clean photo; baselines and auto exposure aim at mean {AUTO_TARGET_MEAN}")
     print("\nHeld-out photos at their own size (below the fast path's work size: no reduction happens)")
     quality_table(held_out_pairs(), methods)
-    print("\nHeld-out photos enlarged 3x, then darkened (the fast path works on a ~2-2.6x smaller copy)")
+    print("\nHeld-out photos enlarged 3x, then darkened (the fast path works on a ~1.7-3x smaller copy)")
     quality_table(enlarged_pairs(), methods)
 
 

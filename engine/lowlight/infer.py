@@ -29,7 +29,7 @@ from engine.lowlight import EXPOSURE_RANGE, GAMMA_RANGE, OUTPUT_GAMMA
 from engine.lowlight.model import RECEPTIVE_RADIUS, PairLIE, enhance_from_maps, load_model
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "resources" / "models" / "lowlight.safetensors"
-WORK_PIXELS = 320_000  # the nets' working size on the fast path (~650 x 490)
+WORK_PIXELS = 700_000  # the nets' working size on the fast path (~965 x 725)
 AUTO_TARGET_MEAN = 0.42  # mean sRGB value auto exposure aims at (typical well-exposed photos: 0.38-0.45)
 FIT_RADIUS = 2  # window radius of the guided fit, in small-image pixels
 FIT_EPS_RELATIVE = 0.02  # guided-fit epsilon, as a fraction of the photo's mean grey (then squared)
