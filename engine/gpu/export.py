@@ -11,9 +11,8 @@ import logging
 
 import numpy as np
 
-from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.lut.apply import INTERPOLATIONS, apply_lut
+from engine.lut.apply import apply_lut, check_interpolation
 from engine.lut.lut3d import LUT3D
 
 EXPORT_TILE = 4096
@@ -36,8 +35,7 @@ def apply_lut_gpu(
     from engine.gpu.context import GLThread
     from engine.gpu.renderer import LutRenderer, _as_rgb_float
 
-    if interpolation not in INTERPOLATIONS:
-        raise InputError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
+    check_interpolation(interpolation)
     pixels = _as_rgb_float(pixels)
     if renderer is None:
         def with_own_renderer() -> np.ndarray:

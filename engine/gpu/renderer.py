@@ -19,7 +19,7 @@ from OpenGL.raw.GL.VERSION import GL_1_0, GL_1_1
 
 from engine.errors import InputError
 from engine.gpu.context import GLUnavailable
-from engine.lut.apply import INTERPOLATIONS
+from engine.lut.apply import INTERPOLATIONS, check_interpolation
 from engine.lut.lut3d import LUT3D
 
 SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
@@ -222,8 +222,7 @@ class LutRenderer:
     def _use_program(self, export: bool, cached: bool = False) -> Callable[[str], int]:
         """Bind the program for the current LUT/interpolation with the LUT uniforms set; returns a
         uniform-location lookup."""
-        if self.interpolation not in INTERPOLATIONS:
-            raise InputError(f"unknown interpolation {self.interpolation!r}")
+        check_interpolation(self.interpolation)
         lut = self._lut
         mode = 0 if lut is None else 3 if cached else 1 + INTERPOLATIONS.index(self.interpolation)
         program, locations = self._program(mode, export)

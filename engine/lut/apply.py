@@ -81,10 +81,15 @@ def apply_lut_to_values(lut: LUT3D, values: np.ndarray, interpolation: str = "te
 Sampler = Callable[[np.ndarray, np.ndarray], None]
 
 
-def _sampler(lut: LUT3D, interpolation: str) -> Sampler:
-    """A function that writes the interpolated LUT values of an (M, 3) chunk into an (M, 3) output."""
+def check_interpolation(interpolation: str) -> None:
+    """Raise InputError unless `interpolation` is one of INTERPOLATIONS (shared by the CPU and GPU paths)."""
     if interpolation not in INTERPOLATIONS:
         raise InputError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
+
+
+def _sampler(lut: LUT3D, interpolation: str) -> Sampler:
+    """A function that writes the interpolated LUT values of an (M, 3) chunk into an (M, 3) output."""
+    check_interpolation(interpolation)
     lattice = _Lattice(lut)
     return lattice.trilinear if interpolation == "trilinear" else lattice.tetrahedral
 
