@@ -16,6 +16,7 @@ from engine.lut.apply import apply_lut_to_values
 from engine.lut.lut3d import LUT3D, MAX_SIZE, identity_table
 
 DEFAULT_LEVEL = 8  # 512 x 512 image, 64-point cube
+HALD_SUFFIXES = (".png", ".tif", ".tiff")  # lossless only: a JPEG would bend the lattice
 LEVELS = tuple(level for level in range(2, 17) if level * level <= MAX_SIZE)
 
 
@@ -44,6 +45,6 @@ def hald_pixels(lut: LUT3D, level: int = DEFAULT_LEVEL) -> np.ndarray:
 def write_hald(lut: LUT3D, path: str | Path, *, level: int = DEFAULT_LEVEL, bit_depth: int = 16) -> None:
     """Export `lut` as a Hald CLUT image (PNG or TIFF; 16 bit by default so no precision is lost)."""
     path = Path(path)
-    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+    if path.suffix.lower() not in HALD_SUFFIXES:
         raise ImageError(f"{path}: a Hald CLUT must be saved as .png or .tif (lossless)")
     save_photo(Photo(hald_pixels(lut, level), bit_depth=bit_depth), path, bit_depth=bit_depth)
