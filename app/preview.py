@@ -198,7 +198,6 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
         self.update()
 
     def initializeGL(self) -> None:  # noqa: N802
-        from engine.gpu.context import GLUnavailable
         from engine.gpu.renderer import LutRenderer
 
         try:
@@ -206,7 +205,7 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
             from OpenGL import GL
 
             self.renderer_name = GL.glGetString(GL.GL_RENDERER).decode(errors="replace")
-        except (GLUnavailable, Exception) as exc:  # any driver failure must end in the CPU fallback
+        except Exception as exc:  # GLUnavailable or any driver failure must end in the CPU fallback
             self.failure = str(exc)
             log.warning("GL preview unavailable: %s", exc)
             self.glFailed.emit(self.failure)
