@@ -117,7 +117,15 @@ class PreviewInteraction:
     """Mouse handling shared by both preview widgets (a mixin for a QWidget subclass)."""
 
     state: ViewState
+    grading: Grading
     viewChanged: Signal
+
+    def _init_interaction(self) -> None:
+        """The state both widgets start with; call from `__init__` after the QWidget is constructed."""
+        self.state = ViewState()
+        self.grading = Grading()
+        self.setMouseTracking(True)  # type: ignore[attr-defined]
+        self.setMinimumSize(200, 150)  # type: ignore[attr-defined]
 
     def _device(self, point: QPointF) -> tuple[float, float]:
         ratio = self.devicePixelRatioF()  # type: ignore[attr-defined]
@@ -176,15 +184,12 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = ViewState()
-        self.grading = Grading()
+        self._init_interaction()
         self._pixels: np.ndarray | None = None
         self._photo_dirty = self._lut_dirty = False
         self._renderer = None
         self.failure: str | None = None
         self.renderer_name = ""
-        self.setMouseTracking(True)
-        self.setMinimumSize(200, 150)
 
     def set_pixels(self, pixels: np.ndarray) -> None:
         self._pixels = pixels
@@ -261,14 +266,11 @@ class CPUPreview(PreviewInteraction, QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = ViewState()
-        self.grading = Grading()
+        self._init_interaction()
         self._proxy: np.ndarray | None = None
         self._proxy_factor = 1.0
         self._before: QImage | None = None
         self._after: QImage | None = None
-        self.setMouseTracking(True)
-        self.setMinimumSize(200, 150)
         self.setAutoFillBackground(False)
 
     def set_pixels(self, pixels: np.ndarray) -> None:
