@@ -42,11 +42,11 @@ from engine.gpu.renderer import Layout
 from engine.image import Photo, load_photo, sample_photo, save_photo
 from engine.jobs import CancelToken, ProgressFn
 from engine.lut import LUT3D, apply_lut
+from engine.lut.files import CUBE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 MENU_ORDER = ("File", "Edit", "View", "Image", "Tools", "Help")
-LUT_SUFFIXES = (".cube",)
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp);;All files (*)"
 LUT_FILTER = "LUTs (*.cube *.png *.tif *.tiff);;Cube LUT (*.cube);;Hald CLUT (*.png *.tif *.tiff)"
 MAX_RECENT = 10
@@ -521,9 +521,9 @@ class MainWindow(QMainWindow):
         several photos dropped at once (`on_photos_dropped`)."""
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         for path in paths:
-            if path.suffix.lower() in LUT_SUFFIXES:
+            if path.suffix.lower() in CUBE_SUFFIXES:
                 self.open_lut(path)
-        photos = [p for p in paths if p.suffix.lower() not in LUT_SUFFIXES]
+        photos = [p for p in paths if p.suffix.lower() not in CUBE_SUFFIXES]
         if len(photos) > 1 and self._photos_dropped_handlers:
             for handler in self._photos_dropped_handlers:
                 handler(photos)
