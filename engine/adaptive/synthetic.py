@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.adaptive.data import shrink
+
 LUMA = (0.2126, 0.7152, 0.0722)
 EXPOSURE_EV = 1.5
 
@@ -136,9 +138,4 @@ def bundled_photo(name: str, max_side: int = 512) -> np.ndarray:
     pixels = getattr(skimage.data, name)()
     if isinstance(pixels, tuple):  # stereo pairs: take the left view
         pixels = pixels[0]
-    pixels = pixels[..., :3].astype(np.float32) / 255.0
-    factor = int(np.ceil(max(pixels.shape[:2]) / max_side))
-    if factor > 1:
-        h, w = (s // factor * factor for s in pixels.shape[:2])
-        pixels = pixels[:h, :w].reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
-    return np.ascontiguousarray(pixels, dtype=np.float32)
+    return shrink(pixels[..., :3].astype(np.float32) / 255.0, max_side)
