@@ -38,10 +38,6 @@ class Preset:
     shipped: bool
     meta: dict
 
-    @property
-    def kind(self) -> str:
-        return self.meta["kind"]
-
 
 def user_presets_dir() -> Path:
     """Where the user's trained presets live: $LUTLAB_DATA_DIR/presets or $XDG_DATA_HOME/lutlab/presets."""
