@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.adaptive.data import SyntheticPairs  # noqa: E402
 from engine.adaptive.infer import load_model, predict_lut  # noqa: E402
-from engine.adaptive.model import identity_lut, monotonicity, smoothness, trilinear_lookup  # noqa: E402
+from engine.adaptive.model import LossWeights, identity_lut, monotonicity, smoothness, trilinear_lookup  # noqa: E402
 from engine.adaptive.synthetic import HELD_OUT_PHOTOS, LOOKS, TRAINING_PHOTOS, bundled_photo  # noqa: E402
 from engine.color import psnr  # noqa: E402
 from engine.lut import LUT3D, apply_lut  # noqa: E402
@@ -33,10 +33,11 @@ def fit_static_lut(source: SyntheticPairs, size: int, steps: int, seed: int = 0)
     rng = np.random.default_rng(seed)
     lut = torch.nn.Parameter(identity_lut(size).unsqueeze(0))
     optimizer = torch.optim.Adam([lut], lr=2e-3)
+    reg = LossWeights()  # the presets' own regularisers
     for _ in range(steps):
         inputs, targets = source.batch(rng, 8)
         out = trilinear_lookup(lut.expand(inputs.shape[0], -1, -1, -1, -1), inputs)
-        loss = torch.mean((out - targets) ** 2) + 1e-4 * smoothness(lut) + 10.0 * monotonicity(lut)
+        loss = torch.mean((out - targets) ** 2) + reg.smooth * smoothness(lut) + reg.monotone * monotonicity(lut)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -38,10 +38,6 @@ class Preset:
     shipped: bool
     meta: dict
 
-    @property
-    def kind(self) -> str:
-        return self.meta["kind"]
-
 
 def user_presets_dir() -> Path:
     """Where the user's trained presets live: $LUTLAB_DATA_DIR/presets or $XDG_DATA_HOME/lutlab/presets."""
@@ -130,8 +126,9 @@ def list_presets() -> list[Preset]:
 def find_preset(name: str) -> Preset:
     """A preset by name or file stem (case-insensitive); a user preset wins over a shipped one."""
     wanted = name.strip().lower()
-    matches = [p for p in list_presets() if wanted in (p.name.lower(), p.stem)]
+    presets = list_presets()
+    matches = [p for p in presets if wanted in (p.name.lower(), p.stem)]
     if not matches:
-        names = ", ".join(p.name for p in list_presets()) or "none"
+        names = ", ".join(p.name for p in presets) or "none"
         raise PresetError(f"no preset named {name!r} (available: {names})")
     return sorted(matches, key=lambda p: p.shipped)[0]

@@ -151,14 +151,14 @@ def data_fingerprint(report: PairReport) -> list[str]:
 # ------------------------------------------------------------------------------------------- batch sources
 
 
-def _random_crop(rng: np.random.Generator, images: Sequence, crop: int, flip: bool = True) -> list:
+def _random_crop(rng: np.random.Generator, images: Sequence, crop: int) -> list:
     """The same random crop (0.6-1.0 of each side), resized to crop x crop, and flip of every image (1,3,H,W)."""
     import torch.nn.functional as F
 
     _, _, height, width = images[0].shape
     ch, cw = (max(1, int(round(side * rng.uniform(0.6, 1.0)))) for side in (height, width))
     top, left = rng.integers(0, height - ch + 1), rng.integers(0, width - cw + 1)
-    mirrored = flip and rng.random() < 0.5
+    mirrored = rng.random() < 0.5
     out = []
     for image in images:
         part = image[:, :, top:top + ch, left:left + cw]

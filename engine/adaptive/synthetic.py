@@ -9,13 +9,15 @@ Everything works on torch tensors (B, 3, H, W) of sRGB values in [0, 1] so batch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-LUMA = (0.2126, 0.7152, 0.0722)
+from engine.adaptive.data import shrink
+from engine.color import REC709_LUMA
+
 EXPOSURE_EV = 1.5
 
 
@@ -29,9 +31,13 @@ def to_srgb(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
 
 
+def per_channel(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
+    """(r, g, b) numbers shaped to broadcast over the channel axis of `like` (B, 3, ...)."""
+    return torch.as_tensor(values, dtype=like.dtype, device=like.device).reshape(1, 3, *([1] * (like.ndim - 2)))
+
+
 def luma(x: torch.Tensor) -> torch.Tensor:
-    weights = torch.tensor(LUMA, dtype=x.dtype, device=x.device).reshape(1, 3, *([1] * (x.ndim - 2)))
-    return (x * weights).sum(1, keepdim=True)
+    return (x * per_channel(REC709_LUMA, x)).sum(1, keepdim=True)
 
 
 def saturate(x: torch.Tensor, amount: torch.Tensor | float) -> torch.Tensor:
@@ -76,8 +82,7 @@ def warm_film(x: torch.Tensor) -> torch.Tensor:
     """Warm Film: lifted blacks, soft highlight roll-off, warm cast, slightly muted colour."""
     x = s_curve(x, 0.35)
     x = saturate(x, 0.85)
-    gains = torch.tensor([1.06, 1.0, 0.88], dtype=x.dtype, device=x.device).reshape(1, 3, *([1] * (x.ndim - 2)))
-    x = (x * gains).clamp(0.0, 1.0)
+    x = (x * per_channel((1.06, 1.0, 0.88), x)).clamp(0.0, 1.0)
     return (0.05 + 0.9 * x).clamp(0.0, 1.0)
 
 
@@ -85,9 +90,8 @@ def teal_orange(x: torch.Tensor) -> torch.Tensor:
     """Teal & Orange: shadows pushed to teal, mid-tones and highlights (skin) to orange, more contrast."""
     x = s_curve(x, 0.4)
     y = luma(x)
-    shape = (1, 3, *([1] * (x.ndim - 2)))
-    teal = torch.tensor([-0.07, 0.02, 0.08], dtype=x.dtype, device=x.device).reshape(shape)
-    orange = torch.tensor([0.08, 0.01, -0.08], dtype=x.dtype, device=x.device).reshape(shape)
+    teal = per_channel((-0.07, 0.02, 0.08), x)
+    orange = per_channel((0.08, 0.01, -0.08), x)
     x = x + teal * (1.0 - y) ** 2 + orange * y * (1.0 - 0.5 * y)
     return saturate(x.clamp(0.0, 1.0), 1.15).clamp(0.0, 1.0)
 
@@ -101,9 +105,7 @@ def soft_mono(x: torch.Tensor) -> torch.Tensor:
     """Soft Mono: Rec.709 luma, lifted blacks and lowered whites, a faint warm paper tone."""
     y = s_curve(luma(x).clamp(0.0, 1.0), 0.2)
     y = 0.06 + 0.88 * y
-    shape = (1, 3, *([1] * (x.ndim - 2)))
-    tone = torch.tensor([1.02, 1.0, 0.96], dtype=x.dtype, device=x.device).reshape(shape)
-    return (y * tone).clamp(0.0, 1.0)
+    return (y * per_channel((1.02, 1.0, 0.96), x)).clamp(0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -136,9 +138,4 @@ def bundled_photo(name: str, max_side: int = 512) -> np.ndarray:
     pixels = getattr(skimage.data, name)()
     if isinstance(pixels, tuple):  # stereo pairs: take the left view
         pixels = pixels[0]
-    pixels = pixels[..., :3].astype(np.float32) / 255.0
-    factor = int(np.ceil(max(pixels.shape[:2]) / max_side))
-    if factor > 1:
-        h, w = (s // factor * factor for s in pixels.shape[:2])
-        pixels = pixels[:h, :w].reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
-    return np.ascontiguousarray(pixels, dtype=np.float32)
+    return shrink(pixels[..., :3].astype(np.float32) / 255.0, max_side)

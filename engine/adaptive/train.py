@@ -318,10 +318,11 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken)
     report = validate_pairs(Path(args.data), Path(args.target) if args.target else None, cancel=cancel)
     sys.stdout.write(report.text() + "\n")
     report.require_usable()
-    model_config = ModelConfig(n_luts=args.luts or 3, lut_size=args.lut_size or 33, compressed=bool(args.compressed))
+    model_config = ModelConfig(n_luts=args.luts or DEFAULT_MODEL.n_luts,
+                               lut_size=args.lut_size or DEFAULT_MODEL.lut_size, compressed=bool(args.compressed))
     if not 2 <= model_config.lut_size <= 65 or not 1 <= model_config.n_luts <= 64:
         raise InputError("--lut-size must be in 2..65 and --luts in 1..64")
-    config = TrainConfig(epochs=args.epochs or 100, seed=args.seed)
+    config = TrainConfig(epochs=args.epochs or DEFAULT_TRAIN.epochs, seed=args.seed)
     out_dir = Path(args.out) if args.out else user_presets_dir()
 
     def report_epoch(m: EpochMetrics) -> None:
