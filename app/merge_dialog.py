@@ -108,10 +108,10 @@ class MergeDialog(QDialog):
 
     def merge(self) -> None:
         """Hide, merge as a window job, then show the result (or come back after an error or Cancel)."""
-        photos, options = self.photos, self.options()
+        photos, options, bracket = self.photos, self.options(), self.bracket
 
         def work(progress: ProgressFn, cancel: CancelToken) -> MergeResult:
-            return merge_photos(photos, options, progress=progress, cancel=cancel)
+            return merge_photos(photos, options, bracket=bracket, progress=progress, cancel=cancel)
 
         self.hide()
         self.window_.jobsIdle.connect(self._job_ended)

@@ -15,8 +15,6 @@ time of the enhancement alone and the process's peak RSS (torch included).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._measure import run_json  # noqa: E402
 from engine.color import psnr  # noqa: E402
 from engine.lowlight.data import held_out_pairs  # noqa: E402
 from engine.lowlight.infer import AUTO_TARGET_MEAN  # noqa: E402
@@ -129,8 +128,7 @@ print(json.dumps({{"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": pe
 
 def measure(call: str, height: int, width: int, threads: int, model_path: Path | None) -> dict:
     code = CHILD.format(call=call, height=height, width=width, threads=threads, model=str(model_path or ""))
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_json("-c", code)
 
 
 def speed_table(threads: int, model_path: Path | None) -> None:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._measure import reset_peak_rss, rss_mb, run_json  # noqa: E402
+
 INTERPOLATIONS = ("trilinear", "tetrahedral")
 
 
@@ -49,13 +51,6 @@ def photo(megapixels: float):
     width = int(round(height * 4 / 3))
     pixels = cv2.resize(sample_photo("astronaut").pixels, (width, height), interpolation=cv2.INTER_CUBIC)
     return np.clip(pixels, 0, 1)
-
-
-def _rss_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def _pillow_call(pixels, lut, size: int):
@@ -97,16 +92,14 @@ def child_times(megapixels: float, size: int, repeat: int) -> dict:
 def child_memory(engine_name: str, megapixels: float, size: int) -> dict:
     """Peak resident memory of one call in a fresh process (the high-water mark is reset after set-up)."""
     call = _callables([engine_name], megapixels, size)[engine_name]
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM: measure the call, not the set-up
-    before = _rss_mb("VmRSS")
+    reset_peak_rss()  # measure the call, not the set-up
+    before = rss_mb("VmRSS")
     call()
-    return {"peak_mb": _rss_mb("VmHWM"), "before_mb": before}
+    return {"peak_mb": rss_mb("VmHWM"), "before_mb": before}
 
 
 def run_child(*args: str) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True,
-                            cwd=ROOT)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_json(__file__, "--child", *args)
 
 
 def main() -> None:

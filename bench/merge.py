@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._measure import reset_peak_rss, rss_mb, run_json  # noqa: E402
+
 OUT = ROOT / "bench" / "out" / "merge"
 EVS = (-2.0, 0.0, 2.0)
 SHIFTS = ((7, -11), (0, 0), (-5, 9))  # (dy, dx) that lays each frame on the middle one
@@ -58,13 +60,6 @@ def make_bracket(megapixels: float, photo: str, rotate: float = 0.0) -> None:
         moved = encoded[MARGIN + dy : MARGIN + dy + height, MARGIN + dx : MARGIN + dx + width]
         save_photo(Photo(np.ascontiguousarray(moved)), OUT / f"{name}.jpg")
         save_photo(Photo(np.ascontiguousarray(still)), OUT / f"still_{name}.jpg")
-
-
-def _rss_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def child(method: str, repeat: int) -> dict:
@@ -100,24 +95,20 @@ def child(method: str, repeat: int) -> dict:
         def shifts():
             return found
 
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM: measure the call, not reading the files
-    before = _rss_mb("VmRSS")
+    reset_peak_rss()  # measure the call, not reading the files
+    before = rss_mb("VmRSS")
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         output = call()
         times.append(time.perf_counter() - start)
-    peak = _rss_mb("VmHWM")
+    peak = rss_mb("VmHWM")
     np.save(OUT / f"result_{method}.npy", np.ascontiguousarray(output, dtype=np.float32))
     return {"seconds": min(times), "peak_mb": peak, "before_mb": before, "shifts": shifts()}
 
 
 def measure(method: str, repeat: int) -> dict:
-    args = [sys.executable, __file__, "--child", method, str(repeat)]
-    result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
-    if result.returncode:
-        raise SystemExit(f"{method} run failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_json(__file__, "--child", method, str(repeat))
 
 
 def quality(method: str) -> float:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,19 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._measure import rss_mb, run_json  # noqa: E402
 from engine.sr.infer import load_table, shipped_table_path  # noqa: E402
 
 MODELS = ("srlut", "mulut", "eclut")
 SPEED_SIZE = (750, 1000)  # LR height, width -> 3000 x 4000 at x4
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM: reset by exec, unlike ru_maxrss, which a child
-    inherits from the parent it was forked from)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _write_speed_input(path: Path) -> None:
@@ -58,7 +49,7 @@ def child(method: str, repeat: int, path: str, input_path: str) -> None:
         def work() -> np.ndarray:
             return np.asarray(Image.fromarray(image).resize((4000, 3000), Image.BICUBIC))
 
-        baseline_mb = _peak_rss_mb()
+        baseline_mb = rss_mb("VmHWM")
     else:
         from engine.image import Photo
         from engine.sr.infer import load_table, upscale_photo, upscale_uint8
@@ -66,7 +57,7 @@ def child(method: str, repeat: int, path: str, input_path: str) -> None:
         table = load_table(Path(path))
         _ = table.terms  # the permuted tables are part of the model's memory
         photo = Photo(image / np.float32(255))
-        baseline_mb = _peak_rss_mb()
+        baseline_mb = rss_mb("VmHWM")
         if method.endswith("-float"):
 
             def work() -> np.ndarray:
@@ -82,15 +73,14 @@ def child(method: str, repeat: int, path: str, input_path: str) -> None:
         out = work()
         times.append(time.perf_counter() - start)
         del out
-    peak_mb = _peak_rss_mb()
+    peak_mb = rss_mb("VmHWM")
     print(json.dumps({"seconds": min(times), "peak_mb": peak_mb, "baseline_mb": baseline_mb}))
 
 
 def run_child(method: str, repeat: int, input_path: Path, path: Path | None = None) -> dict:
-    command = [sys.executable, __file__, "--child", method, "--repeat", str(repeat), "--path", str(path or "")]
+    command = [__file__, "--child", method, "--repeat", str(repeat), "--path", str(path or "")]
     command += ["--input", str(input_path)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=str(ROOT))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json(*command)
 
 
 def quality_table() -> None:

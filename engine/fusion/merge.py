@@ -59,15 +59,11 @@ def analyse_bracket(photos: Sequence[Photo]) -> Bracket:
 
 
 @dataclass(frozen=True)
-class MergeResult:
-    """The merged photo and what was found on the way; lists are indexed like the input frames."""
+class MergeResult(Bracket):
+    """The merged photo and what was found on the way: the bracket's analysis plus the alignment shifts."""
 
     photo: Photo
-    order: list[int]  # input indices from the darkest to the brightest frame
-    reference: int  # input index of the reference (middle exposure) frame
-    shifts: list[Shift]  # how each frame was moved onto the reference
-    evs: list[float]  # exposure of each frame relative to the reference, in stops
-    exif_exposures: bool  # whether the ordering came from EXIF (else from measured brightness)
+    shifts: list[Shift]  # how each frame was moved onto the reference, indexed like the input frames
 
 
 def _workers() -> int:
@@ -123,12 +119,16 @@ def merge_photos(
     photos: Sequence[Photo],
     options: MergeOptions = MergeOptions(),
     *,
+    bracket: Bracket | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> MergeResult:
-    """Fuse a bracket into one photo in [0, 1] (clipped, never stretched), in reference coordinates."""
+    """Fuse a bracket into one photo in [0, 1] (clipped, never stretched), in reference coordinates.
+
+    `bracket` is `analyse_bracket(photos)` when the caller already has it (the merge dialog shows it).
+    """
     check_bracket(photos)
-    bracket = analyse_bracket(photos)
+    bracket = bracket or analyse_bracket(photos)
     reference = bracket.reference
     check(cancel)
 
@@ -178,7 +178,7 @@ def merge_photos(
         alpha = None if alpha is None else alpha[rows, cols]
     merged = Photo(fused, alpha, max(p.bit_depth for p in photos), ref_photo.exif, ref_photo.icc, None)
     progress(1.0, "merged")
-    return MergeResult(merged, bracket.order, reference, shifts, bracket.evs, bracket.exif_exposures)
+    return MergeResult(bracket.order, reference, bracket.evs, bracket.exif_exposures, merged, shifts)
 
 
 def merge_files(
