@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.image import load_photo, save_photo
 from engine.jobs import CancelToken, ProgressFn, sub_progress
-from engine.sr.infer import MAX_OUTPUT_PIXELS, MODEL_NAMES, check_output_size, resolve_table, upscale_photo
+from engine.sr.infer import MAX_OUTPUT_PIXELS, MODEL_NAMES, resolve_table, upscale_photo
 
 NAME = "upscale"
 HELP = "upscale a photo 2x or 4x with a look-up-table super-resolution model (MuLUT, SR-LUT or EC-LUT)"
@@ -29,7 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int:
     table = resolve_table(args.model, args.scale)
     photo = load_photo(args.input)
-    check_output_size(photo.height, photo.width, args.scale, args.max_pixels)
     upscaled = upscale_photo(
         photo, table, max_pixels=args.max_pixels, progress=sub_progress(progress, 0.0, 0.9), cancel=cancel
     )

@@ -31,6 +31,7 @@ from engine.lowlight.data import (
     synthetic_sampler,
     validate_folder,
 )
+from engine.lowlight.infer import SHIPPED_WEIGHTS
 from engine.lowlight.model import (
     DEFAULT_CHANNELS,
     ModelInfo,
@@ -44,7 +45,6 @@ from engine.lowlight.model import (
 EpochFn = Callable[[int, int, float], None]
 DEFAULT_EPOCHS = 40
 MIN_STEPS_PER_EPOCH = 25
-SHIPPED_PATH = Path(__file__).resolve().parents[2] / "resources" / "models" / "lowlight.safetensors"
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def _printing_progress(every: int) -> ProgressFn:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shipped", action="store_true", help=f"reproduce {SHIPPED_PATH.name} (synthetic data)")
+    parser.add_argument("--shipped", action="store_true", help=f"reproduce {SHIPPED_WEIGHTS.name} (synthetic data)")
     parser.add_argument("--data", type=Path, help="folder of scene sub-folders, 2+ exposures each")
     parser.add_argument("--output", type=Path, help="weights file to write (.safetensors)")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
@@ -211,12 +211,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.rescore:
-        output = args.output or SHIPPED_PATH
+        output = args.output or SHIPPED_WEIGHTS
         _, info = load_model(output)
         _score_into_sidecar(output, info)
         return
     if args.shipped:
-        output, config = args.output or SHIPPED_PATH, TrainConfig()
+        output, config = args.output or SHIPPED_WEIGHTS, TrainConfig()
         output.parent.mkdir(parents=True, exist_ok=True)
     elif args.output is None:
         parser.error("--output is required unless --shipped")

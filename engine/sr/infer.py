@@ -340,10 +340,11 @@ def shipped_table_path(model: str, scale: int) -> Path:
 
 
 def user_models_dir() -> Path:
-    """Where tables trained by the user live: $LUTLAB_DATA_DIR/sr or $XDG_DATA_HOME/lutlab/sr."""
-    if os.environ.get("LUTLAB_DATA_DIR"):
-        return Path(os.environ["LUTLAB_DATA_DIR"]) / "sr"
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "lutlab" / "sr"
+    """Where tables trained by the user live: beside the user's presets, in an `sr` folder
+    ($LUTLAB_DATA_DIR/sr or $XDG_DATA_HOME/lutlab/sr)."""
+    from engine.presets import user_presets_dir
+
+    return user_presets_dir().parent / "sr"
 
 
 def available_models(scale: int) -> list[tuple[str, Path]]:

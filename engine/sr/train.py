@@ -25,6 +25,7 @@ from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.sr.finetune import FinetuneConfig
+from engine.sr.infer import MODELS_DIR
 from engine.sr.resize import resize_matrix
 
 TRAIN_SAMPLES = (
@@ -43,7 +44,6 @@ TRAIN_SAMPLES = (
     "stereo_motorcycle",
 )
 HELD_OUT = ("chelsea", "coffee")  # never trained on; `cat` is the same photo as chelsea, so it is left out
-MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
