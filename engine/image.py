@@ -24,6 +24,7 @@ from engine.errors import InputError
 from engine.fsutil import atomic_path
 
 DEFAULT_MAX_PIXELS = 120_000_000
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")  # what load_photo reads
 SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera")
 ORIENTATION_TAG = 0x0112
 ICC_TIFF_TAG = 34675

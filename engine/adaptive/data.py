@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.image import PHOTO_SUFFIXES
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
 MIN_PAIRS = 2  # one to train on, one to hold out
 WORKING_SIDE = 384  # training resolution: the long side of every loaded pair
 
@@ -84,7 +84,7 @@ def resolve_folders(data: Path, target: Path | None = None) -> tuple[Path, Path]
 
 
 def _images_by_stem(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES}
 
 
 def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:

@@ -17,11 +17,11 @@ import numpy as np
 
 from engine.color import linear_to_srgb, srgb_to_linear
 from engine.errors import InputError
+from engine.image import PHOTO_SUFFIXES
 
 # scikit-image's bundled colour photos (offline). Two stay out of training for the benchmark.
 TRAIN_PHOTOS = ("astronaut", "rocket", "immunohistochemistry", "retina", "stereo_motorcycle", "colorwheel")
 HELD_OUT_PHOTOS = ("coffee", "chelsea")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 # Images larger than this (long side) are area-downscaled on loading: the fast path runs the nets at
 # about this scale anyway, and it keeps a folder of 12 MP brackets in memory.
 MAX_TRAIN_SIDE = 768
@@ -140,7 +140,7 @@ def inspect_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
         raise DatasetError(f"{root}: not a folder (expected one sub-folder per scene, 2+ exposures each)")
     report = FolderReport(root)
     for scene in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(p for p in scene.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in scene.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
         if len(files) < 2:
             report.problems.append(f"{scene.name}: {len(files)} image(s), a scene needs 2 or more exposures")
             continue

@@ -23,6 +23,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.fsutil import atomic_path
+from engine.image import PHOTO_SUFFIXES
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.sr.finetune import FinetuneConfig
 from engine.sr.infer import MODELS_DIR
@@ -44,7 +45,6 @@ TRAIN_SAMPLES = (
     "stereo_motorcycle",
 )
 HELD_OUT = ("chelsea", "coffee")  # never trained on; `cat` is the same photo as chelsea, so it is left out
-PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
 @dataclass(frozen=True)
