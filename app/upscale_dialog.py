@@ -13,7 +13,8 @@ from engine.jobs import CancelToken, ProgressFn
 from engine.sr.infer import MAX_OUTPUT_PIXELS, available_models, check_output_size, load_table, upscale_photo
 
 MODEL_TITLES = {
-    "srlut": "SR-LUT (2x2, fast)",
+    "srlut-filter": "SR-LUT + edge filters (sharpest, fast)",
+    "srlut": "SR-LUT (2x2, fastest)",
     "mulut": "MuLUT (5x5 context, sharper, 3x slower)",
     "eclut": "EC-LUT (wider context)",
 }

@@ -3,7 +3,8 @@
     python bench/sr.py [--repeat 3] [--skip-quality]
 
 Quality: Y-PSNR (BT.601, border crop = scale, HR mod-cropped, LR by antialiased bicubic
-downscaling) of bicubic, SR-LUT, EC-LUT and MuLUT on the photos held out of training (chelsea, coffee).
+downscaling) of bicubic, SR-LUT, SR-LUT + filter refinement, MuLUT and EC-LUT on the photos held out of
+training (chelsea, coffee).
 Speed: a 750x1000 RGB photo upscaled x4 to 3000x4000, each method in its own subprocess (best of
 --repeat runs; peak RSS of that process, and its RSS before the work: interpreter, libraries,
 input and table), with Pillow's bicubic resize as the reference in the same run.
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench._measure import rss_mb, run_json  # noqa: E402
 from engine.sr.infer import load_table, shipped_table_path  # noqa: E402
 
-MODELS = ("srlut", "mulut", "eclut")
+MODELS = ("srlut", "srlut-filter", "mulut", "eclut")
 SPEED_SIZE = (750, 1000)  # LR height, width -> 3000 x 4000 at x4
 
 
@@ -90,7 +91,7 @@ def quality_table() -> None:
 
     photos = dict(zip(HELD_OUT, sample_photo_arrays(HELD_OUT), strict=True))
     print("\nY-PSNR (dB) on held-out photos (BT.601 Y, border = scale)")
-    header = f"{'scale':>5} {'photo':<8} {'bicubic':>8}" + "".join(f" {m:>8} {'gain':>6}" for m in MODELS)
+    header = f"{'scale':>5} {'photo':<8} {'bicubic':>8}" + "".join(f" {m:>12} {'gain':>6}" for m in MODELS)
     print(header)
     print("-" * len(header))
     for scale in (2, 4):
@@ -103,38 +104,40 @@ def quality_table() -> None:
             row = f"{scale:>5} {name:<8} {base:8.2f}"
             for model in MODELS:
                 if model not in tables:
-                    row += f" {'-':>8} {'-':>6}"
+                    row += f" {'-':>12} {'-':>6}"
                     continue
                 value = y_psnr(hr, upscale_uint8(lr, tables[model]), scale)
                 sums[model].append(value)
-                row += f" {value:8.2f} {value - base:+6.2f}"
+                row += f" {value:12.2f} {value - base:+6.2f}"
             print(row)
         mean = np.mean(sums["bicubic"])
         row = f"{scale:>5} {'mean':<8} {mean:8.2f}"
         for model in MODELS:
-            row += f" {np.mean(sums[model]):8.2f} {np.mean(sums[model]) - mean:+6.2f}" if model in tables else ""
+            row += f" {np.mean(sums[model]):12.2f} {np.mean(sums[model]) - mean:+6.2f}" if model in tables else ""
         print(row)
 
 
 def size_table() -> None:
     print("\nTables")
-    print(f"{'model':<12} {'shape':<18} {'entries':>10} {'raw KiB':>8} {'file KiB':>9}")
+    print(f"{'model':<16} {'shape':<18} {'entries':>10} {'raw KiB':>8} {'file KiB':>9}")
     for model in MODELS:
         for scale in (2, 4):
             path = shipped_table_path(model, scale)
             if not path.exists():
                 continue
-            table = load_table(path).table
-            shape = "x".join(map(str, table.shape))
+            loaded = load_table(path)
+            arrays = [loaded.table] + ([loaded.refinement.filters] if loaded.refinement else [])
+            shape = " + ".join("x".join(map(str, a.shape)) for a in arrays)
+            entries, raw = sum(a.size for a in arrays), loaded.table.nbytes + 4 * sum(a.size for a in arrays[1:])
             print(
-                f"{model + f' x{scale}':<12} {shape:<18} {table.size:>10,} {table.nbytes / 1024:8.0f} "
+                f"{model + f' x{scale}':<16} {shape:<18} {entries:>10,} {raw / 1024:8.0f} "
                 f"{path.stat().st_size / 1024:9.0f}"
             )
 
 
 def speed_table(repeat: int) -> None:
     print(f"\nx4 upscale 1000x750 -> 4000x3000 RGB, best of {repeat}, {os.cpu_count()} cores; own process each")
-    print(f"{'method':<22} {'seconds':>8} {'vs Pillow':>10} {'peak MB':>8} {'(before MB)':>11}")
+    print(f"{'method':<28} {'seconds':>8} {'vs Pillow':>10} {'peak MB':>8} {'(before MB)':>11}")
     with tempfile.TemporaryDirectory() as folder:
         input_path = Path(folder) / "input.npy"
         _write_speed_input(input_path)
@@ -148,7 +151,7 @@ def speed_table(repeat: int) -> None:
     for label, result in rows:
         ratio = result["seconds"] / pillow["seconds"]
         print(
-            f"{label:<22} {result['seconds']:8.2f} {ratio:9.1f}x {result['peak_mb']:8.0f} {result['baseline_mb']:11.0f}"
+            f"{label:<28} {result['seconds']:8.2f} {ratio:9.1f}x {result['peak_mb']:8.0f} {result['baseline_mb']:11.0f}"
         )
 
 

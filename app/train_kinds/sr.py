@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QWidget
 
 from app.train_kinds import EpochPoint, TrainRequest
 from engine.jobs import CancelToken, ProgressFn
@@ -27,13 +27,16 @@ class SROptions(QWidget):
         self.scale = QComboBox(objectName="sr-scale")
         self.scale.addItem("×4", 4)
         self.scale.addItem("×2", 2)
+        self.refine = QCheckBox("Add edge-direction filters on top (sharper; minutes more)", objectName="sr-refine")
+        self.refine.setChecked(True)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Model", self.model)
         form.addRow("Factor", self.scale)
+        form.addRow(self.refine)
 
     def values(self) -> dict:
-        return {"kind": self.model.currentData(), "scale": self.scale.currentData()}
+        return {"kind": self.model.currentData(), "scale": self.scale.currentData(), "refine": self.refine.isChecked()}
 
 
 class SRKind:
@@ -56,6 +59,7 @@ class SRKind:
     def train(
         self, request: TrainRequest, on_epoch: Callable[[EpochPoint], None], progress: ProgressFn, cancel: CancelToken
     ) -> str:
+        from engine.sr.filters import FilterConfig
         from engine.sr.infer import user_models_dir
         from engine.sr.train import (
             HELD_OUT,
@@ -66,7 +70,9 @@ class SRKind:
             train_table,
         )
 
-        config = TrainConfig(steps=request.epochs * STEPS_PER_EPOCH, **request.options)
+        options = dict(request.options)
+        refine = FilterConfig() if options.pop("refine", False) else None
+        config = TrainConfig(steps=request.epochs * STEPS_PER_EPOCH, **options)
         photos = folder_photo_arrays(request.data, min_side=config.crop * config.scale, cancel=cancel)
         folder = user_models_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -81,6 +87,7 @@ class SRKind:
             output,
             data_description=f"{len(photos)} photos from {request.data}",
             held_out=sample_photo_arrays(HELD_OUT),
+            refine=refine,
             on_report=report,
             report_every=STEPS_PER_EPOCH,
             progress=progress,

@@ -50,6 +50,8 @@ def _sr_options(group: argparse._ArgumentGroup) -> None:
                        help="sr, lowlight: training steps (sr default 2000; lowlight: epochs x max(25, scenes / 4))")
     group.add_argument("--finetune-steps", type=int, default=None,
                        help="sr: then fine-tune the table itself through the lookup for N steps (default 0)")
+    group.add_argument("--refine", action="store_true", default=None,
+                       help="sr: then fit a filter refinement (edge-direction filters on top of the table; minutes)")
 
 
 def _lowlight_options(group: argparse._ArgumentGroup) -> None:

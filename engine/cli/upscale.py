@@ -1,4 +1,4 @@
-"""`python main.py upscale --scale 2|4 [--model mulut|srlut|eclut|TABLE.npz] IN OUT` (numpy only, no torch)."""
+"""`python main.py upscale --scale 2|4 [--model srlut-filter|srlut|mulut|eclut|TABLE.npz] IN OUT` (numpy only)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from engine.jobs import CancelToken, ProgressFn, sub_progress
 from engine.sr.infer import MAX_OUTPUT_PIXELS, MODEL_NAMES, resolve_table, upscale_photo
 
 NAME = "upscale"
-HELP = "upscale a photo 2x or 4x with a look-up-table super-resolution model (MuLUT, SR-LUT or EC-LUT)"
+HELP = "upscale a photo 2x or 4x with look-up-table super-resolution (SR-LUT + edge filters, SR-LUT, MuLUT, EC-LUT)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,11 +32,13 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
+from engine.sr.filters import FilterBank, FilterConfig, refine
 
 INT8_SCALE = 127.0  # a net output of 1.0 is table value 127
 SIMPLEX_WEIGHT = 16  # the 4-simplex weights of one term sum to 16
@@ -73,6 +75,7 @@ class SRTable:
     scale: int
     table: np.ndarray
     meta: dict = field(default_factory=dict)
+    refinement: FilterBank | None = None  # optional filter stage after the table (`engine.sr.filters`)
 
     def __post_init__(self) -> None:
         if self.kind not in ROWS:
@@ -151,10 +154,20 @@ def save_table(table: SRTable, path: Path) -> None:
     path = Path(path)
     levels = table.table.reshape(-1, _first_input_rows(table.kind), table.table.shape[1])
     delta = np.diff(levels.view(np.uint8), axis=0, prepend=np.uint8(0)).view(np.int8)
+    arrays = {"delta": delta.reshape(table.table.shape)}
+    meta = dict(table.meta)
+    if table.refinement is not None:
+        bank = table.refinement
+        arrays.update(
+            filters=bank.filters.astype(np.int32),
+            strength_edges=bank.strength_edges,
+            coherence_edges=bank.coherence_edges,
+        )
+        meta["refinement"] = bank.meta()
     with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, delta=delta.reshape(table.table.shape))
+        np.savez_compressed(tmp, **arrays)
     with atomic_path(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(table.meta, indent=1) + "\n")
+        tmp.write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def load_table(path: Path) -> SRTable:
@@ -166,17 +179,35 @@ def load_table(path: Path) -> SRTable:
         kind, scale = str(meta["kind"]), int(meta["scale"])
         with np.load(path, allow_pickle=False) as data:
             delta = data["delta"]
+            refinement = _load_refinement(data, meta, scale) if "refinement" in meta else None
         if kind not in ROWS or delta.dtype != np.int8 or delta.ndim != 2 or delta.shape[0] != ROWS[kind]:
             raise ModelFileError(
                 f"{kind} table must be int8 with {ROWS.get(kind)} rows, not {delta.dtype} {delta.shape}"
             )
         levels = delta.view(np.uint8).reshape(-1, _first_input_rows(kind), delta.shape[1])
         table = np.cumsum(levels, axis=0, dtype=np.uint8).view(np.int8).reshape(delta.shape)
-        return SRTable(kind=kind, scale=scale, table=table, meta=meta)
+        return SRTable(kind=kind, scale=scale, table=table, meta=meta, refinement=refinement)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: not a readable SR table ({type(exc).__name__}: {exc})") from None
+
+
+def _load_refinement(data, meta: dict, scale: int) -> FilterBank:
+    """The filter stage stored beside a table (arrays `filters`, `strength_edges`, `coherence_edges`)."""
+    config = FilterConfig(**meta["refinement"])
+    bank = FilterBank(
+        config,
+        data["strength_edges"].astype(np.float64),
+        data["coherence_edges"].astype(np.float64),
+        data["filters"].astype(np.float64),
+    )
+    expected = (config.buckets, bank.feature_count(scale), scale * scale)
+    if bank.filters.shape != expected or bank.coherence_edges.shape != (config.coherence_bins - 1,):
+        raise ModelFileError(f"filter refinement must have filters of shape {expected}, not {bank.filters.shape}")
+    if bank.strength_edges.shape != (config.strength_bins - 1,):
+        raise ModelFileError(f"filter refinement needs {config.strength_bins - 1} strength edges")
+    return bank
 
 
 def interpolate_4simplex(table: np.ndarray, values: list[np.ndarray]) -> np.ndarray:
@@ -286,18 +317,27 @@ def upscale_uint8(
     strips = [slice(y, min(y + strip, height)) for y in range(0, height, strip)]
     compute = _simplex_strip if table.kind in SIMPLEX_KINDS else _eclut_strip
     anchor = image.astype(np.int16)
+    bank = table.refinement
+    if bank is not None:
+        halo = bank.config.halo
+        refine_mode = "reflect" if min(height, width) > halo else "symmetric"
+        refine_padded = np.pad(image, ((halo, halo), (halo, halo), (0, 0)), mode=refine_mode)
 
     def run(rows: slice) -> None:
         check(cancel)
         residual = compute(padded, table, rows)
         h = rows.stop - rows.start
         values = np.clip(residual + anchor[rows, :, :, None], 0, 255).astype(np.uint8)
+        if bank is not None:
+            values = refine(refine_padded[rows.start : rows.stop + 2 * halo], halo, values, bank)
         block = values.reshape(h, width, channels, r, r).transpose(0, 3, 1, 4, 2)
         out[rows.start * r : rows.stop * r] = block.reshape(h * r, width * r, channels)
 
     _ = table.terms  # build the permuted tables once, before the threads share them
     workers = workers or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    # the workers already fill the cores: BLAS threads of their own (the filter stage) would only contend
+    blas_threads = 1 if workers > 1 else None
+    with threadpool_limits(blas_threads, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, rows) for rows in strips]
         try:
             for done, future in enumerate(futures, 1):
@@ -327,7 +367,7 @@ def upscale_pixels(
 
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
-MODEL_NAMES = ("srlut", "mulut", "eclut")  # the first is the default (CLI, Upscale dialog)
+MODEL_NAMES = ("srlut-filter", "srlut", "mulut", "eclut")  # the first is the default (CLI, Upscale dialog)
 
 
 def shipped_table_path(model: str, scale: int) -> Path:

@@ -56,5 +56,6 @@ def test_train_dialog_trains_an_upscaling_table(tmp_path, qtbot):
     assert [p.epoch for p in dialog._points] == [1, 2]
     table = load_table(user_models_dir() / "my-upscaler.npz")
     assert (table.kind, table.scale, table.meta["steps"]) == ("srlut", 2, 4)
+    assert options.refine.isChecked() and table.refinement is not None  # filters on by default
     assert ("my-upscaler", user_models_dir() / "my-upscaler.npz") in available_models(2)
     assert "my-upscaler.npz: held-out Y-PSNR" in done.args[0]

@@ -135,6 +135,11 @@ def test_train_cli_writes_a_usable_table(tmp_path) -> None:
     table = load_table(tmp_path / "out" / "mine.npz")
     assert (table.kind, table.scale, table.meta["steps"]) == ("eclut", 2, 1)
     assert table.meta["metrics"]["bicubic_y_psnr"] > 20 and table.meta["finetune"]["steps"] == 2
+    assert table.refinement is None
+    assert main([*argv, "--scale", "2", "--steps", "1", "--refine"]) == 0
+    refined = load_table(tmp_path / "out" / "mine.npz")
+    assert (refined.kind, refined.refinement.config.window) == ("srlut", 7)
+    assert refined.meta["refinement"]["angles"] == 16 and "unrefined_table_y_psnr" in refined.meta["metrics"]
     assert main([*argv, "--epochs", "3"]) == 2
     assert main([*argv[:4], str(tmp_path / "none"), *argv[5:]]) == 2
 

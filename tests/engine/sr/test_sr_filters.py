@@ -1,0 +1,143 @@
+"""The filter refinement: structure-tensor hashing, exact filter arithmetic, fitting, files, shipped quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.errors import Cancelled
+from engine.jobs import CancelToken
+from engine.sr.filters import FILTER_BITS, FilterBank, FilterConfig, fit_filters, refine, structure
+from engine.sr.infer import ModelFileError, SRTable, load_table, save_table, shipped_table_path, upscale_uint8
+from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr
+from engine.sr.train import HELD_OUT, sample_photo_arrays
+
+CONFIG = FilterConfig()
+
+
+def random_bank(scale: int, seed: int = 0, spread: float = 0.3) -> FilterBank:
+    """Filters near "copy the table's output" plus random integer noise, and plausible bin edges."""
+    rng = np.random.default_rng(seed)
+    dims, r2 = CONFIG.window**2 + 1 + scale * scale, scale * scale
+    filters = rng.normal(0, spread / dims, size=(CONFIG.buckets, dims, r2))
+    filters[:, CONFIG.window**2 + 1 :, :] += np.eye(r2)
+    return FilterBank(CONFIG, np.array([2.0, 6.0, 15.0]), np.array([0.3, 0.6]), np.round(filters * (1 << FILTER_BITS)))
+
+
+@pytest.mark.parametrize("degrees", [0.0, 20.0, 45.0, 90.0, 135.0, 170.0])
+def test_structure_finds_the_gradient_direction_of_a_ramp(degrees: float) -> None:
+    theta = np.deg2rad(degrees)
+    y, x = np.mgrid[0:40, 0:40].astype(np.float64)
+    plane = 3.0 * (np.cos(theta) * x + np.sin(theta) * y)
+    halo = CONFIG.halo
+    position, strength, coherence = structure(plane, halo, CONFIG)
+    assert position.shape == (40 - 2 * halo, 40 - 2 * halo)
+    # bin position p means angle (p + 0.5) * pi / angles - pi / 2, the gradient direction modulo pi
+    angle = (position + 0.5) * np.pi / CONFIG.angles - np.pi / 2
+    difference = np.angle(np.exp(2j * (angle - theta))) / 2  # modulo pi
+    np.testing.assert_allclose(difference, 0.0, atol=1e-9)
+    np.testing.assert_allclose(strength, 3.0, rtol=1e-9)
+    np.testing.assert_allclose(coherence, 1.0, atol=1e-9)
+
+
+def test_copy_filters_reproduce_the_table_output_exactly() -> None:
+    scale = 4
+    bank = random_bank(scale, spread=0.0)
+    rng = np.random.default_rng(2)
+    halo = CONFIG.halo
+    padded = rng.integers(0, 256, size=(10 + 2 * halo, 13 + 2 * halo, 3)).astype(np.uint8)
+    base = rng.integers(0, 256, size=(10, 13, 3, scale * scale)).astype(np.uint8)
+    np.testing.assert_array_equal(refine(padded, halo, base, bank), base)
+
+
+def test_linear_filters_match_a_numpy_reference() -> None:
+    """Every bucket holds the same filter: sub-pixel k = 0.5 centre + 0.25 right neighbour + 0.25 table[k]
+    + about k, so angle blending must not change anything and the result has a closed form."""
+    scale, window = 2, CONFIG.window
+    dims, r2 = window**2 + 1 + scale * scale, scale * scale
+    one = np.zeros((dims, r2))
+    centre = (window // 2) * window + window // 2
+    one[centre, :] = 0.5
+    one[centre + 1, :] = 0.25
+    one[window**2, :] = np.arange(r2) / 255.0  # the constant feature is 255
+    one[window**2 + 1 :, :] = 0.25 * np.eye(r2)
+    filters = np.repeat(np.round(one * (1 << FILTER_BITS))[None], CONFIG.buckets, axis=0)
+    bank = FilterBank(CONFIG, np.array([2.0, 6.0, 15.0]), np.array([0.3, 0.6]), filters)
+    rng = np.random.default_rng(3)
+    halo = CONFIG.halo
+    padded = rng.integers(0, 256, size=(9 + 2 * halo, 11 + 2 * halo, 1)).astype(np.uint8)
+    base = rng.integers(0, 256, size=(9, 11, 1, r2)).astype(np.uint8)
+    inner = padded[halo:-halo, halo:-halo, :].astype(np.float64)
+    right = padded[halo:-halo, halo + 1 : padded.shape[1] - halo + 1, :].astype(np.float64)
+    offsets = 255.0 * filters[0, window**2, :] / (1 << FILTER_BITS)  # the constant's stored (rounded) weight
+    assert np.allclose(offsets, np.arange(r2), atol=0.01)
+    expected = 0.5 * inner[..., None] + 0.25 * right[..., None] + 0.25 * base + offsets
+    np.testing.assert_array_equal(refine(padded, halo, base, bank), np.clip(np.floor(expected + 0.5), 0, 255))
+
+
+def plain_table(scale: int) -> SRTable:
+    values = np.random.default_rng(scale).integers(-20, 21, size=(17**4, scale * scale)).astype(np.int8)
+    return SRTable("srlut", scale, values)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_refined_upscale_tiled_equals_untiled_bit_exact(scale: int) -> None:
+    table = plain_table(scale)
+    table.refinement = random_bank(scale, seed=scale)
+    image = np.random.default_rng(6).integers(0, 256, size=(29, 21, 3)).astype(np.uint8)
+    whole = upscale_uint8(image, table, strip_values=10**9, workers=1)
+    for strip_values, workers in ((21 * 3, 2), (21 * 3 * 5, 3), (21 * 3 * 27, 2)):
+        np.testing.assert_array_equal(upscale_uint8(image, table, strip_values=strip_values, workers=workers), whole)
+    np.testing.assert_array_equal(upscale_uint8(image[:, :, 2], table), whole[:, :, 2])
+    table.refinement = None
+    assert not np.array_equal(upscale_uint8(image, table), whole)  # the filters did change the result
+
+
+def test_fitting_lowers_the_error_on_its_photos_and_can_be_cancelled() -> None:
+    import skimage.data
+
+    planes = [skimage.data.camera()[100:260, 100:260] / 255.0]
+    table = plain_table(2)
+    config = FilterConfig(angles=4, coherence_bins=2, phases=1)
+    bank = fit_filters(planes, table, config)
+    hr, lr = make_pair(planes[0], 2)
+    plain = y_psnr(hr, upscale_uint8(lr, table), 2)
+    table.refinement = bank
+    refined = y_psnr(hr, upscale_uint8(lr, table), 2)
+    assert refined > plain + 3.0  # the random table is poor; the filters must repair most of it
+    assert refined > y_psnr(hr, bicubic_upscale(lr, 2), 2)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        fit_filters(planes, plain_table(2), config, cancel=token)
+
+
+def test_refined_table_file_round_trip_and_bad_refinement(tmp_path) -> None:
+    table = plain_table(2)
+    table.refinement = random_bank(2, seed=9)
+    table.meta = {"kind": "srlut", "scale": 2}
+    save_table(table, tmp_path / "r.npz")
+    loaded = load_table(tmp_path / "r.npz")
+    np.testing.assert_array_equal(loaded.refinement.filters, table.refinement.filters)
+    assert loaded.refinement.config == CONFIG
+    image = np.random.default_rng(1).integers(0, 256, size=(12, 10, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(upscale_uint8(image, loaded), upscale_uint8(image, table))
+    with np.load(tmp_path / "r.npz") as data:
+        arrays = dict(data)
+    arrays["filters"] = arrays["filters"][:, :-1]
+    np.savez(tmp_path / "r.npz", **arrays)
+    with pytest.raises(ModelFileError, match="r.npz: filter refinement must have filters of shape"):
+        load_table(tmp_path / "r.npz")
+
+
+def test_shipped_refined_model_beats_bicubic_on_held_out_photos_at_x4() -> None:
+    table = load_table(shipped_table_path("srlut-filter", 4))
+    plain = load_table(shipped_table_path("srlut", 4))
+    gains, plain_gains = [], []
+    for photo in sample_photo_arrays(HELD_OUT):
+        hr, lr = make_pair(photo, 4)
+        bicubic = y_psnr(hr, bicubic_upscale(lr, 4), 4)
+        gains.append(y_psnr(hr, upscale_uint8(lr, table), 4) - bicubic)
+        plain_gains.append(y_psnr(hr, upscale_uint8(lr, plain), 4) - bicubic)
+    assert np.mean(gains) >= 0.8
+    assert np.mean(gains) > np.mean(plain_gains) + 0.2
