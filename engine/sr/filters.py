@@ -172,14 +172,13 @@ def refine(padded: np.ndarray, halo: int, base: np.ndarray, bank: FilterBank) ->
     lower, upper = (np.concatenate([assigned[i] for assigned in per_channel]) for i in (0, 1))
     x = np.concatenate([features(padded[:, :, c], halo, bank.config.window, base[:, :, c]) for c in channels])
     order, runs = _bucket_runs(lower, bank.config.buckets)
-    x = x[order].astype(np.float64)
+    x, weight = x[order], upper[order, None].astype(np.float64)
     r2 = base.shape[3]
-    both = np.empty((x.shape[0], 2 * r2), np.float64)
+    acc = np.empty((x.shape[0], r2), np.float64)
     pairs = bank.filter_pairs
-    for bucket, start, stop in runs:
-        np.matmul(x[start:stop], pairs[bucket], out=both[start:stop])
-    weight = upper[order, None].astype(np.float64)
-    acc = both[:, :r2] * (BLEND_WEIGHT - weight) + both[:, r2:] * weight
+    for bucket, start, stop in runs:  # 8-bit rows widened per group: the strip's float copy would be 8x larger
+        both = x[start:stop].astype(np.float64) @ pairs[bucket]
+        acc[start:stop] = both[:, :r2] * (BLEND_WEIGHT - weight[start:stop]) + both[:, r2:] * weight[start:stop]
     divisor = float(BLEND_WEIGHT << FILTER_BITS)
     out = np.empty_like(acc)
     out[order] = np.floor((acc + divisor / 2) / divisor)
