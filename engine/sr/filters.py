@@ -4,9 +4,10 @@ An SR table sees a few pixels at a time (SR-LUT: 2x2), so it cannot tell which w
 This stage, after RAISR (Romano, Isidoro & Milanfar, IEEE TCI 2017), hashes each low-resolution pixel by
 the structure tensor of its neighbourhood -- edge angle (blended between the two nearest of ``angles``
 bins), strength and coherence (quantile bins) -- into a bucket, and each bucket holds one linear filter
-per output sub-pixel over: the ``window`` x ``window`` low-resolution pixels, a constant, and the
-table's own r*r outputs for that pixel. So the result is the table's output corrected by a filter that
-knows the edge direction, and never worse than the table on the data it was fitted on.
+per output sub-pixel over: the ``window`` x ``window`` low-resolution pixels, a constant, the table's
+own r*r outputs for that pixel and the ring of table outputs just around them (which the neighbouring
+pixels' table reads made). So the result is the table's output corrected by a filter that knows the
+edge direction; copying the table's output is one of the filters it can learn.
 
 The filters are fitted in closed form (ridge least squares per bucket, shrunk towards one global
 filter) on every pixel of the training photos in all 8 orientations and several sub-pixel phases:
@@ -74,8 +75,8 @@ class FilterBank:
     filters: np.ndarray
 
     def feature_count(self, scale: int) -> int:
-        """Inputs of each filter: the window, the constant, the table's r*r outputs."""
-        return self.config.window**2 + 1 + scale * scale
+        """Inputs of each filter: the window, the constant, the table's r x r outputs and their ring."""
+        return self.config.window**2 + 1 + (scale + 2) ** 2
 
     def meta(self) -> dict:
         return asdict(self.config)
@@ -147,33 +148,52 @@ def _bucket_runs(buckets: np.ndarray, count: int) -> tuple[np.ndarray, list[tupl
     return order, [(int(b), int(bounds[b]), int(bounds[b + 1])) for b in np.flatnonzero(np.diff(bounds))]
 
 
-def features(padded: np.ndarray, halo: int, window: int, base: np.ndarray) -> np.ndarray:
-    """(pixels, window^2 + 1 + r*r) uint8 rows: the window's values, 255 (the constant), the table's r*r
-    outputs. `padded` is one `halo`-padded plane; `base` is (h, w, r*r) table output for its interior."""
-    h, w = base.shape[:2]
+def features(padded: np.ndarray, halo: int, window: int, ringed: np.ndarray, scale: int) -> np.ndarray:
+    """(pixels, window^2 + 1 + (r + 2)^2) uint8 rows: the window's values, 255 (the constant), the table's
+    r*r outputs for the pixel (row-major), then the ring of output pixels around that r x r block.
+
+    `padded` is one `halo`-padded low-resolution plane; `ringed` is the table's high-resolution output for
+    its interior with one more output pixel on every side (`ring_around`)."""
+    h, w = (ringed.shape[0] - 2) // scale, (ringed.shape[1] - 2) // scale
     start = halo - window // 2
-    x = np.empty((h, w, window * window + 1 + base.shape[2]), np.uint8)
+    x = np.empty((h, w, window * window + 1 + (scale + 2) ** 2), np.uint8)
     for i in range(window * window):
         dy, dx = divmod(i, window)
         x[:, :, i] = padded[start + dy : start + dy + h, start + dx : start + dx + w]
     x[:, :, window * window] = 255
-    x[:, :, window * window + 1 :] = base
+    block = [(dy, dx) for dy in range(scale) for dx in range(scale)]
+    ring = [(dy, dx) for dy in range(-1, scale + 1) for dx in range(-1, scale + 1) if (dy, dx) not in block]
+    for i, (dy, dx) in enumerate(block + ring, window * window + 1):
+        x[:, :, i] = ringed[1 + dy : 1 + dy + h * scale : scale, 1 + dx : 1 + dx + w * scale : scale]
     return x.reshape(h * w, -1)
 
 
-def refine(padded: np.ndarray, halo: int, base: np.ndarray, bank: FilterBank) -> np.ndarray:
-    """Refined (h, w, C, r*r) uint8 sub-pixels from the table's output `base` (h, w, C, r*r) uint8;
-    `padded` is the (h + 2 halo, w + 2 halo, C) 8-bit neighbourhood.
+def ring_around(blocks: np.ndarray, scale: int, above: bool, below: bool) -> np.ndarray:
+    """The high-resolution image of (rows, w, C, r*r) table outputs with a 1-pixel ring: from the first
+    and last rows' blocks where those are neighbours of the strip (`above`, `below`), else mirrored,
+    like the sides."""
+    rows, w, channels = blocks.shape[:3]
+    image = blocks.reshape(rows, w, channels, scale, scale).transpose(0, 3, 1, 4, 2)
+    image = image.reshape(rows * scale, w * scale, channels)
+    image = image[scale - 1 :] if above else np.concatenate([image[1:2], image])
+    image = image[: image.shape[0] - scale + 1] if below else np.concatenate([image, image[-2:-1]])
+    return np.pad(image, ((0, 0), (1, 1), (0, 0)), mode="reflect")
+
+
+def refine(padded: np.ndarray, halo: int, ringed: np.ndarray, bank: FilterBank, scale: int) -> np.ndarray:
+    """Refined (h, w, C, r*r) uint8 sub-pixels of a strip: `padded` is its (h + 2 halo, w + 2 halo, C)
+    8-bit neighbourhood, `ringed` the table's output for it from `ring_around`.
 
     Pixels of all channels are grouped by bucket (one sort); each group meets its bucket's filters and
     the next angle bin's side by side in one product; the integer weights blend the two."""
     channels = range(padded.shape[2])
     per_channel = [assignments(padded[:, :, c], halo, bank) for c in channels]
     lower, upper = (np.concatenate([assigned[i] for assigned in per_channel]) for i in (0, 1))
-    x = np.concatenate([features(padded[:, :, c], halo, bank.config.window, base[:, :, c]) for c in channels])
+    window = bank.config.window
+    x = np.concatenate([features(padded[:, :, c], halo, window, ringed[:, :, c], scale) for c in channels])
     order, runs = _bucket_runs(lower, bank.config.buckets)
     x, weight = x[order], upper[order, None].astype(np.float64)
-    r2 = base.shape[3]
+    r2 = scale * scale
     acc = np.empty((x.shape[0], r2), np.float64)
     pairs = bank.filter_pairs
     for bucket, start, stop in runs:  # 8-bit rows widened per group: the strip's float copy would be 8x larger
@@ -182,7 +202,7 @@ def refine(padded: np.ndarray, halo: int, base: np.ndarray, bank: FilterBank) ->
     divisor = float(BLEND_WEIGHT << FILTER_BITS)
     out = np.empty_like(acc)
     out[order] = np.floor((acc + divisor / 2) / divisor)
-    h, w = base.shape[:2]
+    h, w = (ringed.shape[0] - 2) // scale, (ringed.shape[1] - 2) // scale
     return np.clip(out, 0, 255).astype(np.uint8).reshape(len(channels), h, w, r2).transpose(1, 2, 0, 3)
 
 
@@ -246,8 +266,8 @@ def fit_filters(
     for done, (lr, hr) in enumerate(training_pairs(planes, scale, config.phases), 1):
         check(cancel)
         padded = _padded(lr, halo)
-        base = _blocks(upscale_uint8(lr, table, workers=1), scale)
-        x = features(padded, halo, config.window, base).astype(np.float64)
+        ringed = np.pad(upscale_uint8(lr, table, workers=1), 1, mode="reflect")
+        x = features(padded, halo, config.window, ringed, scale).astype(np.float64)
         y = _blocks(hr * 255.0, scale).reshape(-1, r2)
         lower, upper = assignments(padded, halo, bank)
         for buckets, weights in ((lower, BLEND_WEIGHT - upper), (bank.next_angle[lower], upper)):

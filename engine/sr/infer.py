@@ -38,7 +38,7 @@ from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.sr.filters import FilterBank, FilterConfig, refine
+from engine.sr.filters import FilterBank, FilterConfig, refine, ring_around
 
 INT8_SCALE = 127.0  # a net output of 1.0 is table value 127
 SIMPLEX_WEIGHT = 16  # the 4-simplex weights of one term sum to 16
@@ -323,13 +323,19 @@ def upscale_uint8(
         refine_mode = "reflect" if min(height, width) > halo else "symmetric"
         refine_padded = np.pad(image, ((halo, halo), (halo, halo), (0, 0)), mode=refine_mode)
 
+    def table_values(rows: slice) -> np.ndarray:
+        residual = compute(padded, table, rows)
+        return np.clip(residual + anchor[rows, :, :, None], 0, 255).astype(np.uint8)
+
     def run(rows: slice) -> None:
         check(cancel)
-        residual = compute(padded, table, rows)
         h = rows.stop - rows.start
-        values = np.clip(residual + anchor[rows, :, :, None], 0, 255).astype(np.uint8)
-        if bank is not None:
-            values = refine(refine_padded[rows.start : rows.stop + 2 * halo], halo, values, bank)
+        if bank is None:
+            values = table_values(rows)
+        else:  # the filters also read the table's output one pixel around each block: one more row each side
+            above, below = rows.start > 0, rows.stop < height
+            ringed = ring_around(table_values(slice(rows.start - above, rows.stop + below)), r, above, below)
+            values = refine(refine_padded[rows.start : rows.stop + 2 * halo], halo, ringed, bank, r)
         block = values.reshape(h, width, channels, r, r).transpose(0, 3, 1, 4, 2)
         out[rows.start * r : rows.stop * r] = block.reshape(h * r, width * r, channels)
 

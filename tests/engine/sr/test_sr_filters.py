@@ -7,7 +7,7 @@ import pytest
 
 from engine.errors import Cancelled
 from engine.jobs import CancelToken
-from engine.sr.filters import FILTER_BITS, FilterBank, FilterConfig, fit_filters, refine, structure
+from engine.sr.filters import FILTER_BITS, FilterBank, FilterConfig, fit_filters, refine, ring_around, structure
 from engine.sr.infer import ModelFileError, SRTable, load_table, save_table, shipped_table_path, upscale_uint8
 from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr
 from engine.sr.train import HELD_OUT, sample_photo_arrays
@@ -18,9 +18,9 @@ CONFIG = FilterConfig()
 def random_bank(scale: int, seed: int = 0, spread: float = 0.3) -> FilterBank:
     """Filters near "copy the table's output" plus random integer noise, and plausible bin edges."""
     rng = np.random.default_rng(seed)
-    dims, r2 = CONFIG.window**2 + 1 + scale * scale, scale * scale
+    dims, r2, own = CONFIG.window**2 + 1 + (scale + 2) ** 2, scale * scale, CONFIG.window**2 + 1
     filters = rng.normal(0, spread / dims, size=(CONFIG.buckets, dims, r2))
-    filters[:, CONFIG.window**2 + 1 :, :] += np.eye(r2)
+    filters[:, own : own + r2, :] += np.eye(r2)
     return FilterBank(CONFIG, np.array([2.0, 6.0, 15.0]), np.array([0.3, 0.6]), np.round(filters * (1 << FILTER_BITS)))
 
 
@@ -47,20 +47,22 @@ def test_copy_filters_reproduce_the_table_output_exactly() -> None:
     halo = CONFIG.halo
     padded = rng.integers(0, 256, size=(10 + 2 * halo, 13 + 2 * halo, 3)).astype(np.uint8)
     base = rng.integers(0, 256, size=(10, 13, 3, scale * scale)).astype(np.uint8)
-    np.testing.assert_array_equal(refine(padded, halo, base, bank), base)
+    np.testing.assert_array_equal(refine(padded, halo, ring_around(base, scale, False, False), bank, scale), base)
 
 
 def test_linear_filters_match_a_numpy_reference() -> None:
-    """Every bucket holds the same filter: sub-pixel k = 0.5 centre + 0.25 right neighbour + 0.25 table[k]
-    + about k, so angle blending must not change anything and the result has a closed form."""
+    """Every bucket holds the same filter: sub-pixel k = 0.5 centre + 0.25 right neighbour + 0.125 table[k]
+    + 0.125 table output above the block's top-left + about k, so angle blending must not change anything
+    and the result has a closed form (the ring is mirrored at the top border)."""
     scale, window = 2, CONFIG.window
-    dims, r2 = window**2 + 1 + scale * scale, scale * scale
+    dims, r2 = window**2 + 1 + (scale + 2) ** 2, scale * scale
     one = np.zeros((dims, r2))
     centre = (window // 2) * window + window // 2
     one[centre, :] = 0.5
     one[centre + 1, :] = 0.25
     one[window**2, :] = np.arange(r2) / 255.0  # the constant feature is 255
-    one[window**2 + 1 :, :] = 0.25 * np.eye(r2)
+    one[window**2 + 1 : window**2 + 1 + r2, :] = 0.125 * np.eye(r2)
+    one[window**2 + 1 + r2 + 1, :] = 0.125  # ring pixel (-1, 0): the output pixel above the block's top-left
     filters = np.repeat(np.round(one * (1 << FILTER_BITS))[None], CONFIG.buckets, axis=0)
     bank = FilterBank(CONFIG, np.array([2.0, 6.0, 15.0]), np.array([0.3, 0.6]), filters)
     rng = np.random.default_rng(3)
@@ -71,8 +73,10 @@ def test_linear_filters_match_a_numpy_reference() -> None:
     right = padded[halo:-halo, halo + 1 : padded.shape[1] - halo + 1, :].astype(np.float64)
     offsets = 255.0 * filters[0, window**2, :] / (1 << FILTER_BITS)  # the constant's stored (rounded) weight
     assert np.allclose(offsets, np.arange(r2), atol=0.01)
-    expected = 0.5 * inner[..., None] + 0.25 * right[..., None] + 0.25 * base + offsets
-    np.testing.assert_array_equal(refine(padded, halo, base, bank), np.clip(np.floor(expected + 0.5), 0, 255))
+    above = np.concatenate([base[:1, :, :, 2], base[:-1, :, :, 2]])  # output row -1 mirrors to row 1 (block row 0)
+    expected = 0.5 * inner[..., None] + 0.25 * right[..., None] + 0.125 * base + 0.125 * above[..., None] + offsets
+    ringed = ring_around(base, scale, False, False)
+    np.testing.assert_array_equal(refine(padded, halo, ringed, bank, scale), np.clip(np.floor(expected + 0.5), 0, 255))
 
 
 def plain_table(scale: int) -> SRTable:
