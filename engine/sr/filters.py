@@ -45,6 +45,7 @@ class FilterConfig:
     sigma: float = 1.5  # Gaussian weighting of the structure tensor, low-resolution pixels
     ridge: float = 1.0  # shrinkage towards the global filter (features in [0, 1] units)
     phases: int = 2  # high-resolution crop offsets per axis used for training pairs
+    sample_budget: int = 200_000_000  # low-resolution pixels read over all training views (~5-10 min)
 
     @property
     def strength_bins(self) -> int:
@@ -229,6 +230,24 @@ def training_pairs(planes: Sequence[np.ndarray], scale: int, phases: int) -> Ite
                         yield np.round(downscale(hr, scale) * 255.0).astype(np.uint8), hr
 
 
+def within_budget(planes: Sequence[np.ndarray], scale: int, config: FilterConfig, smallest: int) -> list[np.ndarray]:
+    """`planes`, or random crops of them (the same share of each, sides at least `smallest`) when reading
+    every view of them would exceed `config.sample_budget` low-resolution pixels: a big folder of photos
+    then fits in minutes, not hours."""
+    views = 8 * config.phases**2
+    total = sum(plane.size for plane in planes) / scale**2 * views
+    if total <= config.sample_budget:
+        return list(planes)
+    share = np.sqrt(config.sample_budget / total)
+    rng = np.random.default_rng(0)
+    crops = []
+    for plane in planes:
+        h, w = (max(smallest, int(side * share)) for side in plane.shape)
+        y, x = rng.integers(0, plane.shape[0] - h + 1), rng.integers(0, plane.shape[1] - w + 1)
+        crops.append(plane[y : y + h, x : x + w])
+    return crops
+
+
 def _padded(lr: np.ndarray, halo: int) -> np.ndarray:
     return np.pad(lr, halo, mode="reflect" if min(lr.shape) > halo else "symmetric")
 
@@ -247,9 +266,11 @@ def fit_filters(
 
     scale, halo = table.scale, config.halo
     table = replace(table, refinement=None)
-    planes = [p for p in planes if min(p.shape) >= scale * (halo + 1)]
+    smallest = scale * (halo + 1)
+    planes = [p for p in planes if min(p.shape) >= smallest]
     if not planes:
-        raise InputError(f"no photo of at least {scale * (halo + 1)} pixels a side to fit filters on")
+        raise InputError(f"no photo of at least {smallest} pixels a side to fit filters on")
+    planes = within_budget(planes, scale, config, smallest)
     stats = [structure(_padded(lr, halo), halo, config) for lr, _ in training_pairs(planes, scale, 1)]
     strength = np.concatenate([s.ravel() for _, s, _ in stats])
     coherence = np.concatenate([c.ravel() for _, _, c in stats])

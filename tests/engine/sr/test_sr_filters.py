@@ -7,7 +7,16 @@ import pytest
 
 from engine.errors import Cancelled
 from engine.jobs import CancelToken
-from engine.sr.filters import FILTER_BITS, FilterBank, FilterConfig, fit_filters, refine, ring_around, structure
+from engine.sr.filters import (
+    FILTER_BITS,
+    FilterBank,
+    FilterConfig,
+    fit_filters,
+    refine,
+    ring_around,
+    structure,
+    within_budget,
+)
 from engine.sr.infer import ModelFileError, SRTable, load_table, save_table, shipped_table_path, upscale_uint8
 from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr
 from engine.sr.train import HELD_OUT, sample_photo_arrays
@@ -114,6 +123,20 @@ def test_fitting_lowers_the_error_on_its_photos_and_can_be_cancelled() -> None:
     token.cancel()
     with pytest.raises(Cancelled):
         fit_filters(planes, plain_table(2), config, cancel=token)
+
+
+def test_a_big_folder_is_cropped_to_the_sample_budget() -> None:
+    rng = np.random.default_rng(4)
+    planes = [rng.random((400, 600)), rng.random((300, 300)), rng.random((30, 500))]
+    config = FilterConfig(phases=2, sample_budget=400_000)  # 8 orientations x 4 phases = 32 views
+    crops = within_budget(planes, 4, config, smallest=28)
+    assert sum(c.size for c in crops) / 16 * 32 <= 400_000 * 1.2  # the minimum side may round up a little
+    for plane, crop in zip(planes, crops, strict=True):
+        assert min(crop.shape) >= 28 and crop.shape[0] <= plane.shape[0] and crop.shape[1] <= plane.shape[1]
+        y, x = np.argwhere(plane == crop[0, 0])[0]
+        np.testing.assert_array_equal(plane[y : y + crop.shape[0], x : x + crop.shape[1]], crop)  # a real crop
+    small = [rng.random((100, 100))]
+    assert within_budget(small, 4, config, smallest=28)[0] is small[0]  # under the budget: untouched
 
 
 def test_refined_table_file_round_trip_and_bad_refinement(tmp_path) -> None:
