@@ -111,6 +111,18 @@ def test_upscale_cli_runs_without_torch(tmp_path) -> None:
     )  # fmt: skip
     assert wrong.returncode == 2 and "upscales by 2, not 4" in wrong.stderr
     assert not (tmp_path / "o4.png").exists()
+    default = (  # no --model: the shipped SR-LUT + filter refinement, still without torch
+        "import sys; from engine.cli import main; "
+        f"rc = main(['upscale', '--scale', '4', r'{tmp_path / 'in.png'}', r'{tmp_path / 'd4.png'}']); "
+        "assert 'torch' not in sys.modules, 'upscale imported torch'; sys.exit(rc)"
+    )
+    subprocess.run([sys.executable, "-c", default], check=True, cwd=str(_repo_root()))
+    from engine.sr.infer import load_table, shipped_table_path
+
+    shipped = load_table(shipped_table_path("srlut-filter", 4))
+    expected = upscale_uint8(np.round(load_photo(tmp_path / "in.png").pixels * 255).astype(np.uint8), shipped)
+    assert shipped.refinement is not None
+    np.testing.assert_array_equal(np.round(load_photo(tmp_path / "d4.png").pixels * 255).astype(np.uint8), expected)
 
 
 def _repo_root():
