@@ -194,8 +194,11 @@ def load_table(path: Path) -> SRTable:
 
 
 def _load_refinement(data, meta: dict, scale: int) -> FilterBank:
-    """The filter stage stored beside a table (arrays `filters`, `strength_edges`, `coherence_edges`)."""
+    """The filter stage stored beside a table (arrays `filters`, `strength_edges`, `coherence_edges`).
+    Filters are stored as int32, which keeps every filter sum exact in float64."""
     config = FilterConfig(**meta["refinement"])
+    if data["filters"].dtype != np.int32:
+        raise ModelFileError(f"filter refinement must be stored as int32, not {data['filters'].dtype}")
     bank = FilterBank(
         config,
         data["strength_edges"].astype(np.float64),
@@ -203,10 +206,11 @@ def _load_refinement(data, meta: dict, scale: int) -> FilterBank:
         data["filters"].astype(np.float64),
     )
     expected = (config.buckets, bank.feature_count(scale), scale * scale)
-    if bank.filters.shape != expected or bank.coherence_edges.shape != (config.coherence_bins - 1,):
+    if bank.filters.shape != expected:
         raise ModelFileError(f"filter refinement must have filters of shape {expected}, not {bank.filters.shape}")
-    if bank.strength_edges.shape != (config.strength_bins - 1,):
-        raise ModelFileError(f"filter refinement needs {config.strength_bins - 1} strength edges")
+    edges = (bank.strength_edges.shape, bank.coherence_edges.shape)
+    if edges != ((config.strength_bins - 1,), (config.coherence_bins - 1,)):
+        raise ModelFileError(f"filter refinement has {edges} bin edges, expected strength and coherence bins - 1")
     return bank
 
 

@@ -151,10 +151,14 @@ def test_refined_table_file_round_trip_and_bad_refinement(tmp_path) -> None:
     np.testing.assert_array_equal(upscale_uint8(image, loaded), upscale_uint8(image, table))
     with np.load(tmp_path / "r.npz") as data:
         arrays = dict(data)
-    arrays["filters"] = arrays["filters"][:, :-1]
-    np.savez(tmp_path / "r.npz", **arrays)
-    with pytest.raises(ModelFileError, match="r.npz: filter refinement must have filters of shape"):
-        load_table(tmp_path / "r.npz")
+    for key, bad, message in (
+        ("filters", arrays["filters"][:, :-1], "filter refinement must have filters of shape"),
+        ("filters", arrays["filters"].astype(np.int64), "must be stored as int32, not int64"),
+        ("coherence_edges", arrays["coherence_edges"][:1], "bin edges"),
+    ):
+        np.savez(tmp_path / "r.npz", **{**arrays, key: bad})
+        with pytest.raises(ModelFileError, match=f"r.npz: .*{message}"):
+            load_table(tmp_path / "r.npz")
 
 
 def test_shipped_refined_model_beats_bicubic_on_held_out_photos_at_x4() -> None:
