@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
         self.menu("Edit").addActions([undo, redo])
         self.menu("Edit").addSeparator()
-        self._action("Edit", "&Clear LUT", lambda: self.set_lut(None, "Clear LUT"))
+        self._action("Edit", "&Clear LUT", lambda: self.set_lut(None, "Clear LUT"), "Ctrl+Shift+L")
 
         view = self.menu("View")
         self._action("View", "&Fit", self._fit, "F")

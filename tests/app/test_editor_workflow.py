@@ -121,6 +121,19 @@ def test_keyboard_toggles_before_and_side_by_side(qtbot, make_window):
     assert layout() == Layout.SPLIT_HORIZONTAL
 
 
+def test_clear_lut_shortcut_is_undoable(qtbot, make_window, photo_file, curved_lut):
+    window = make_window("gpu")
+    open_and_wait(qtbot, window, photo_file)
+    window.set_lut(curved_lut, "Look")
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    control_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window.preview, Qt.Key.Key_L, control_shift)
+    assert window.lut is None and window.undo_stack.undoText() == "Clear LUT"
+    window.undo_stack.undo()
+    assert window.lut is not None and np.allclose(window.lut.table, curved_lut.table)
+
+
 def test_zoom_keeps_the_point_under_the_cursor(make_window, test_photo_pixels):
     from engine.image import Photo
 
