@@ -84,14 +84,14 @@ def run_child(method: str, repeat: int, input_path: Path, path: Path | None = No
     return run_json(*command)
 
 
-def quality_table() -> None:
+def quality_table(names: tuple[str, ...]) -> None:
     from engine.sr.infer import upscale_uint8
     from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr
-    from engine.sr.train import HELD_OUT, sample_photo_arrays
+    from engine.sr.train import sample_photo_arrays
 
-    photos = dict(zip(HELD_OUT, sample_photo_arrays(HELD_OUT), strict=True))
-    print("\nY-PSNR (dB) on held-out photos (BT.601 Y, border = scale)")
-    header = f"{'scale':>5} {'photo':<8} {'bicubic':>8}" + "".join(f" {m:>12} {'gain':>6}" for m in MODELS)
+    photos = dict(zip(names, sample_photo_arrays(names), strict=True))
+    print(f"\nY-PSNR (dB) on {', '.join(names)} (BT.601 Y, border = scale)")
+    header = f"{'scale':>5} {'photo':<17} {'bicubic':>8}" + "".join(f" {m:>12} {'gain':>6}" for m in MODELS)
     print(header)
     print("-" * len(header))
     for scale in (2, 4):
@@ -101,7 +101,7 @@ def quality_table() -> None:
             hr, lr = make_pair(photo, scale)
             base = y_psnr(hr, bicubic_upscale(lr, scale), scale)
             sums["bicubic"].append(base)
-            row = f"{scale:>5} {name:<8} {base:8.2f}"
+            row = f"{scale:>5} {name:<17} {base:8.2f}"
             for model in MODELS:
                 if model not in tables:
                     row += f" {'-':>12} {'-':>6}"
@@ -111,7 +111,7 @@ def quality_table() -> None:
                 row += f" {value:12.2f} {value - base:+6.2f}"
             print(row)
         mean = np.mean(sums["bicubic"])
-        row = f"{scale:>5} {'mean':<8} {mean:8.2f}"
+        row = f"{scale:>5} {'mean':<17} {mean:8.2f}"
         for model in MODELS:
             row += f" {np.mean(sums[model]):12.2f} {np.mean(sums[model]) - mean:+6.2f}" if model in tables else ""
         print(row)
@@ -159,6 +159,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--quality-only", action="store_true", help="only the Y-PSNR table")
+    parser.add_argument("--photos", nargs="+", default=None,
+                        help="scikit-image photos to score (default: the held-out ones, chelsea and coffee)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", default="", help=argparse.SUPPRESS)
     parser.add_argument("--input", default="", help=argparse.SUPPRESS)
@@ -167,7 +170,11 @@ def main() -> int:
         child(args.child, args.repeat, args.path, args.input)
         return 0
     if not args.skip_quality:
-        quality_table()
+        from engine.sr.train import HELD_OUT
+
+        quality_table(tuple(args.photos or HELD_OUT))
+    if args.quality_only:
+        return 0
     size_table()
     speed_table(args.repeat)
     return 0
