@@ -60,33 +60,19 @@ class SRKind:
         self, request: TrainRequest, on_epoch: Callable[[EpochPoint], None], progress: ProgressFn, cancel: CancelToken
     ) -> str:
         from engine.sr.filters import FilterConfig
-        from engine.sr.infer import user_models_dir
-        from engine.sr.train import (
-            HELD_OUT,
-            TrainConfig,
-            folder_photo_arrays,
-            model_file_stem,
-            sample_photo_arrays,
-            train_table,
-        )
+        from engine.sr.train import TrainConfig, train_user_table
 
         options = dict(request.options)
         refine = FilterConfig() if options.pop("refine", False) else None
         config = TrainConfig(steps=request.epochs * STEPS_PER_EPOCH, **options)
-        photos = folder_photo_arrays(request.data, min_side=config.crop * config.scale, cancel=cancel)
-        folder = user_models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
 
         def report(step: int, loss: float) -> None:
             on_epoch(EpochPoint(step // STEPS_PER_EPOCH, request.epochs, loss))
 
-        output = folder / f"{model_file_stem(request.name)}.npz"
-        meta = train_table(
+        output, meta = train_user_table(
             config,
-            photos,
-            output,
-            data_description=f"{len(photos)} photos from {request.data}",
-            held_out=sample_photo_arrays(HELD_OUT),
+            request.data,
+            request.name,
             refine=refine,
             on_report=report,
             report_every=STEPS_PER_EPOCH,

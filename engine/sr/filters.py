@@ -274,7 +274,7 @@ def fit_filters(
     stats = [structure(_padded(lr, halo), halo, config) for lr, _ in training_pairs(planes, scale, 1)]
     strength = np.concatenate([s.ravel() for _, s, _ in stats])
     coherence = np.concatenate([c.ravel() for _, _, c in stats])
-    bank = FilterBank(
+    bank = FilterBank(  # the hashing first; the filters come last
         config,
         np.quantile(strength, STRENGTH_QUANTILES),
         np.quantile(coherence, np.linspace(0, 1, config.coherence_bins + 1)[1:-1]),
@@ -302,6 +302,5 @@ def fit_filters(
     ridge = config.ridge * 255.0**2 * np.eye(dims)  # features are 8-bit values, the ridge is in [0, 1] units
     shared = np.linalg.solve(gram.sum(axis=0) + 1e-6 * ridge, moment.sum(axis=0))
     filters = np.stack([np.linalg.solve(gram[b] + ridge, moment[b] + ridge @ shared) for b in range(config.buckets)])
-    bank.filters = np.round(filters * (1 << FILTER_BITS))
     progress(1.0, "filters fitted")
-    return bank
+    return replace(bank, filters=np.round(filters * (1 << FILTER_BITS)))

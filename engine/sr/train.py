@@ -269,7 +269,7 @@ def train_table(
     from engine.sr.infer import save_table
     from engine.sr.transfer import net_to_table
 
-    net_share = 0.9 - 0.1 * bool(finetune) - 0.2 * bool(refine)
+    net_share = 0.9 - 0.1 * bool(finetune) - 0.2 * bool(refine)  # of the bar; fine-tuning 0.1, filters 0.25
     result = train_net(
         config,
         photos,
@@ -293,7 +293,8 @@ def train_table(
     if refine:
         if len(held_out):
             metrics["unrefined_table_y_psnr"] = evaluate_table(table, held_out)["table_y_psnr"]
-        refine_table(table, photos, refine, progress=sub_progress(progress, 0.7, 0.95), cancel=cancel)
+        start = net_share + 0.1 * bool(finetune)
+        refine_table(table, photos, refine, progress=sub_progress(progress, start, start + 0.25), cancel=cancel)
     if len(held_out):
         metrics.update(evaluate_table(table, held_out))
     losses = result.losses
@@ -336,23 +337,29 @@ def model_file_stem(name: str) -> str:
     return stem
 
 
-def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken | None) -> int:
-    """`main.py train --kind sr --data DIR --name NAME`: train a table on a folder of photos."""
+def train_user_table(
+    config: TrainConfig,
+    folder: Path,
+    name: str,
+    *,
+    out_dir: Path | None = None,
+    finetune: FinetuneConfig | None = None,
+    refine: FilterConfig | None = None,
+    on_report: Callable[[int, float], None] | None = None,
+    report_every: int = 100,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> tuple[Path, dict]:
+    """Train a table named `name` on the photos in `folder` (scored on the bundled held-out photos) into
+    `out_dir` (default: the user's models folder); returns (the .npz written, its JSON). The CLI and the
+    Train dialog both train through here."""
     from engine.sr.infer import user_models_dir
 
-    if args.epochs is not None:
-        raise InputError("--kind sr trains by --steps, not --epochs")
-    config = TrainConfig(kind=args.sr_model or "srlut", scale=args.scale or 4, steps=args.steps or 2000, seed=args.seed)
-    if config.steps < 1:
-        raise InputError(f"--steps must be at least 1, got {config.steps}")
-    folder = Path(args.data)
     photos = folder_photo_arrays(folder, min_side=config.crop * config.scale, cancel=cancel)
-    print(f"{len(photos)} photos from {folder}; {config.kind} x{config.scale}, {config.steps} steps", flush=True)
-    out_dir = Path(args.out) if args.out else user_models_dir()
+    progress(0.0, f"{len(photos)} photos from {folder}; {config.kind} x{config.scale}, {config.steps} steps")
+    out_dir = out_dir or user_models_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    output = out_dir / f"{model_file_stem(args.name)}.npz"
-    finetune = FinetuneConfig(steps=args.finetune_steps, seed=args.seed) if args.finetune_steps else None
-    refine = FilterConfig() if args.refine else None
+    output = out_dir / f"{model_file_stem(name)}.npz"
     meta = train_table(
         config,
         photos,
@@ -361,6 +368,28 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken 
         held_out=sample_photo_arrays(HELD_OUT),
         finetune=finetune,
         refine=refine,
+        on_report=on_report,
+        report_every=report_every,
+        progress=progress,
+        cancel=cancel,
+    )
+    return output, meta
+
+
+def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken | None) -> int:
+    """`main.py train --kind sr --data DIR --name NAME`: train a table on a folder of photos."""
+    if args.epochs is not None:
+        raise InputError("--kind sr trains by --steps, not --epochs")
+    config = TrainConfig(kind=args.sr_model or "srlut", scale=args.scale or 4, steps=args.steps or 2000, seed=args.seed)
+    if config.steps < 1:
+        raise InputError(f"--steps must be at least 1, got {config.steps}")
+    output, meta = train_user_table(
+        config,
+        Path(args.data),
+        args.name,
+        out_dir=Path(args.out) if args.out else None,
+        finetune=FinetuneConfig(steps=args.finetune_steps, seed=args.seed) if args.finetune_steps else None,
+        refine=FilterConfig() if args.refine else None,
         progress=progress,
         cancel=cancel,
     )
@@ -438,7 +467,7 @@ def train_shipped(work_dir: Path, models_dir: Path = MODELS_DIR, only: Sequence[
             if only and name not in only:
                 continue
             table = load_table(models_dir / f"{shipped_name(base, scale)}.npz")
-            unrefined = evaluate_table(table, held_out)["table_y_psnr"]
+            unrefined = table.meta["metrics"]["table_y_psnr"]  # the base table's own held-out score
             began = time.perf_counter()
             refine_table(table, photos, filter_config, progress=_printing_progress(name))
             table.meta["metrics"] = {"unrefined_table_y_psnr": unrefined, **evaluate_table(table, held_out)}
