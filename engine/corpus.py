@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.fsutil import atomic_path
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
 MANIFEST = Path(__file__).resolve().parents[1] / "resources" / "corpus.json"
