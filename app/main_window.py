@@ -42,6 +42,7 @@ from engine.gpu.renderer import Layout
 from engine.image import Photo, load_photo, sample_photo, save_photo
 from engine.jobs import CancelToken, ProgressFn
 from engine.lut import LUT3D, apply_lut
+from engine.lut.apply import DEFAULT_INTERPOLATION
 from engine.lut.files import CUBE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class MainWindow(QMainWindow):
         self.photo: Photo | None = None
         self.lut: LUT3D | None = None
         self.strength = 1.0
-        self.interpolation = str(self.settings.value("preview/interpolation", "trilinear"))
+        self.interpolation = str(self.settings.value("preview/interpolation", DEFAULT_INTERPOLATION))
         self.undo_stack = QUndoStack(self)
         self.last_error: tuple[str, str] | None = None
         self._jobs: list[Job] = []

@@ -32,7 +32,7 @@ from engine.lut import LUT3D
 from engine.presets import Preset, all_presets
 
 THUMB_SIDE = 160
-PREDICT_SIDE = 512  # the predictor's 256 x 256 view is taken from this downsample
+PREDICT_SIDE = 512  # the predictor's square view is taken from this downsample
 STRENGTH_STEPS = 100
 MIN_CELL_WIDTH = 120  # a thumbnail narrower than this is too small to judge a look by
 CELL_PADDING = 12
@@ -47,10 +47,10 @@ def to_pixmap(pixels: np.ndarray) -> QPixmap:
 
 def preset_look(preset: Preset, small: np.ndarray, thumb: np.ndarray) -> tuple[LUT3D, np.ndarray]:
     """(this photo's LUT under `preset`, the thumbnail seen through it); runs on a worker thread."""
-    from engine.adaptive.infer import load_model, predict_lut
+    from engine.adaptive.infer import preset_lut
     from engine.lut import apply_lut
 
-    lut = predict_lut(load_model(preset), small, title=f"{preset.name} (adaptive)")
+    lut = preset_lut(preset, small, title=f"{preset.name} (adaptive)")
     return lut, apply_lut(thumb, lut)
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 
 from engine.gpu.renderer import Compare, Layout, View
 from engine.lut import LUT3D, apply_lut
+from engine.lut.apply import DEFAULT_INTERPOLATION
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Grading:
 
     lut: LUT3D | None = None
     strength: float = 1.0
-    interpolation: str = "trilinear"
+    interpolation: str = DEFAULT_INTERPOLATION
 
 
 class ViewState:

@@ -2,8 +2,11 @@
 
 The kind selector lists every module of `app.train_kinds` (adaptive presets here; SR and low-light add
 theirs). Validation and training run on worker threads; the dialog shows a progress bar with ETA, the
-loss and PSNR curves per epoch (pyqtgraph), and Cancel, which stops after the current step and leaves any
-earlier model of that name untouched. The dialog is not modal: the editor stays usable while it trains.
+loss and closeness (PSNR, dB) curves per epoch (pyqtgraph), and Cancel, which stops after the current step and
+leaves any earlier model of that name untouched. The dialog is not modal: the editor stays usable while it trains.
+
+A kind with ``asks_before_saving`` gets a ``confirm(text) -> bool`` callback: when its model would make the
+held-out photos worse than no edit, the worker thread waits while the dialog asks whether to save it anyway.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -56,6 +60,7 @@ class _Bridge(QObject):
     finished = Signal(str)
     failed = Signal(str)
     cancelled = Signal()
+    ask = Signal(str)  # the worker waits for the answer (see TrainDialog._confirm)
 
 
 class TrainDialog(QDialog):
@@ -72,6 +77,9 @@ class TrainDialog(QDialog):
         self._started = 0.0
         self._usable = False
         self._points: list[EpochPoint] = []
+        self._answer = threading.Event()
+        self._save_anyway = False
+        self.save_question: QMessageBox | None = None
         self.bridge = _Bridge(self)
 
         self.kind = QComboBox()
@@ -94,7 +102,7 @@ class TrainDialog(QDialog):
         self.plots.setMinimumHeight(200)
         self.loss_plot = self.plots.addPlot(title="Training loss")
         self.loss_plot.setLabel("bottom", "epoch")
-        self.score_plot = self.plots.addPlot(title="PSNR (dB)")
+        self.score_plot = self.plots.addPlot(title="Closeness to the targets (PSNR, dB; higher is closer)")
         self.score_plot.setLabel("bottom", "epoch")
         self.score_plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(0, 0, 0, 190))  # legible over curves
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(CURVE_COLOURS[0], width=2))
@@ -147,6 +155,7 @@ class TrainDialog(QDialog):
         self.bridge.finished.connect(self._finished)
         self.bridge.failed.connect(self._failed)
         self.bridge.cancelled.connect(self._cancelled)
+        self.bridge.ask.connect(self._ask_save)
         self._describe_fields(self.kinds[0])
         self._update_buttons()
 
@@ -239,9 +248,13 @@ class TrainDialog(QDialog):
         self.eta.setText("starting…")
         cancel, bridge = self._cancel, self.bridge
 
+        extra = {"confirm": lambda text: self._confirm(text, cancel)} if getattr(kind, "asks_before_saving", False) \
+            else {}
+
         def work() -> None:
             try:
-                summary = kind.train(request, bridge.epoch.emit, lambda f, m="": bridge.progressed.emit(f, m), cancel)
+                summary = kind.train(request, bridge.epoch.emit, lambda f, m="": bridge.progressed.emit(f, m), cancel,
+                                     **extra)
             except Cancelled:
                 bridge.cancelled.emit()
             except LutLabError as exc:
@@ -255,6 +268,33 @@ class TrainDialog(QDialog):
         self._thread = threading.Thread(target=work, daemon=True, name="lutlab-train")
         self._thread.start()
         self._update_buttons()
+
+    def _confirm(self, text: str, cancel: CancelToken) -> bool:
+        """On the worker thread: ask the GUI whether to save a model that makes held-out photos worse; wait."""
+        self._answer.clear()
+        self._save_anyway = False
+        self.bridge.ask.emit(text)
+        while not self._answer.wait(0.1):
+            if cancel.cancelled:
+                return False
+        return self._save_anyway
+
+    def _ask_save(self, text: str) -> None:
+        """On the GUI thread: a warning with Save anyway / Discard (not blocking the editor)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Save this preset?",
+                          f"{text}\n\nSave it anyway? Discard keeps any earlier preset of this name.", parent=self)
+        save = box.addButton("Save anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Discard", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(box.buttons()[-1])
+
+        def answered(_result: int) -> None:
+            self._save_anyway = box.clickedButton() is save
+            self.save_question = None
+            self._answer.set()
+
+        box.finished.connect(answered)
+        self.save_question = box
+        box.open()
 
     def _show_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(fraction * PROGRESS_STEPS))
@@ -302,6 +342,7 @@ class TrainDialog(QDialog):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._cancel is not None:
             self._cancel.cancel()
+            self._answer.set()
             if self._thread is not None:
                 self._thread.join(30)
         super().closeEvent(event)

@@ -1,6 +1,6 @@
 """Seconds per training epoch for 100 before/after pairs, at the training resolution, on this machine's CPU.
 
-Pairs: bundled photos with random capture faults (input) and the clean photo (target), at the working
+Pairs: scikit-image sample photos with random capture faults (input) and the clean photo (target), at the working
 resolution (long side 384); an epoch is one pass over the 90 training pairs (10 held out), batch 8.
 Run: python bench/adaptive_train_speed.py [--threads 1] [--epochs 2]
 """
@@ -18,12 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.adaptive.data import WORKING_SIDE, FolderPairs, SyntheticPairs  # noqa: E402
 from engine.adaptive.model import ModelConfig  # noqa: E402
-from engine.adaptive.synthetic import TRAINING_PHOTOS, auto, bundled_photo  # noqa: E402
-from engine.adaptive.train import TrainConfig, train_model  # noqa: E402
+from engine.adaptive.synthetic import SAMPLE_PHOTOS, auto, bundled_photo  # noqa: E402
+from engine.adaptive.train import DEFAULT_MODEL, SHIPPED_MODEL, TrainConfig, train_model  # noqa: E402
 
 MODELS = {
-    "default 3 x 33^3": ModelConfig(),
-    "shipped 8 x 17^3": ModelConfig(n_luts=8, lut_size=17),
+    "default 14 + 3 x 33^3": DEFAULT_MODEL,
+    "shipped Auto 14 + 2 x 17^3": SHIPPED_MODEL,
+    "plain (Zeng) 3 x 33^3": ModelConfig(),
     "compressed 20 x 33^3 (S5 W20)": ModelConfig(n_luts=20, lut_size=33, compressed=True),
 }
 
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    photos = [bundled_photo(n, WORKING_SIDE) for n in TRAINING_PHOTOS]
+    photos = [bundled_photo(n, WORKING_SIDE) for n in SAMPLE_PHOTOS]
     pairs = SyntheticPairs(photos, auto).fixed_pairs(seed=0, variants=-(-100 // len(photos)))[:100]
     train, val = pairs[:90], pairs[90:]
     print(f"100 pairs (90 train / 10 held out), long side {WORKING_SIDE}, batch 8, crop 160, "

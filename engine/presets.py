@@ -19,7 +19,8 @@ from engine.errors import InputError
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
 PRESET_FORMAT = "lutlab-preset"
-SUPPORTED_KINDS = ("adaptive-lut",)
+LOOK_KIND = "adaptive-look"  # a base adaptive preset followed by a static LUT (see engine.adaptive.infer)
+SUPPORTED_KINDS = ("adaptive-lut", LOOK_KIND)
 MAX_HEADER_BYTES = 16 << 20
 SAFETENSORS_DTYPES = {"F16", "BF16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"}
 

@@ -6,7 +6,9 @@ usable before any training starts. Batches are made on the fly at reduced resolu
 
 * `FolderPairs`: the paper's augmentation -- random crop of 0.6-1.0 of each side, horizontal flip,
   and an input-only brightness and saturation jitter x U(0.8, 1.2).
-* `SyntheticPairs`: bundled photos with random capture faults against a look (the shipped presets).
+* `SyntheticPairs`: clean photos (the real-photo corpus, or a folder of the user's own good photos)
+  with random capture faults against a look: crops at several scales (down to `min_crop` of each side),
+  flips, and a mix of fault kinds with a share of untouched inputs (Auto and `train --photos`).
 """
 
 from __future__ import annotations
@@ -151,12 +153,12 @@ def data_fingerprint(report: PairReport) -> list[str]:
 # ------------------------------------------------------------------------------------------- batch sources
 
 
-def _random_crop(rng: np.random.Generator, images: Sequence, crop: int) -> list:
-    """The same random crop (0.6-1.0 of each side), resized to crop x crop, and flip of every image (1,3,H,W)."""
+def _random_crop(rng: np.random.Generator, images: Sequence, crop: int, min_side: float = 0.6) -> list:
+    """The same random crop (min_side-1.0 of each side), resized to crop x crop, and flip of every image (1,3,H,W)."""
     import torch.nn.functional as F
 
     _, _, height, width = images[0].shape
-    ch, cw = (max(1, int(round(side * rng.uniform(0.6, 1.0)))) for side in (height, width))
+    ch, cw = (max(1, int(round(side * rng.uniform(min_side, 1.0)))) for side in (height, width))
     top, left = rng.integers(0, height - ch + 1), rng.integers(0, width - cw + 1)
     mirrored = rng.random() < 0.5
     out = []
@@ -199,12 +201,21 @@ class FolderPairs:
 
 
 class SyntheticPairs:
-    """Batches of clean photos with random capture faults (input) against `look(clean)` (target)."""
+    """Batches of clean photos with random capture faults (input) against `look(clean)` (target).
 
-    def __init__(self, photos: Sequence[np.ndarray], look: Callable, crop: int = 160) -> None:
+    `mix` says which faults (and what share of untouched inputs) a batch holds; crops take `min_crop` to
+    all of each side of a photo, so a batch sees details as well as whole scenes.
+    """
+
+    def __init__(self, photos: Sequence[np.ndarray], look: Callable, crop: int = 160, mix=None,
+                 min_crop: float = 0.6) -> None:
+        from engine.adaptive.synthetic import COMBINED_ONLY
+
         self.photos = [to_tensor(p) for p in photos]
         self.look = look
         self.crop = crop
+        self.mix = mix or COMBINED_ONLY
+        self.min_crop = min_crop
 
     def __len__(self) -> int:
         return len(self.photos)
@@ -214,18 +225,24 @@ class SyntheticPairs:
 
         from engine.adaptive.synthetic import random_faults
 
-        clean = torch.cat([_random_crop(rng, [self.photos[i]], self.crop)[0]
+        clean = torch.cat([_random_crop(rng, [self.photos[i]], self.crop, self.min_crop)[0]
                            for i in rng.integers(0, len(self.photos), size)])
-        return random_faults(clean, rng), self.look(clean)
+        return random_faults(clean, rng, self.mix), self.look(clean)
 
     def fixed_pairs(self, seed: int, variants: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Deterministic full-frame (faulty, target) pairs of every photo: a held-out validation set."""
-        from engine.adaptive.synthetic import random_faults
+        return [(faulty, target) for _, faulty, target in self.fault_set(seed, {"combined": variants})]
+
+    def fault_set(self, seed: int, per_kind: dict[str, int]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Deterministic full-frame (kind, faulty, target) triples: `per_kind[kind]` variants of each photo."""
+        from engine.adaptive.synthetic import apply_faults
 
         rng = np.random.default_rng(seed)
-        pairs = []
+        out = []
         for photo in self.photos:
-            for _ in range(variants):
-                faulty = random_faults(photo, rng)
-                pairs.append((faulty[0].permute(1, 2, 0).numpy(), self.look(photo)[0].permute(1, 2, 0).numpy()))
-        return pairs
+            target = self.look(photo)[0].permute(1, 2, 0).numpy()
+            for kind, count in per_kind.items():
+                for _ in range(count):
+                    faulty = apply_faults(photo, [kind], rng)
+                    out.append((kind, faulty[0].permute(1, 2, 0).numpy(), target))
+        return out

@@ -1,8 +1,9 @@
 """Image-adaptive 3D LUTs (Zeng et al., TPAMI 2020) and the compressed form of CLUT-Net (ACM MM 2022).
 
-A small CNN looks at a 256 x 256 downsample of the photo and predicts one weight per basis LUT; the
+A small predictor looks at a square downsample of the photo (256 x 256 for the plain and compressed
+variants, 64 x 64 for the physical one) and predicts one weight per basis LUT; the
 weighted sum of the basis LUTs is that photo's own LUT, which is then applied once (fuse first, then
-one trilinear pass: the lookup is linear in the table, so this equals blending N looked-up images).
+one tetrahedral pass: the lookup is linear in the table, so this equals blending N looked-up images).
 The fused table is an ordinary `LUT3D`, so the GPU preview shows it and `.cube` export writes it.
 
 Torch layout: a LUT is (3, N, N, N) = ``LUT3D.table.transpose(3, 0, 1, 2)``, i.e. indexed
@@ -10,6 +11,14 @@ Torch layout: a LUT is (3, N, N, N) = ``LUT3D.table.transpose(3, 0, 1, 2)``, i.e
 (W, H, D) = (r, g, b), which with ``align_corners=True`` maps 0 -> lattice index 0 and 1 -> N-1 exactly.
 
 Variants:
+  * physical (the default for new presets): the first 7 weights are the amounts of an analytic correction
+    along physical directions (`engine.lut.adjust`: saturation, contrast, black and white point, then
+    exposure, temperature and tint in linear light: the order that undoes a capture), applied to the
+    identity lattice; the remaining `n_luts` weights mix learned residual LUTs on top. Zero weights are
+    exactly the identity, so "leave a good photo alone" is the easiest thing to predict, and every
+    single-direction correction is expressible exactly (`expressible_share` measures it). The predictor
+    sees global statistics of the photo (channel means in linear light, luminance and channel percentiles,
+    chroma, clipping) beside the CNN's pooled features.
   * plain (Zeng): K basis LUTs of N^3, LUT0 initialised to identity, the others to zero;
     output = sum_k w_k LUT_k.
   * compressed (CLUT-Net): each basis LUT is S x W numbers per channel, expanded by two shared
@@ -19,6 +28,7 @@ Variants:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import torch
@@ -38,6 +48,11 @@ class ModelConfig:
     rank_strong: int = 5  # S in CLUT-Net
     rank_weak: int = 20  # W in CLUT-Net
     predictor_size: int = PREDICTOR_SIZE  # the predictor's input side; a multiple of 32 (tests use 64 for speed)
+    physical: bool = False  # analytic correction + n_luts learned residuals; predictor with global statistics
+    cnn_width: int = 128  # physical: channels of the predictor CNN's last layers (0: global statistics only)
+    cnn_dropout: float = 0.0  # physical: dropout on the pooled CNN features (they see scenes, which can be memorised)
+    hidden: int = 128  # physical: width of the predictor's hidden layer (0: linear in the features)
+    stretch: bool = False  # physical: one more weight, the strength of a per-channel stretch to the photo's own range
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -66,8 +81,42 @@ def trilinear_lookup(luts: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     return out.reshape(batch, 3, height, width)
 
 
+def tetrahedral_lookup(luts: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Tetrahedral lookup of images (B, 3, H, W) in per-image LUTs (B, 3, N, N, N); differentiable in both.
+
+    The same interpolation as `engine.lut.apply_lut`'s default and ffmpeg's lut3d default: the cell is cut
+    into six tetrahedra by the order of the fractions, so a LUT trained here is applied exactly as trained.
+    """
+    batch, _, height, width = images.shape
+    n = luts.shape[-1]
+    pos = images.clamp(0.0, 1.0) * (n - 1)
+    corner = pos.detach().floor().clamp(max=n - 2)
+    fraction = pos - corner  # (B, 3, H, W), channel order r, g, b
+    strides = torch.tensor([1, n, n * n], device=images.device)  # r fastest in the flat [b, g, r] layout
+    base = (corner.long() * strides.reshape(1, 3, 1, 1)).sum(1)  # (B, H, W)
+    # the axes from the largest fraction to the smallest (ties: any order gives the same value); three
+    # comparisons instead of a sort, which is slow on a size-3 axis
+    largest = fraction.argmax(dim=1)  # (B, H, W), first of equal maxima
+    smallest = 2 - fraction.flip(1).argmin(dim=1)  # last of equal minima: never the same axis as `largest`
+    middle = 3 - largest - smallest
+    first = base + strides[largest]
+    second = first + strides[middle]
+    last = base + (1 + n + n * n)
+    flat = luts.reshape(batch, 3, -1)
+
+    def fetch(index: torch.Tensor) -> torch.Tensor:
+        return flat.gather(2, index.reshape(batch, 1, -1).expand(batch, 3, -1)).reshape(batch, 3, height, width)
+
+    f1 = fraction.gather(1, largest.unsqueeze(1))
+    f2 = fraction.gather(1, middle.unsqueeze(1))
+    f3 = fraction.gather(1, smallest.unsqueeze(1))
+    return (1 - f1) * fetch(base) + (f1 - f2) * fetch(first) + (f2 - f3) * fetch(second) + f3 * fetch(last)
+
+
 def downsample_for_predictor(images: torch.Tensor, size: int = PREDICTOR_SIZE) -> torch.Tensor:
-    """The predictor's view of a photo: a 256 x 256 antialiased bilinear resize (aspect not kept, as in Zeng)."""
+    """The predictor's view of a photo: a size x size antialiased bilinear resize (aspect not kept, as in Zeng)."""
+    if images.shape[-2:] == (size, size):
+        return images
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
@@ -137,30 +186,251 @@ class CompressedBasis(nn.Module):
         return self.identity + residual
 
 
+QUANTILES = (0.0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
+CHANNEL_QUANTILES = (0.0, 0.001, 0.01, 0.5, 0.99, 0.999, 1.0)
+CHROMA_QUANTILES = (0.5, 0.9, 0.99)
+N_STATS = 3 + 2 + 4 + len(QUANTILES) + 3 * len(CHANNEL_QUANTILES) + 1 + len(CHROMA_QUANTILES) + 6 + 2
+_LUMA = (0.2126, 0.7152, 0.0722)
+
+
+def _quantiles(values: torch.Tensor, qs: tuple[float, ...]) -> torch.Tensor:
+    """Quantiles along the last axis by one sort (nearest rank): (..., len(qs))."""
+    ordered = values.sort(dim=-1).values
+    count = values.shape[-1]
+    index = torch.tensor([min(count - 1, round(q * (count - 1))) for q in qs], device=values.device)
+    return ordered.index_select(-1, index)
+
+
+def global_statistics(small: torch.Tensor) -> torch.Tensor:
+    """(B, N_STATS) numbers that describe a photo's exposure, colour balance, tone range and colourfulness.
+
+    Log channel means in linear light and the log chroma ratios R/G, B/G of those means (grey world); the
+    same ratios for the brightest and the darkest 2 % of pixels (white patch, neutral shadows); Rec.709 luma
+    quantiles from the minimum to the maximum (exposure, contrast, black and white points); per-channel
+    quantiles; mean and 50/90/99 % chroma (saturation); per channel the shares of clipped-white and
+    crushed-black pixels, and the shares where all channels clip or crush.
+    """
+    x = small.detach().float().clamp(0.0, 1.0)
+    batch = x.shape[0]
+    linear = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    log_means = (linear.mean(dim=(2, 3)) + 1e-4).log()
+    flat = x.reshape(batch, 3, -1)
+    flat_linear = linear.reshape(batch, 3, -1)
+    weights = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).reshape(1, 3, 1)
+    y = (flat * weights).sum(1)  # (B, P)
+    order = y.argsort(dim=1)
+    share = max(1, y.shape[1] // 50)
+
+    def log_ratios(index: torch.Tensor) -> torch.Tensor:
+        picked = flat_linear.gather(2, index.unsqueeze(1).expand(-1, 3, -1)).mean(2) + 1e-4
+        logs = picked.log()
+        return torch.stack([logs[:, 0] - logs[:, 1], logs[:, 2] - logs[:, 1]], 1)
+
+    ratios = torch.stack([log_means[:, 0] - log_means[:, 1], log_means[:, 2] - log_means[:, 1]], dim=1)
+    patches = torch.cat([log_ratios(order[:, -share:]), log_ratios(order[:, :share])], 1)
+    chroma = (flat - y.unsqueeze(1)).abs().amax(1)  # (B, P)
+    chroma_stats = torch.cat([chroma.mean(1, keepdim=True), _quantiles(chroma, CHROMA_QUANTILES)], 1)
+    clipped = torch.cat([(flat >= 0.995).float().mean(2), (flat <= 0.005).float().mean(2)], 1)
+    all_clipped = torch.stack([(flat.amin(1) >= 0.995).float().mean(1), (flat.amax(1) <= 0.005).float().mean(1)], 1)
+    return torch.cat([log_means / 4.0, ratios, patches, _quantiles(y, QUANTILES),
+                      _quantiles(flat, CHANNEL_QUANTILES).reshape(batch, -1), chroma_stats * 2.0, clipped * 4.0,
+                      all_clipped * 4.0], dim=1)
+
+
+class StatsPredictor(nn.Module):
+    """CNN features (globally pooled) beside `global_statistics`, then a small MLP to one weight per LUT.
+
+    The CNN (five stride-2 convs 3->16->32->64->128->128) sees the scene; the statistics carry the exact
+    colour balance and tone range that instance normalisation hides from it. The last layer starts at zero,
+    so an untrained model predicts zero weights: the identity.
+    """
+
+    def __init__(self, n_luts: int, cnn_width: int = 128, cnn_dropout: float = 0.0, hidden: int = 128) -> None:
+        super().__init__()
+        self.body: nn.Module | None = None
+        if cnn_width:
+            widths = [3, max(1, cnn_width // 8), max(1, cnn_width // 4), max(1, cnn_width // 2), cnn_width, cnn_width]
+            layers: list[nn.Module] = []
+            for index, (cin, cout) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+                layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
+                if index < 4:
+                    layers.append(nn.InstanceNorm2d(cout, affine=True))
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(cnn_dropout)]
+            self.body = nn.Sequential(*layers)
+        if hidden:
+            self.stats: nn.Module = nn.Sequential(nn.Linear(N_STATS, 64), nn.LeakyReLU(0.2))
+            self.head = nn.Sequential(nn.Linear(cnn_width + 64, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, n_luts))
+        else:
+            self.stats = nn.Identity()
+            self.head = nn.Sequential(nn.Linear(cnn_width + N_STATS, n_luts))
+        with torch.no_grad():
+            self.head[-1].weight.zero_()
+            self.head[-1].bias.zero_()
+
+    def forward(self, small: torch.Tensor) -> torch.Tensor:
+        features = self.stats(global_statistics(small))
+        if self.body is not None:
+            features = torch.cat([self.body(small), features], dim=1)
+        return self.head(features)
+
+
+def _to_linear(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def _to_srgb(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def correct(x: torch.Tensor, amounts: torch.Tensor) -> torch.Tensor:
+    """`engine.lut.adjust.Adjustments.apply_reversed` in torch, differentiable in both arguments.
+
+    x: (B, 3, ...) sRGB values; amounts: (B, 7) in `DIRECTIONS` order (exposure, temperature, tint, black, white,
+    contrast, saturation). Saturation, contrast, levels, then the light gains: the order that undoes a capture.
+    """
+    shape = (x.shape[0], 1, *([1] * (x.ndim - 2)))
+    exposure, temperature, tint, black, white, slope, chroma = (amounts[:, i].reshape(shape) for i in range(7))
+    x = x.clamp(0.0, 1.0)
+    weights = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).reshape(1, 3, *([1] * (x.ndim - 2)))
+    y = (x * weights).sum(1, keepdim=True)
+    x = (y + chroma.exp() * (x - y)).clamp(0.0, 1.0)
+    x = (0.5 + slope.exp() * (x - 0.5)).clamp(0.0, 1.0)
+    x = ((x - black) / (1.0 - white - black)).clamp(0.0, 1.0)
+    gains = torch.cat([temperature, tint, -temperature], dim=1).exp() * torch.exp2(exposure)
+    return _to_srgb((_to_linear(x) * gains).clamp(0.0, 1.0))
+
+
+STRETCH_QUANTILES = (0.001, 0.999)  # a photo's own range per channel, for the stretch (Pillow's autocontrast
+STRETCH_BIAS = -2.0  # uses min and max); the stretch starts at sigmoid(-2) = 12 % (near the identity)
+
+
+def photo_ranges(small: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 2): each channel's robust minimum and maximum (0.1 % and 99.9 % quantiles) of the predictor's view."""
+    return _quantiles(small.detach().float().clamp(0.0, 1.0).flatten(2), STRETCH_QUANTILES)
+
+
+class PhysicalBasis(nn.Module):
+    """The identity sent through the analytic correction (`correct`) with 7 predicted amounts, plus learned
+    residual LUTs with the remaining weights. Zero weights are exactly the identity.
+
+    With ``stretch``, weight 8 sets how far each channel is first stretched from the photo's own range to the
+    full range (per-channel levels, as an auto-contrast does; strength sigmoid(w + STRETCH_BIAS)); the photo's
+    range comes from the predictor's view.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        from engine.lut.adjust import DIRECTIONS, LIMITS
+
+        n = config.lut_size
+        self.stretch = config.stretch
+        self.learned = nn.Parameter(torch.randn(config.n_luts, 3, n, n, n) * 1e-3)  # non-zero: gradients flow
+        self.register_buffer("identity", identity_lut(n), persistent=False)
+        self.register_buffer("limits", torch.tensor([LIMITS[d] for d in DIRECTIONS]), persistent=False)
+        # how much of each predicted weight is used (1: all); set on held-out photos after training (calibration)
+        self.register_buffer("gates", torch.ones(n_weights(config)))
+
+    def forward(self) -> torch.Tensor:
+        """The learned residual LUTs (n_luts, 3, N, N, N)."""
+        return self.learned
+
+    def amounts(self, weights: torch.Tensor) -> torch.Tensor:
+        """The correction's amounts (B, 7): the first 7 weights, squashed smoothly into each control's range."""
+        k = len(self.limits)
+        return self.gates[:k] * self.limits * torch.tanh(weights[:, :k] / self.limits)
+
+    def fuse(self, weights: torch.Tensor, ranges: torch.Tensor | None = None) -> torch.Tensor:
+        batch, k = weights.shape[0], len(self.limits)
+        lattice = self.identity.expand(batch, -1, -1, -1, -1)
+        if self.stretch:
+            if ranges is not None:
+                strength = self.gates[k] * torch.sigmoid(weights[:, k] + STRETCH_BIAS).reshape(batch, 1, 1)
+                low = strength * ranges[:, :, 0:1]
+                span = strength * (ranges[:, :, 1:2] - ranges[:, :, 0:1]).clamp_min(0.05) + (1.0 - strength)
+                shape = (batch, 3, 1, 1, 1)
+                lattice = ((lattice - low.reshape(shape)) / span.reshape(shape)).clamp(0.0, 1.0)
+            k += 1
+        base = correct(lattice, self.amounts(weights))
+        return base + torch.einsum("bk,kcxyz->bcxyz", weights[:, k:] * self.gates[k:], self.learned)
+
+
+def n_weights(config: ModelConfig) -> int:
+    """How many weights the predictor outputs (physical: 7 correction amounts, then one per learned LUT)."""
+    if config.physical:
+        from engine.lut.adjust import DIRECTIONS
+
+        return len(DIRECTIONS) + int(config.stretch) + config.n_luts
+    return config.n_luts
+
+
+def expressible_share(model: AdaptiveLUT, residual: torch.Tensor, steps: int = 300) -> float:
+    """Share (0..1) of a correction (residual over the identity, (3, N, N, N) on the model's lattice) that the
+    model's basis can express with the best possible weights, over the whole cube: 1 - |miss|^2 / |residual|^2.
+
+    Linear bases (plain, compressed): a least-squares projection. Physical: the weights are fitted (L-BFGS).
+    """
+    n = model.config.lut_size
+    identity = identity_lut(n)
+    residual = residual.detach().double()
+    energy = float(residual.square().sum())
+    if energy == 0.0:
+        return 1.0
+    if model.config.physical:
+        weights = torch.zeros(1, n_weights(model.config), dtype=torch.float64, requires_grad=True)
+        basis = copy.deepcopy(model.basis).double()
+        optimizer = torch.optim.LBFGS([weights], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = (basis.fuse(weights)[0] - identity.double() - residual).square().sum() / energy
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        with torch.no_grad():
+            miss = float((basis.fuse(weights)[0] - identity.double() - residual).square().sum())
+        return max(0.0, 1.0 - miss / energy)
+    luts = model.basis.forward().detach().double()
+    luts = luts.reshape(len(luts), -1)
+    target = residual.reshape(-1) + (0.0 if model.config.compressed else identity.double().reshape(-1))
+    coefficients = torch.linalg.lstsq(luts.T, target.unsqueeze(1)).solution
+    miss = float((luts.T @ coefficients).squeeze(1).sub(target).square().sum())
+    return max(0.0, 1.0 - miss / energy)
+
+
 class AdaptiveLUT(nn.Module):
     """Weight predictor + basis LUTs; `fused_luts` gives each photo's LUT, `forward` applies it."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        self.basis: PlainBasis | CompressedBasis | PhysicalBasis
+        if config.physical:
+            self.predictor: nn.Module = StatsPredictor(n_weights(config), config.cnn_width, config.cnn_dropout,
+                                                        config.hidden)
+            self.basis = PhysicalBasis(config)
+            return
         self.predictor = WeightPredictor(config.n_luts, config.predictor_size)
         if not config.compressed:
             with torch.no_grad():
                 self.predictor.body[-1].bias[0] = 1.0
-        self.basis: PlainBasis | CompressedBasis = (CompressedBasis if config.compressed else PlainBasis)(config)
+        self.basis = (CompressedBasis if config.compressed else PlainBasis)(config)
 
     def predict_weights(self, images: torch.Tensor) -> torch.Tensor:
         return self.predictor(downsample_for_predictor(images, self.config.predictor_size))
 
     def fused_luts(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-image LUTs (B, 3, N, N, N), weights (B, K)) for images (B, 3, H, W) in [0, 1]."""
-        weights = self.predict_weights(images)
+        small = downsample_for_predictor(images, self.config.predictor_size)
+        weights = self.predictor(small)
+        if isinstance(self.basis, PhysicalBasis) and self.basis.stretch:
+            return self.basis.fuse(weights, photo_ranges(small)), weights
         return self.basis.fuse(weights), weights
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(enhanced images, fused LUTs, weights)."""
+        """(enhanced images, fused LUTs, weights); the lookup is tetrahedral, as the app applies it."""
         luts, weights = self.fused_luts(images)
-        return trilinear_lookup(luts, images), luts, weights
+        return tetrahedral_lookup(luts, images), luts, weights
 
 
 def smoothness(luts: torch.Tensor) -> torch.Tensor:
@@ -195,13 +465,23 @@ def monotonicity(luts: torch.Tensor) -> torch.Tensor:
 class LossWeights:
     smooth: float = 1e-4  # lambda_s (Zeng): TV + mean(w^2)
     monotone: float = 10.0  # lambda_m (Zeng)
+    harm: float = 0.0  # extra weight on each image's excess error over its untouched input (Auto: "do no harm")
 
 
 def training_loss(
     model: AdaptiveLUT, inputs: torch.Tensor, targets: torch.Tensor, weights: LossWeights = LossWeights()
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(total loss, mse) = MSE + lambda_s (TV + mean w^2) + lambda_m MN, regularising each fused LUT."""
+    """(total loss, mse) = MSE + lambda_s (TV + mean w^2) + lambda_m MN, regularising each fused LUT.
+
+    With `weights.harm`, each image whose output is further from its target than its input was adds
+    lambda_h times the excess: a clean photo (input = target) is pulled hard to the identity.
+    """
     outputs, luts, lut_weights = model(inputs)
     mse = F.mse_loss(outputs, targets)
     regular = weights.smooth * (smoothness(luts) + lut_weights.square().mean())
-    return mse + regular + weights.monotone * monotonicity(luts), mse
+    total = mse + regular + weights.monotone * monotonicity(luts)
+    if weights.harm:
+        per_image = (outputs - targets).square().mean(dim=(1, 2, 3))
+        untouched = (inputs - targets).square().mean(dim=(1, 2, 3))
+        total = total + weights.harm * F.relu(per_image - untouched).mean()
+    return total, mse

@@ -1,7 +1,9 @@
-"""Synthetic training pairs for the shipped presets: random capture faults and documented looks.
+"""Synthetic training pairs for Auto and the looks: capture faults on clean photos, and documented looks.
 
-Input  = a clean bundled photo with random capture faults (exposure +-1.5 EV and white balance in
-         linear light, contrast and saturation in sRGB).
+Input  = a clean photo with capture faults (`FAULT_KINDS`): exposure and white balance are gains in
+         linear light; contrast and saturation act on the sRGB values; each step clips, as a capture does.
+         The faults are `engine.lut.adjust.Adjustments` with random amounts, so every fault has an exact
+         ideal correction (the opposite adjustment, up to what clipping destroyed).
 Target = the preset's look applied to the clean photo (Auto: the clean photo itself).
 
 Everything works on torch tensors (B, 3, H, W) of sRGB values in [0, 1] so batches are made on the fly.
@@ -17,8 +19,26 @@ import torch
 
 from engine.adaptive.data import shrink
 from engine.color import REC709_LUMA
+from engine.lut.adjust import DIRECTIONS, MID_GREY
 
 EXPOSURE_EV = 1.5
+
+# Each fault kind: the adjustment amounts it draws, as (direction, low, high, random sign?). "clean" draws
+# none. The bench reports every kind separately; training mixes them (see `FaultMix`).
+FAULT_RANGES: dict[str, tuple[tuple[str, float, float, bool], ...]] = {
+    "exposure-under": (("exposure", -1.5, -0.5, False),),
+    "exposure-over": (("exposure", 0.5, 1.5, False),),
+    "white-balance": (("temperature", 0.1, 0.35, True), ("tint", 0.04, 0.15, True)),
+    "contrast-low": (("contrast", float(np.log(0.6)), float(np.log(0.85)), False),),
+    "contrast-high": (("contrast", float(np.log(1.15)), float(np.log(1.4)), False),),
+    "saturation-low": (("saturation", float(np.log(0.4)), float(np.log(0.8)), False),),
+    "saturation-high": (("saturation", float(np.log(1.25)), float(np.log(1.6)), False),),
+    "combined": (("exposure", -EXPOSURE_EV, EXPOSURE_EV, False), ("temperature", -0.35, 0.35, False),
+                 ("tint", -0.12, 0.12, False), ("contrast", float(np.log(0.7)), float(np.log(1.3)), False),
+                 ("saturation", float(np.log(0.55)), float(np.log(1.45)), False)),
+}
+FAULT_KINDS = tuple(FAULT_RANGES)
+SINGLE_FAULTS = tuple(kind for kind in FAULT_KINDS if kind != "combined")
 
 
 def to_linear(x: torch.Tensor) -> torch.Tensor:
@@ -59,18 +79,69 @@ def _per_image(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(values, dtype=like.dtype, device=like.device).reshape(-1, *([1] * (like.ndim - 1)))
 
 
-def random_faults(clean: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Capture faults with per-image random amounts; the result is clipped to [0, 1] like a real capture."""
-    batch = clean.shape[0]
-    ev = rng.uniform(-EXPOSURE_EV, EXPOSURE_EV, batch)
-    temperature = np.exp(rng.uniform(-0.35, 0.35, batch))
-    tint = np.exp(rng.uniform(-0.12, 0.12, batch))
-    gains = np.stack([temperature, tint, 1.0 / temperature], axis=1) * (2.0**ev)[:, None]
-    linear = to_linear(clean) * torch.as_tensor(gains, dtype=clean.dtype).reshape(batch, 3, 1, 1)
-    x = to_srgb(linear)
-    x = contrast(x, _per_image(rng.uniform(0.7, 1.3, batch), x))
-    x = saturate(x, _per_image(rng.uniform(0.55, 1.45, batch), x))
-    return x.clamp(0.0, 1.0)
+def adjust(x: torch.Tensor, amounts: dict[str, np.ndarray]) -> torch.Tensor:
+    """`engine.lut.adjust.Adjustments.apply` on a batch, with per-image amounts (direction -> (B,) array)."""
+    batch = x.shape[0]
+    get = {name: np.asarray(amounts.get(name, np.zeros(batch)), np.float64).reshape(batch) for name in DIRECTIONS}
+    x = x.clamp(0.0, 1.0)
+    gains = np.exp(np.stack([get["temperature"], get["tint"], -get["temperature"]], 1))
+    gains *= (2.0 ** get["exposure"])[:, None]
+    if np.any(gains != 1.0):
+        x = to_srgb(to_linear(x) * torch.as_tensor(gains, dtype=x.dtype, device=x.device).reshape(batch, 3, 1, 1))
+    if np.any(get["black"]) or np.any(get["white"]):
+        low, high = _per_image(get["black"], x), _per_image(1.0 - get["white"], x)
+        x = ((x - low) / (high - low)).clamp(0.0, 1.0)
+    if np.any(get["contrast"]):
+        x = contrast(x, _per_image(np.exp(get["contrast"]), x), MID_GREY).clamp(0.0, 1.0)
+    if np.any(get["saturation"]):
+        x = saturate(x, _per_image(np.exp(get["saturation"]), x)).clamp(0.0, 1.0)
+    return x
+
+
+def fault_amounts(kinds: Sequence[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Random adjustment amounts for one image per entry of `kinds` ("clean" draws nothing)."""
+    amounts = {name: np.zeros(len(kinds)) for name in DIRECTIONS}
+    for index, kind in enumerate(kinds):
+        for name, low, high, signed in FAULT_RANGES.get(kind, ()):
+            value = rng.uniform(low, high)
+            amounts[name][index] = value * (rng.choice((-1.0, 1.0)) if signed else 1.0)
+    return amounts
+
+
+def apply_faults(clean: torch.Tensor, kinds: Sequence[str], rng: np.random.Generator) -> torch.Tensor:
+    """Each image of the batch with a random fault of its kind (one kind per image)."""
+    if len(kinds) != clean.shape[0]:
+        raise ValueError(f"{len(kinds)} fault kinds for {clean.shape[0]} images")
+    return adjust(clean, fault_amounts(kinds, rng))
+
+
+@dataclass(frozen=True)
+class FaultMix:
+    """How training draws fault kinds: a share of clean inputs (so clean in gives clean out), a share of
+    single faults (each single kind equally likely), the rest combined faults."""
+
+    clean: float = 0.0
+    single: float = 0.0
+
+    def draw(self, rng: np.random.Generator, count: int) -> list[str]:
+        kinds = []
+        for roll in rng.random(count):
+            if roll < self.clean:
+                kinds.append("clean")
+            elif roll < self.clean + self.single:
+                kinds.append(SINGLE_FAULTS[rng.integers(len(SINGLE_FAULTS))])
+            else:
+                kinds.append("combined")
+        return kinds
+
+
+COMBINED_ONLY = FaultMix()
+AUTO_MIX = FaultMix(clean=0.25, single=0.4)
+
+
+def random_faults(clean: torch.Tensor, rng: np.random.Generator, mix: FaultMix = COMBINED_ONLY) -> torch.Tensor:
+    """Capture faults drawn from `mix` (default: combined faults on every image), clipped like a capture."""
+    return apply_faults(clean, mix.draw(rng, clean.shape[0]), rng)
 
 
 def auto(x: torch.Tensor) -> torch.Tensor:
@@ -127,8 +198,8 @@ LOOKS = (
     Look("Soft Mono", "soft-mono", soft_mono),
 )
 
-TRAINING_PHOTOS = ("astronaut", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina")
-HELD_OUT_PHOTOS = ("chelsea", "stereo_motorcycle")
+# scikit-image photos for quick timing and tests only; the presets train on the corpus (`engine.corpus`)
+SAMPLE_PHOTOS = ("astronaut", "coffee", "rocket", "chelsea")
 
 
 def bundled_photo(name: str, max_side: int = 512) -> np.ndarray:

@@ -1,7 +1,14 @@
-"""Training adaptive presets: from a folder of before/after pairs, or the shipped presets from bundled photos.
+"""Training adaptive presets: from before/after pairs, from a folder of good photos, or the shipped presets.
 
-    python -m engine.adaptive.train --shipped            # reproduce resources/presets/ (CPU, ~1 h)
+    python -m engine.adaptive.train --shipped            # reproduce resources/presets/ from the corpus
     python main.py train --kind adaptive --data DIR --name NAME [--epochs N] [--compressed]
+    python main.py train --kind adaptive --photos DIR --name NAME   # an Auto of your own, from good photos
+
+Auto (shipped, or from ``--photos``) learns to undo synthetic capture faults on clean photos
+(`engine.adaptive.synthetic`), with a quarter of the inputs left untouched so that a good photo comes
+out unchanged; photos are split *by photo* into training and held-out sets, the epoch kept is the best on
+the held-out photos, and the preset's JSON records the held-out gain over the untouched input. The shipped
+looks are Auto followed by the look's own LUT (`write_look`), so they adapt exactly as well as Auto.
 
 The loop (`train_model`) works on a batch source (`engine.adaptive.data`), holds a validation set out,
 reports PSNR per epoch to a callback (live curves), keeps the best weights, and writes a checkpoint after
@@ -31,15 +38,18 @@ from engine.adaptive.data import (
     SyntheticPairs,
     data_fingerprint,
     load_pairs,
+    shrink,
     to_tensor,
     validate_pairs,
 )
 from engine.adaptive.model import AdaptiveLUT, LossWeights, ModelConfig, training_loss
+from engine.adaptive.synthetic import FAULT_KINDS, FAULT_RANGES
 from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 
 PRESET_KIND = "adaptive-lut"
+LOOK_KIND = "adaptive-look"
 PRESET_VERSION = 1
 
 
@@ -52,12 +62,21 @@ class TrainConfig:
     batch_size: int = 8
     crop: int = 160
     learning_rate: float = 5e-4
-    predictor_lr_scale: float = 0.2  # the predictor learns slower than the LUTs: steadier weights (measured)
+    predictor_lr_scale: float = 1.0  # the predictor learns at the full rate
     seed: int = 0
     val_fraction: float = 0.1
+    cosine: bool = False  # cosine decay of the learning rate over the whole run
+    min_crop: float = 0.6  # synthetic faults: crops take this share to all of each side of a photo
+    clean_share: float = 0.25  # synthetic faults: inputs left untouched (clean in must give clean out)
+    single_share: float = 0.4  # synthetic faults: inputs with one fault kind; the rest get combined faults
 
 
-DEFAULT_MODEL, DEFAULT_TRAIN, DEFAULT_LOSS = ModelConfig(), TrainConfig(), LossWeights()
+DEFAULT_MODEL = ModelConfig(n_luts=3, lut_size=33, physical=True, predictor_size=64)  # looks from pairs
+# Auto (shipped, and from --photos): global statistics only, no CNN (with 30 photos a CNN memorised the scenes:
+# training 25 dB, held-out 21 dB after 300 steps), and the stretch to the photo's own range
+SHIPPED_MODEL = ModelConfig(n_luts=2, lut_size=17, physical=True, predictor_size=64, cnn_width=0, hidden=64,
+                            stretch=True)
+DEFAULT_TRAIN, DEFAULT_LOSS = TrainConfig(), LossWeights()
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,7 @@ class EpochMetrics:
     train_psnr: float
     val_psnr: float
     seconds: float  # wall time of this epoch
+    val_untouched_psnr: float = float("nan")  # the held-out inputs themselves: what "no edit" scores
 
 
 MetricsFn = Callable[[EpochMetrics], None]
@@ -84,8 +104,11 @@ class TrainResult:
     steps: int = 0
 
 
+MAX_PSNR = 50.0  # scores are capped here: past it the difference is invisible in 8-bit output
+
+
 def psnr_of(mse: float) -> float:
-    return 10.0 * math.log10(1.0 / max(mse, 1e-12))
+    return min(MAX_PSNR, 10.0 * math.log10(1.0 / max(mse, 1e-12)))
 
 
 @torch.no_grad()
@@ -205,6 +228,7 @@ def train_model(
         {"params": model.basis.parameters(), "lr": config.learning_rate},
         {"params": model.predictor.parameters(), "lr": config.learning_rate * config.predictor_lr_scale},
     ])
+    base_rates = [group["lr"] for group in optimizer.param_groups]
     steps_per_epoch = config.steps_per_epoch or max(1, math.ceil(len(source) / config.batch_size))
     identity = {"model": model_config.to_json(), "train": asdict(config), **(identity or {})}
     rng = np.random.default_rng(config.seed)
@@ -218,12 +242,18 @@ def train_model(
         start_epoch, best_psnr, best_epoch = state["epoch"], state["best_psnr"], state["best_epoch"]
         history = [EpochMetrics(**h) for h in state["history"]]
         rng.bit_generator.state = state["rng"]
+    identity_psnr = float(np.mean([psnr_of(float(np.mean((a - b) ** 2))) for a, b in val_pairs])) \
+        if val_pairs else float("nan")
     model.train()
     total_steps = config.epochs * steps_per_epoch
     for epoch in range(start_epoch, config.epochs):
         started, losses, mses = time.perf_counter(), [], []
         for step in range(steps_per_epoch):
             check(cancel)
+            done = epoch * steps_per_epoch + step
+            if config.cosine:
+                for group, rate in zip(optimizer.param_groups, base_rates, strict=True):
+                    group["lr"] = rate * 0.5 * (1.0 + math.cos(math.pi * done / total_steps))
             inputs, targets = source.batch(rng, config.batch_size)
             loss, mse = training_loss(model, inputs, targets, loss_weights)
             optimizer.zero_grad(set_to_none=True)
@@ -235,7 +265,8 @@ def train_model(
             progress(done / total_steps, f"epoch {epoch + 1}/{config.epochs}, step {done}/{total_steps}")
         val_psnr = evaluate(model, val_pairs)
         metrics = EpochMetrics(epoch + 1, config.epochs, (epoch + 1) * steps_per_epoch, float(np.mean(losses)),
-                               psnr_of(float(np.mean(mses))), val_psnr, time.perf_counter() - started)
+                               psnr_of(float(np.mean(mses))), val_psnr, time.perf_counter() - started,
+                               identity_psnr)
         history.append(metrics)
         score = val_psnr if not math.isnan(val_psnr) else metrics.train_psnr
         if score > best_psnr:
@@ -250,12 +281,62 @@ def train_model(
             on_epoch(metrics)
     model.load_state_dict(best)
     model.eval()
-    identity_psnr = float(np.mean([psnr_of(float(np.mean((a - b) ** 2))) for a, b in val_pairs])) \
-        if val_pairs else float("nan")
     return TrainResult(model, best_psnr, identity_psnr, best_epoch, history, total_steps)
 
 
-def _meta(result: TrainResult, config: TrainConfig, data: dict, description: str, **extra) -> dict:
+# ------------------------------------------------------------------------------------------- held-out truth
+
+ConfirmFn = Callable[["Outcome"], bool]
+CLEAN_FLOOR = 30.0  # dB: a good photo through Auto closer than this to itself looks unchanged
+HARM_TOLERANCE = 0.05  # dB: a preset that changes nothing scores about 0 either side of "no edit"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished run did on the held-out data, in the terms the dialog and CLI report."""
+
+    psnr: float  # the preset's output against the targets (dB; PSNR, higher is closer)
+    untouched_psnr: float  # the unedited inputs against the targets: what "no preset" scores
+    clean_psnr: float | None = None  # Auto: good held-out photos through the preset against themselves
+
+    @property
+    def gain(self) -> float:
+        return self.psnr - self.untouched_psnr
+
+    @property
+    def harms_good_photos(self) -> bool:
+        return self.clean_psnr is not None and self.clean_psnr < CLEAN_FLOOR
+
+    @property
+    def harmful(self) -> bool:
+        """The preset makes the held-out photos worse than leaving them alone (or visibly changes good ones)."""
+        return self.gain < -HARM_TOLERANCE or self.harms_good_photos
+
+    def text(self) -> str:
+        scale = (f"(closeness to the targets {self.psnr:.1f} dB against {self.untouched_psnr:.1f} dB with no edit;"
+                 " higher is closer)")
+        if self.gain < -HARM_TOLERANCE:
+            words = (f"On the held-out photos this preset makes things worse than no edit: they end "
+                     f"{-self.gain:.1f} dB further from the targets {scale}.")
+        else:
+            words = f"On the held-out photos this preset brings the photos {self.gain:.1f} dB closer {scale}."
+        if self.clean_psnr is not None:
+            words += (f" Good photos stay {'close to' if not self.harms_good_photos else 'visibly changed from'}"
+                      f" themselves ({self.clean_psnr:.1f} dB; {CLEAN_FLOOR:.0f} dB or more is unchanged to the eye).")
+        return words
+
+
+def _confirmed(outcome: Outcome, confirm: ConfirmFn | None) -> bool:
+    """Whether to write the preset: always when it helps; when it harms, only if `confirm` says so."""
+    return not outcome.harmful or confirm is None or confirm(outcome)
+
+
+class NotSaved(InputError):
+    """The run finished but its preset was not written (it made held-out photos worse and was declined)."""
+
+
+def _meta(result: TrainResult, config: TrainConfig, data: dict, description: str, outcome: Outcome,
+          **extra) -> dict:
     last = result.history[-1] if result.history else None
     return {
         "description": description,
@@ -265,6 +346,8 @@ def _meta(result: TrainResult, config: TrainConfig, data: dict, description: str
         "steps": result.steps,
         "metrics": {"best_val_psnr": round(result.best_val_psnr, 3),
                     "identity_val_psnr": round(result.identity_val_psnr, 3),
+                    "held_out_gain_db": round(outcome.gain, 3),
+                    "held_out_summary": outcome.text(),
                     "best_epoch": result.best_epoch,
                     "final_train_psnr": round(last.train_psnr, 3) if last else None,
                     "seconds_per_epoch": round(float(np.mean([h.seconds for h in result.history])), 3)
@@ -287,10 +370,15 @@ def train_from_folder(
     *,
     max_side: int = WORKING_SIDE,
     on_epoch: MetricsFn | None = None,
+    confirm: ConfirmFn | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
-) -> Path:
-    """Validate, load, train and write a user preset; returns its JSON path. Resumes an interrupted run."""
+) -> tuple[Path, Outcome]:
+    """Validate, load, train and write a user preset; returns its JSON path and the held-out outcome.
+
+    Resumes an interrupted run. If the preset makes the held-out pairs worse than no edit, `confirm`
+    decides whether it is written; declined, `NotSaved` is raised and nothing is written.
+    """
     report.require_usable()
     stem = preset_stem(name)
     pairs = load_pairs(report, max_side, progress=sub_progress(progress, 0.0, 0.05), cancel=cancel)
@@ -302,96 +390,345 @@ def train_from_folder(
     result = train_model(FolderPairs(train, config.crop), val, model_config, config, checkpoint_dir=checkpoint,
                          identity={"data": data_fingerprint(report), "max_side": max_side}, on_epoch=on_epoch,
                          progress=sub_progress(progress, 0.05, 1.0), cancel=cancel)
+    outcome = Outcome(result.best_val_psnr, result.identity_val_psnr)
+    if not _confirmed(outcome, confirm):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        raise NotSaved(f"preset {name!r} not saved: {outcome.text()}")
     data = {"source": "folder", "input_dir": str(report.input_dir), "target_dir": str(report.target_dir),
             "pairs": len(pairs), "train_pairs": len(train), "val_pairs": len(val), "max_side": max_side}
-    path = write_preset(result.model, out_dir, name, _meta(result, config, data, f"Trained on {len(pairs)} pairs"))
+    path = write_preset(result.model, out_dir, name, _meta(result, config, data, f"Trained on {len(pairs)} pairs",
+                                                              outcome))
     shutil.rmtree(checkpoint, ignore_errors=True)
-    return path
+    return path, outcome
+
+
+# ------------------------------------------------------------------------------ Auto: from clean photos alone
+
+PHOTO_SIDE = 384  # clean photos are held at this long side; training crops are cut from them
+VAL_SIDE = 384  # held-out photos are scored at this long side
+MIN_PHOTOS = 2  # one to train on, one to hold out
+VAL_PER_KIND = {**{kind: 1 for kind in FAULT_KINDS}, "clean": 2}  # per held-out photo
+AUTO_LOSS = LossWeights(harm=2.0)
+
+
+def fault_validation(photos: Sequence[np.ndarray], seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(kind, faulty, clean) full frames of held-out photos: one of each fault kind and two untouched each."""
+    from engine.adaptive.synthetic import auto
+
+    return SyntheticPairs([shrink(p, VAL_SIDE) for p in photos], auto).fault_set(seed, VAL_PER_KIND)
+
+
+@torch.no_grad()
+def fault_report(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> dict:
+    """Per fault kind (and "faulted" = every fault, "clean"): mean PSNR of the untouched input and of Auto."""
+    model.eval()
+    scores: dict[str, dict[str, list[float]]] = {}
+    for kind, faulty, clean in triples:
+        out, _, _ = model(to_tensor(faulty))
+        fixed = psnr_of(float(torch.mean((out - to_tensor(clean)) ** 2)))
+        untouched = psnr_of(float(np.mean((faulty - clean) ** 2)))
+        for key in (kind, "faulted") if kind != "clean" else (kind,):
+            entry = scores.setdefault(key, {"untouched": [], "auto": []})
+            entry["untouched"].append(untouched)
+            entry["auto"].append(fixed)
+    report = {k: {"untouched": round(float(np.mean(v["untouched"])), 3), "auto": round(float(np.mean(v["auto"])), 3)}
+              for k, v in scores.items()}
+    if "clean" in scores:
+        report["clean"]["auto_min"] = round(float(np.min(scores["clean"]["auto"])), 3)
+    return report
+
+
+CALIBRATION_SCALES = (0.0, 0.5, 1.0)
+CLEAN_MARGIN = 30.0  # dB: calibration keeps every held-out good photo at least this close to itself
+
+
+def _output_groups(config: ModelConfig) -> dict[str, list[int]]:
+    """The physical model's outputs by what they correct (indices into the predictor's last layer)."""
+    groups = {"exposure": [0], "colour": [1, 2, 6], "tone": [3, 4, 5]}
+    start = 7
+    if config.stretch:
+        groups["stretch"] = [7]
+        start = 8
+    if config.n_luts:
+        groups["learned"] = list(range(start, start + config.n_luts))
+    return groups
+
+
+@torch.no_grad()
+def calibrate(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.ndarray]], passes: int = 2) -> dict:
+    """Gate each group of the model's corrections (exposure, colour, tone, stretch, learned) at 0, 1/2 or 1,
+    chosen on the held-out photos (coordinate ascent on the mean held-out closeness, clean photos included,
+    with a penalty below CLEAN_MARGIN dB on any good photo); the gates are stored with the weights.
+
+    A blind correction is only as good as the evidence for it: a direction the held-out photos show to be
+    guessed (not seen) is turned down instead of being applied to every photo."""
+    gates = model.basis.gates
+    groups = _output_groups(model.config)
+    scales = {name: 1.0 for name in groups}
+    pairs = [(faulty, clean) for _, faulty, clean in triples]
+    clean_pairs = [(faulty, clean) for kind, faulty, clean in triples if kind == "clean"]
+
+    def apply(trial: dict[str, float]) -> None:
+        for name, rows in groups.items():
+            gates[rows] = trial[name]
+
+    def score(trial: dict[str, float]) -> float:
+        apply(trial)
+        worst = min((evaluate(model, [pair]) for pair in clean_pairs), default=MAX_PSNR)
+        return evaluate(model, pairs) - 2.0 * max(0.0, CLEAN_MARGIN - worst)
+
+    best = score(scales)
+    for _ in range(passes):
+        for name in groups:
+            for value in CALIBRATION_SCALES:
+                if value == scales[name]:
+                    continue
+                trial = {**scales, name: value}
+                got = score(trial)
+                if got > best + 1e-3:
+                    best, scales = got, trial
+    apply(scales)
+    model.eval()
+    return {"gates": scales, "held_out_score": round(best, 3)}
+
+
+def train_auto(
+    train_photos: Sequence[np.ndarray],
+    val_photos: Sequence[np.ndarray],
+    name: str,
+    out_dir: Path,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    *,
+    data: dict,
+    description: str,
+    identity: dict | None = None,
+    on_epoch: MetricsFn | None = None,
+    confirm: ConfirmFn | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> tuple[Path, Outcome, AdaptiveLUT]:
+    """Train an Auto preset on synthetic faults of clean photos; write it (see `train_from_folder`'s confirm)."""
+    from engine.adaptive.synthetic import FaultMix, auto
+
+    mix = FaultMix(clean=config.clean_share, single=config.single_share)
+    source = SyntheticPairs([shrink(p, PHOTO_SIDE) for p in train_photos], auto, config.crop, mix=mix,
+                            min_crop=config.min_crop)
+    triples = fault_validation(val_photos, seed=config.seed + 1000)
+    val = [(faulty, clean) for _, faulty, clean in triples]
+    checkpoint = out_dir / f".{preset_stem(name)}.training"
+    result = train_model(source, val, model_config, config, checkpoint_dir=checkpoint, identity=identity,
+                         loss_weights=AUTO_LOSS, on_epoch=on_epoch, progress=progress, cancel=cancel)
+    calibration = calibrate(result.model, triples) if model_config.physical else {}
+    report = fault_report(result.model, triples)
+    outcome = Outcome(report["faulted"]["auto"], report["faulted"]["untouched"], report["clean"]["auto"])
+    if not _confirmed(outcome, confirm):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        raise NotSaved(f"preset {name!r} not saved: {outcome.text()}")
+    faults = {kind: [[n, lo, hi, signed] for n, lo, hi, signed in ranges] for kind, ranges in FAULT_RANGES.items()}
+    data = {**data, "faults": faults, "fault_mix": asdict(mix), "held_out_set": VAL_PER_KIND,
+            "photo_side": PHOTO_SIDE, "val_side": VAL_SIDE}
+    meta = _meta(result, config, data, description, outcome, held_out=report, loss=asdict(AUTO_LOSS),
+                 calibration=calibration)
+    path = write_preset(result.model, out_dir, name, meta)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    return path, outcome, result.model
+
+
+def load_photo_folder(folder: Path, *, progress: ProgressFn = no_progress,
+                      cancel: CancelToken | None = None) -> tuple[list[Path], list[np.ndarray]]:
+    """Every readable photo in `folder` at PHOTO_SIDE; at least MIN_PHOTOS, else a clear error."""
+    from engine.image import PHOTO_SUFFIXES, load_photo
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+    kept, photos, unreadable = [], [], []
+    for index, path in enumerate(paths):
+        check(cancel)
+        try:
+            photos.append(shrink(load_photo(path).pixels, PHOTO_SIDE))
+            kept.append(path)
+        except InputError as exc:
+            unreadable.append(f"{path.name}: {exc}")
+        progress((index + 1) / max(len(paths), 1), f"loading {path.name}")
+    if len(photos) < MIN_PHOTOS:
+        extra = f" ({len(unreadable)} unreadable: {'; '.join(unreadable[:3])})" if unreadable else ""
+        raise InputError(f"{folder}: found {len(photos)} readable photo(s){extra}; at least {MIN_PHOTOS} good "
+                         "photos are needed (one is held out to check the preset)")
+    return kept, photos
+
+
+def split_photos(count: int, seed: int, fraction: float = 0.2) -> tuple[list[int], list[int]]:
+    """(training, held-out) photo indices: a random `fraction` of the photos (at least one) is held out."""
+    order = np.random.default_rng(seed).permutation(count)
+    n_val = min(count - 1, max(1, int(round(count * fraction))))
+    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+
+
+PHOTOS_TRAIN = TrainConfig(epochs=20, steps_per_epoch=100, batch_size=16, crop=64, learning_rate=1e-3,
+                           cosine=True, min_crop=0.3, clean_share=0.25, single_share=0.4)
+
+
+def train_from_photos(
+    folder: Path,
+    name: str,
+    out_dir: Path,
+    model_config: ModelConfig = SHIPPED_MODEL,
+    config: TrainConfig = PHOTOS_TRAIN,
+    *,
+    on_epoch: MetricsFn | None = None,
+    confirm: ConfirmFn | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> tuple[Path, Outcome]:
+    """An Auto preset of your own from a folder of good photos (synthetic faults need only clean photos)."""
+    paths, photos = load_photo_folder(folder, progress=sub_progress(progress, 0.0, 0.05), cancel=cancel)
+    train_idx, val_idx = split_photos(len(photos), config.seed)
+    data = {"source": "photos", "photo_dir": str(folder), "photos": [paths[i].name for i in train_idx],
+            "held_out": [paths[i].name for i in val_idx]}
+    fingerprint = [f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in paths]
+    path, outcome, _ = train_auto(
+        [photos[i] for i in train_idx], [photos[i] for i in val_idx], name, out_dir, model_config, config,
+        data=data, description=f"Auto trained on {len(train_idx)} of your photos", identity={"photos": fingerprint},
+        on_epoch=on_epoch, confirm=confirm, progress=sub_progress(progress, 0.05, 1.0), cancel=cancel)
+    return path, outcome
 
 
 def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int:
-    """`main.py train --kind adaptive`: validate the folder, print the report, train, write the preset."""
+    """`main.py train --kind adaptive`: pairs (--data) or good photos (--photos); train, report, write."""
     import sys
 
     from engine.presets import user_presets_dir
 
-    report = validate_pairs(Path(args.data), Path(args.target) if args.target else None, cancel=cancel)
-    sys.stdout.write(report.text() + "\n")
-    report.require_usable()
-    model_config = ModelConfig(n_luts=args.luts or DEFAULT_MODEL.n_luts,
-                               lut_size=args.lut_size or DEFAULT_MODEL.lut_size, compressed=bool(args.compressed))
+    photos = getattr(args, "photos", None)
+    if photos and args.data:
+        raise InputError("give either --data (before/after pairs) or --photos (good photos), not both")
+    if not photos and not args.data:
+        raise InputError("adaptive: give --data DIR (before/after pairs) or --photos DIR (good photos)")
+    base = SHIPPED_MODEL if photos else DEFAULT_MODEL if not args.compressed else ModelConfig(compressed=True)
+    model_config = replace(base, n_luts=args.luts or base.n_luts, lut_size=args.lut_size or base.lut_size)
     if not 2 <= model_config.lut_size <= 65 or not 1 <= model_config.n_luts <= 64:
         raise InputError("--lut-size must be in 2..65 and --luts in 1..64")
-    config = TrainConfig(epochs=args.epochs or DEFAULT_TRAIN.epochs, seed=args.seed)
     out_dir = Path(args.out) if args.out else user_presets_dir()
 
     def report_epoch(m: EpochMetrics) -> None:
-        sys.stdout.write(f"epoch {m.epoch}/{m.epochs}: train {m.train_psnr:.2f} dB, val {m.val_psnr:.2f} dB, "
-                         f"{m.seconds:.1f} s\n")
+        sys.stdout.write(f"epoch {m.epoch}/{m.epochs}: training {m.train_psnr:.2f} dB, held-out {m.val_psnr:.2f} dB"
+                         f", {m.seconds:.1f} s\n")
         sys.stdout.flush()
 
-    path = train_from_folder(report, args.name, out_dir, model_config, config, on_epoch=report_epoch,
-                             progress=progress, cancel=cancel)
+    def warn(outcome: Outcome) -> bool:
+        sys.stdout.write(f"warning: {outcome.text()} Saving it anyway; delete it if you do not want it.\n")
+        return True
+
+    if photos:
+        config = replace(PHOTOS_TRAIN, epochs=args.epochs or PHOTOS_TRAIN.epochs, seed=args.seed)
+        path, outcome = train_from_photos(Path(photos), args.name, out_dir, model_config, config,
+                                          on_epoch=report_epoch, confirm=warn, progress=progress, cancel=cancel)
+    else:
+        report = validate_pairs(Path(args.data), Path(args.target) if args.target else None, cancel=cancel)
+        sys.stdout.write(report.text() + "\n")
+        report.require_usable()
+        config = TrainConfig(epochs=args.epochs or DEFAULT_TRAIN.epochs, seed=args.seed)
+        path, outcome = train_from_folder(report, args.name, out_dir, model_config, config, on_epoch=report_epoch,
+                                          confirm=warn, progress=progress, cancel=cancel)
+    if not outcome.harmful:
+        sys.stdout.write(outcome.text() + "\n")
     sys.stdout.write(f"wrote {path.with_suffix('.safetensors')} and {path}\n")
     return 0
 
 
 # ------------------------------------------------------------------------------------------ the shipped presets
 
-
-def compose_look(base: AdaptiveLUT, look: Callable) -> AdaptiveLUT:
-    """A starting point for a look preset: Auto's model with its identity-like basis LUT0 sent through the look.
-
-    For the plain model the fused LUT is sum w_k LUT_k with LUT0 carrying most of the colour and the others
-    small corrections, so look(LUT0) + corrections is close to look(auto(x)); fine-tuning closes the gap.
-    """
-    model = AdaptiveLUT(base.config)
-    model.load_state_dict(base.state_dict())
-    with torch.no_grad():
-        luts = model.basis.luts
-        luts[0] = look(luts[0].clamp(0.0, 1.0).unsqueeze(0))[0]
-    return model
+LOOK_SIZE = 33  # the lattice a look's own LUT is stored on (and a composed look is built on)
 
 
-SHIPPED_MODEL = ModelConfig(n_luts=8, lut_size=17)
-SHIPPED_AUTO = TrainConfig(epochs=12, steps_per_epoch=250, batch_size=8, crop=128, learning_rate=5e-4, seed=1)
-SHIPPED_LOOK = replace(SHIPPED_AUTO, epochs=3, seed=2, predictor_lr_scale=0.0)  # Auto's predictor already knows
-# the faults; a look only changes the LUTs, and tuning the predictor on six photos overfitted (measured)
+def look_table(look: Callable, size: int = LOOK_SIZE) -> np.ndarray:
+    """The look's own LUT: its analytic transform evaluated at every lattice point, (N, N, N, 3)."""
+    from engine.adaptive.model import identity_lut
+
+    return look(identity_lut(size).unsqueeze(0))[0].permute(1, 2, 3, 0).contiguous().numpy()
+
+
+def write_look(folder: Path, name: str, table: np.ndarray, base: str, meta: dict) -> Path:
+    """A look preset: `base` (an adaptive preset's stem, e.g. "auto") then this static LUT, composed per photo."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = preset_stem(name)
+    with atomic_path(folder / f"{stem}.safetensors") as tmp:
+        save_file({"look": torch.from_numpy(np.ascontiguousarray(table, np.float32))}, str(tmp))
+    sidecar = {"format": "lutlab-preset", "kind": LOOK_KIND, "version": PRESET_VERSION, "name": name,
+               "base": base, "look_size": int(table.shape[0]), **meta}
+    with atomic_path(folder / f"{stem}.json") as tmp:
+        tmp.write_text(json.dumps(sidecar, indent=2))
+    return folder / f"{stem}.json"
+
+
+SHIPPED_AUTO = TrainConfig(epochs=8, steps_per_epoch=250, batch_size=16, crop=64, learning_rate=1e-3, seed=1,
+                           cosine=True, min_crop=0.3, clean_share=0.4, single_share=0.35)
+
+
+def look_report(auto_model: AdaptiveLUT, look: Callable, table: np.ndarray,
+                triples: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> dict:
+    """Held-out PSNR to the look's target of the composed preset, of Auto-then-look applied analytically,
+    and of the untouched input; plus the mean chroma of the preset's output and of the target."""
+    from engine.adaptive.infer import compose, predict_lut
+    from engine.lut import LUT3D, apply_lut
+
+    look_lut = LUT3D(table)
+    rows: dict[str, list[float]] = {"preset": [], "auto_then_look": [], "untouched": [], "chroma": [],
+                                    "target_chroma": []}
+    for _, faulty, clean in triples:
+        target = look(to_tensor(clean))[0].permute(1, 2, 0).numpy()
+        auto_lut = predict_lut(auto_model, faulty)
+        out = apply_lut(faulty, compose(auto_lut, look_lut))
+        analytic = look(to_tensor(apply_lut(faulty, auto_lut)))[0].permute(1, 2, 0).numpy()
+        rows["preset"].append(psnr_of(float(np.mean((out - target) ** 2))))
+        rows["auto_then_look"].append(psnr_of(float(np.mean((analytic - target) ** 2))))
+        rows["untouched"].append(psnr_of(float(np.mean((faulty - target) ** 2))))
+        rows["chroma"].append(float(np.mean(out.max(2) - out.min(2))) * 255)
+        rows["target_chroma"].append(float(np.mean(target.max(2) - target.min(2))) * 255)
+    return {k: round(float(np.mean(v)), 3) for k, v in rows.items()}
 
 
 def train_shipped(out_dir: Path, only: Sequence[str] = (), log: Callable[[str], None] = print) -> None:
-    """Train Auto from faulty bundled photos, then each look fine-tuned from Auto; write them to `out_dir`."""
-    from engine.adaptive.synthetic import HELD_OUT_PHOTOS, LOOKS, TRAINING_PHOTOS, bundled_photo
+    """Train Auto on the real-photo corpus (train split; epochs chosen on the validation split), then write
+    each look as Auto followed by the look's own LUT. The test split is never read here."""
+    from engine import corpus
+    from engine.adaptive.synthetic import LOOKS
 
-    photos = [bundled_photo(n) for n in TRAINING_PHOTOS]
-    held_out = [bundled_photo(n) for n in HELD_OUT_PHOTOS]
+    manifest = corpus.load_manifest()
+    train_photos = corpus.load_split("train", manifest=manifest)
+    val_photos = corpus.load_split("validation", manifest=manifest)
+    data = {"source": "corpus", **corpus.describe(manifest), "digest": corpus.corpus_digest(manifest=manifest)}
     auto_model = None
     for look in LOOKS:
-        is_auto = look.stem == "auto"
         if only and look.stem not in only:
             continue
-        if not is_auto and auto_model is None:
+        if look.stem == "auto":
+            config = SHIPPED_AUTO
+            log(f"training Auto on {len(train_photos)} corpus photos ({len(val_photos)} held out): "
+                f"{config.epochs} x {config.steps_per_epoch} steps")
+            _, outcome, auto_model = train_auto(
+                train_photos, val_photos, look.name, out_dir, SHIPPED_MODEL, config, data=data,
+                description=look.description, identity={"corpus": data["digest"]},
+                on_epoch=lambda m: log(f"  epoch {m.epoch}/{m.epochs} step {m.step}: training {m.train_psnr:.2f} dB,"
+                                       f" held-out {m.val_psnr:.2f} dB, {m.seconds:.0f} s"))
+            log(f"  wrote auto: {outcome.text()}")
+            continue
+        if auto_model is None:
             auto_model = _load_shipped(out_dir / "auto.json")
-        config = SHIPPED_AUTO if is_auto else SHIPPED_LOOK
-        source = SyntheticPairs(photos, look.transform, config.crop)
-        val = SyntheticPairs(held_out, look.transform).fixed_pairs(seed=1234, variants=8)
-        log(f"training {look.name}: {config.epochs} x {config.steps_per_epoch} steps")
-        init = None if is_auto else compose_look(auto_model, look.transform)
-        if init is not None:
-            log(f"  initial held-out PSNR {evaluate(init, val):.2f} dB")
-        result = train_model(source, val, SHIPPED_MODEL, config, init=init,
-                             checkpoint_dir=out_dir / f".{look.stem}.training",
-                             on_epoch=lambda m: log(f"  epoch {m.epoch}/{m.epochs} step {m.step}: train "
-                                                    f"{m.train_psnr:.2f} dB, held-out {m.val_psnr:.2f} dB, "
-                                                    f"{m.seconds:.0f} s"))
-        data = {"source": "synthetic", "photos": list(TRAINING_PHOTOS), "held_out": list(HELD_OUT_PHOTOS),
-                "faults": "exposure +-1.5 EV, white balance, contrast x0.7-1.3, saturation x0.55-1.45",
-                "init": "random" if is_auto else "auto composed with the look"}
-        write_preset(result.model, out_dir, look.name, _meta(result, config, data, look.description))
-        shutil.rmtree(out_dir / f".{look.stem}.training", ignore_errors=True)
-        if is_auto:
-            auto_model = result.model
-        log(f"  wrote {look.stem}: best held-out {result.best_val_psnr:.2f} dB")
+        table = look_table(look.transform)
+        triples = [t for t in fault_validation(val_photos, seed=SHIPPED_AUTO.seed + 1000)]
+        report = look_report(auto_model, look.transform, table, triples)
+        meta = {"description": look.description, "data": {"source": "analytic look",
+                                                           "held_out": data["split"]["validation"]},
+                "metrics": {"held_out": report}}
+        write_look(out_dir, look.name, table, "auto", meta)
+        log(f"  wrote {look.stem}: held-out {report['preset']:.2f} dB to its target (Auto then the look "
+            f"analytically: {report['auto_then_look']:.2f} dB, untouched {report['untouched']:.2f} dB)")
 
 
 def _load_shipped(json_path: Path) -> AdaptiveLUT:
@@ -404,9 +741,9 @@ def _load_shipped(json_path: Path) -> AdaptiveLUT:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the shipped adaptive presets (resources/presets/).")
     parser.add_argument("--shipped", action="store_true", required=True)
-    parser.add_argument("--only", nargs="*", default=[], help="preset stems to (re)train, e.g. warm-film")
+    parser.add_argument("--only", nargs="*", default=[], help="preset stems to (re)train, e.g. auto warm-film")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core box)")
     args = parser.parse_args(argv)
     from engine.presets import SHIPPED_DIR
 

@@ -21,8 +21,14 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
     presets, problems = all_presets()
     for preset in presets:
         origin = "shipped" if preset.shipped else "user"
-        psnr = preset.meta.get("metrics", {}).get("best_val_psnr")
-        score = f"\theld-out {psnr:.2f} dB" if isinstance(psnr, int | float) else ""
+        metrics = preset.meta.get("metrics", {})
+        gain, psnr = metrics.get("held_out_gain_db"), metrics.get("best_val_psnr")
+        if isinstance(gain, int | float):
+            score = f"\theld-out photos {gain:+.1f} dB closer than no edit"
+        elif isinstance(psnr, int | float):
+            score = f"\theld-out {psnr:.2f} dB"
+        else:
+            score = f"\tthe {preset.meta['base']!r} preset, then this look" if preset.meta.get("base") else ""
         sys.stdout.write(f"{preset.name}\t{origin}{score}\t{preset.description}\n")
         if args.verbose:
             sys.stdout.write(f"\t{preset.json_path}\n\t{preset.weights_path}\n")

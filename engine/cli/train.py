@@ -1,5 +1,8 @@
 """`python main.py train --kind KIND --data DIR --name NAME [--epochs N] ...`: train a model on your photos.
 
+``--kind adaptive --photos DIR`` trains an Auto preset of your own from a folder of good photos alone
+(synthetic capture faults are made from them), instead of from before/after pairs.
+
 One sub-command for every trainable family, dispatched by ``--kind`` through the `KINDS` table. To add a
 kind, write a small ``_KIND_options(group)`` function here that adds the kind's own flags, and one
 `KINDS` entry ``Kind(module, options)``. The module (``engine.<family>.train``) provides
@@ -25,7 +28,8 @@ from dataclasses import dataclass
 from engine.jobs import CancelToken, ProgressFn
 
 NAME = "train"
-HELP = "train a model (adaptive preset, super-resolution, low-light) from a folder of before/after pairs"
+HELP = ("train a model (adaptive preset, super-resolution, low-light) from a folder of before/after pairs, "
+        "or an Auto preset from a folder of good photos (--kind adaptive --photos DIR)")
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,12 @@ class Kind:
 
 
 def _adaptive_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--photos", default=None,
+                       help="adaptive: a folder of good photos; trains an Auto preset that undoes synthetic "
+                            "capture faults (exposure, white balance, contrast, saturation) instead of using --data")
     group.add_argument("--lut-size", type=int, default=None, help="adaptive: lattice size N (default 33)")
-    group.add_argument("--luts", type=int, default=None, help="adaptive: number of basis LUTs (default 3)")
+    group.add_argument("--luts", type=int, default=None,
+                       help="adaptive: learned basis LUTs beside the 14 physical ones (default 3)")
     group.add_argument("--compressed", action="store_true", default=None,
                        help="adaptive: CLUT-Net compressed basis LUTs with residual output")
 
@@ -67,7 +75,8 @@ KINDS: dict[str, Kind] = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", required=True, choices=sorted(KINDS), help="what to train")
-    parser.add_argument("--data", required=True, help="folder with input/ and target/ (or the input folder)")
+    parser.add_argument("--data", default=None,
+                        help="folder with input/ and target/ (or the input folder); required unless --photos")
     parser.add_argument("--target", default=None, help="target folder, when the pairs are in two folders")
     parser.add_argument("--name", required=True, help="name of the new model / preset")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (the kind's default if omitted)")
@@ -82,4 +91,7 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
 
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.data is None and not (args.kind == "adaptive" and args.photos):
+        raise InputError(f"--kind {args.kind} needs --data DIR" + (" (or --photos DIR)" if args.kind == "adaptive"
+                                                                  else ""))
     return importlib.import_module(KINDS[args.kind].module).run_cli(args, progress, cancel)

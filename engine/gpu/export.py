@@ -12,7 +12,7 @@ import logging
 import numpy as np
 
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.lut.apply import apply_lut, check_interpolation
+from engine.lut.apply import DEFAULT_INTERPOLATION, apply_lut, check_interpolation
 from engine.lut.lut3d import LUT3D
 
 EXPORT_TILE = 4096
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def apply_lut_gpu(
     pixels: np.ndarray,
     lut: LUT3D,
-    interpolation: str = "trilinear",
+    interpolation: str = DEFAULT_INTERPOLATION,
     strength: float = 1.0,
     *,
     progress: ProgressFn = no_progress,
@@ -68,7 +68,7 @@ def apply_lut_gpu(
 def apply_lut_fast(
     pixels: np.ndarray,
     lut: LUT3D,
-    interpolation: str = "trilinear",
+    interpolation: str = DEFAULT_INTERPOLATION,
     strength: float = 1.0,
     *,
     progress: ProgressFn = no_progress,

@@ -19,7 +19,7 @@ from OpenGL.raw.GL.VERSION import GL_1_0, GL_1_1
 
 from engine.errors import InputError
 from engine.gpu.context import GLUnavailable
-from engine.lut.apply import INTERPOLATIONS, check_interpolation
+from engine.lut.apply import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation
 from engine.lut.lut3d import LUT3D
 
 SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
@@ -133,7 +133,7 @@ class LutRenderer:
         self._fbo_size = (0, 0)
         self._version = 0  # bumps on every photo or LUT upload; part of the split cache's key
         self._cache = _GradedCache()
-        self.interpolation = "trilinear"
+        self.interpolation = DEFAULT_INTERPOLATION
         self.strength = 1.0
 
     # ----------------------------------------------------------------------------------- uploads

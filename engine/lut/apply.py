@@ -25,6 +25,7 @@ from engine.jobs import CancelToken, ProgressFn, check, no_progress
 from engine.lut.lut3d import LUT3D
 
 INTERPOLATIONS = ("trilinear", "tetrahedral")
+DEFAULT_INTERPOLATION = "tetrahedral"  # everywhere (CPU, GPU preview, adaptive presets): ffmpeg's lut3d default
 CHUNK_PIXELS = 1 << 14
 MAX_THREADS = 4
 
@@ -37,7 +38,7 @@ _TETRAHEDRON_AXES = ("bgr", "rgb", "gbr", "grb", "brg", "rbg", "rgb", "rgb")
 def apply_lut(
     pixels: np.ndarray,
     lut: LUT3D,
-    interpolation: str = "trilinear",
+    interpolation: str = "tetrahedral",
     strength: float = 1.0,
     *,
     progress: ProgressFn = no_progress,

@@ -64,6 +64,16 @@ def test_panel_thumbnails_click_strength_and_export(tmp_path, editor, qtbot):
     assert editor.lut is None
 
 
+def _answer_save_anyway(dialog) -> None:
+    from PySide6.QtCore import QTimer
+
+    def click() -> None:
+        box = dialog.save_question
+        next(b for b in box.buttons() if b.text() == "Save anyway").click()
+
+    dialog.bridge.ask.connect(lambda _text: QTimer.singleShot(0, click))
+
+
 def _left():
     from PySide6.QtCore import Qt
 
@@ -96,16 +106,45 @@ def test_train_dialog_trains_a_preset_that_appears_in_the_panel(tmp_path, editor
     options.luts.setValue(2)
     assert dialog.train_button.isEnabled()
 
+    _answer_save_anyway(dialog)  # two epochs on three tiny pairs may not beat no edit on the held-out pair
     with qtbot.waitSignal(panel.thumbnailsReady, timeout=120_000):  # trained, listed, previewed
         with qtbot.waitSignal(dialog.trained, timeout=120_000):
             qtbot.mouseClick(dialog.train_button, _left())
             assert dialog.training and dialog.cancel_button.text() == "Cancel"
     assert [p.epoch for p in dialog._points] == [1, 2]
-    assert len(dialog.loss_curve.getData()[0]) == 2 and "held-out PSNR" in dialog.score_curves
+    assert len(dialog.loss_curve.getData()[0]) == 2
+    assert {"training photos", "held-out photos", "held-out, no edit"} <= set(dialog.score_curves)
+    assert "dB closer" in dialog.eta.text() or "worse than no edit" in dialog.eta.text()
     assert dialog.progress.value() == dialog.progress.maximum()
     assert (user_presets_dir() / "dialog-look.safetensors").is_file()
     assert "dialog-look" in [p.stem for p in panel.presets]
     assert find_preset("Dialog Look").meta["model"]["n_luts"] == 2
+
+
+def test_the_dialog_asks_before_saving_a_preset_that_makes_held_out_photos_worse(tmp_path, editor, qtbot,
+                                                                                  monkeypatch):
+    from engine.adaptive import train as adaptive_train
+
+    panel = editor.adaptive_presets
+    panel.open_train_dialog()
+    dialog = panel.train_dialog
+    with qtbot.waitSignal(dialog.validated, timeout=10_000):
+        dialog.set_folders(make_pair_folder(tmp_path / "pairs", 3))
+    dialog.name.setText("Harmful")
+    dialog.epochs.setValue(1)
+    dialog.option_widgets[0].lut_size.setValue(9)
+    real = adaptive_train.Outcome
+    monkeypatch.setattr(adaptive_train, "Outcome", lambda psnr, untouched, clean=None: real(untouched - 2.0, untouched))
+    with qtbot.waitSignal(dialog.bridge.ask, timeout=120_000) as asked:
+        dialog.start()
+    assert "worse than no edit" in asked.args[0] and "PSNR" not in asked.args[0]
+    qtbot.waitUntil(lambda: dialog.save_question is not None, timeout=5_000)
+    box = dialog.save_question
+    assert "Save it anyway?" in box.text()
+    with qtbot.waitSignal(dialog.trained, timeout=60_000) as done:
+        next(b for b in box.buttons() if b.text() == "Discard").click()
+    assert "was not saved" in done.args[0]
+    assert not (user_presets_dir() / "harmful.json").exists()
 
 
 def test_cancel_in_the_dialog_writes_nothing(tmp_path, editor, qtbot):

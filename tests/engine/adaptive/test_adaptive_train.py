@@ -17,7 +17,7 @@ from engine.lut import apply_lut
 from engine.presets import PresetError, find_preset, read_preset
 from tests.engine.adaptive.adaptive_fixtures import graded, make_pair_folder
 
-TINY_MODEL = ModelConfig(n_luts=2, lut_size=9, predictor_size=64)
+TINY_MODEL = ModelConfig(n_luts=2, lut_size=9, predictor_size=64, physical=True)
 TINY_TRAIN = TrainConfig(epochs=3, batch_size=4, crop=32, learning_rate=3e-3)
 
 
@@ -49,7 +49,8 @@ def test_a_few_steps_lower_the_loss():
 
 def test_cancel_keeps_the_previous_preset_and_a_rerun_resumes(tmp_path, user_data):
     report = validate_pairs(make_pair_folder(tmp_path / "d", 4))
-    first = train_from_folder(report, "My Look", user_data, TINY_MODEL, TrainConfig(epochs=1, batch_size=4, crop=32))
+    first, _ = train_from_folder(report, "My Look", user_data, TINY_MODEL,
+                                 TrainConfig(epochs=1, batch_size=4, crop=32))
     old_weights = first.with_suffix(".safetensors").read_bytes()
     old_json = first.read_text()
 
@@ -68,12 +69,14 @@ def test_cancel_keeps_the_previous_preset_and_a_rerun_resumes(tmp_path, user_dat
     assert first.with_suffix(".safetensors").read_bytes() == old_weights and first.read_text() == old_json
 
     resumed: list[int] = []
-    path = train_from_folder(report, "My Look", user_data, TINY_MODEL, TINY_TRAIN,
-                             on_epoch=lambda m: resumed.append(m.epoch))
+    path, outcome = train_from_folder(report, "My Look", user_data, TINY_MODEL, TINY_TRAIN,
+                                      on_epoch=lambda m: resumed.append(m.epoch))
     assert resumed == [3]  # epochs 1-2 came from the checkpoint
     meta = json.loads(path.read_text())
     assert [h["epoch"] for h in meta["history"]] == [1, 2, 3]
     assert meta["steps"] == 3 and meta["seed"] == 0 and meta["data"]["pairs"] == 4
+    assert meta["metrics"]["held_out_gain_db"] == pytest.approx(outcome.gain, abs=1e-3)
+    assert meta["metrics"]["held_out_summary"] == outcome.text()
     assert not (user_data / ".my-look.training").exists()
 
     preset = find_preset("my look")
@@ -108,7 +111,7 @@ def test_a_pickle_disguised_as_a_preset_is_refused_and_never_run(tmp_path):
 
 def test_a_preset_with_wrong_shapes_is_refused(tmp_path, user_data):
     report = validate_pairs(make_pair_folder(tmp_path / "d", 2))
-    path = train_from_folder(report, "Shape", user_data, TINY_MODEL, TrainConfig(epochs=1, batch_size=2, crop=32))
+    path, _ = train_from_folder(report, "Shape", user_data, TINY_MODEL, TrainConfig(epochs=1, batch_size=2, crop=32))
     meta = json.loads(path.read_text())
     meta["model"]["lut_size"] = 17
     path.write_text(json.dumps(meta))
@@ -130,3 +133,33 @@ def test_fine_tuning_keeps_the_starting_point_when_training_only_hurts():
     assert result.best_epoch == 0
     for key, value in start.state_dict().items():
         torch.testing.assert_close(result.model.state_dict()[key], value)
+
+
+def test_a_preset_that_harms_held_out_pairs_is_saved_only_if_confirmed(tmp_path, user_data):
+    from engine.adaptive.train import NotSaved, Outcome
+
+    report = validate_pairs(make_pair_folder(tmp_path / "d", 3))
+    ruinous = TrainConfig(epochs=1, steps_per_epoch=3, batch_size=2, crop=32, learning_rate=5.0)
+    asked: list[Outcome] = []
+
+    def decline(outcome: Outcome) -> bool:
+        asked.append(outcome)
+        return False
+
+    with pytest.raises(NotSaved, match="worse than no edit"):
+        train_from_folder(report, "Ruin", user_data, TINY_MODEL, ruinous, confirm=decline)
+    assert len(asked) == 1 and asked[0].harmful and asked[0].gain < 0
+    assert not (user_data / "ruin.json").exists() and not (user_data / ".ruin.training").exists()
+    path, outcome = train_from_folder(report, "Ruin", user_data, TINY_MODEL, ruinous, confirm=lambda o: True)
+    assert path.is_file() and outcome.harmful
+
+
+def test_outcome_words():
+    from engine.adaptive.train import Outcome
+
+    good = Outcome(30.0, 25.0)
+    assert not good.harmful and "5.0 dB closer" in good.text() and "PSNR" not in good.text()
+    bad = Outcome(24.0, 25.0)
+    assert bad.harmful and "worse than no edit" in bad.text()
+    assert Outcome(30.0, 25.0, clean_psnr=28.0).harmful  # fixes faults but visibly changes good photos
+    assert "Good photos stay close" in Outcome(30.0, 25.0, clean_psnr=40.0).text()

@@ -1,0 +1,190 @@
+"""Auto's pieces: faults that mirror the analytic adjustments, the physical basis (identity at the start),
+global statistics, tetrahedral training lookup, looks composed on top of a base preset, and `--photos`."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine.adaptive.model import (
+    N_STATS,
+    AdaptiveLUT,
+    ModelConfig,
+    global_statistics,
+    identity_lut,
+    n_weights,
+    tetrahedral_lookup,
+)
+from engine.adaptive.synthetic import (
+    FAULT_KINDS,
+    SINGLE_FAULTS,
+    FaultMix,
+    adjust,
+    apply_faults,
+    fault_amounts,
+    soft_mono,
+)
+from engine.image import Photo, sample_photo, save_photo
+from engine.lut import LUT3D, apply_lut, identity_table
+from engine.lut.adjust import DIRECTIONS, Adjustments
+
+TINY_PHYSICAL = ModelConfig(n_luts=1, lut_size=9, physical=True, predictor_size=64)
+
+
+def _photo(name: str = "coffee", step: int = 8) -> np.ndarray:
+    return sample_photo(name).pixels[::step, ::step]
+
+
+def _tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).unsqueeze(0)
+
+
+def test_torch_faults_are_the_analytic_adjustments():
+    pixels = _photo()
+    rng = np.random.default_rng(0)
+    for name in DIRECTIONS:
+        amount = float(rng.uniform(-0.3, 0.3))
+        got = adjust(_tensor(pixels), {name: np.array([amount])})[0].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(got, Adjustments(**{name: amount}).apply(pixels), atol=2e-6)
+
+
+def test_every_fault_kind_moves_the_photo_its_way():
+    clean = _tensor(_photo())
+    rng = np.random.default_rng(1)
+    amounts = fault_amounts(list(FAULT_KINDS), rng)
+    assert (amounts["exposure"][list(FAULT_KINDS).index("exposure-under")] < -0.4)
+    assert (amounts["exposure"][list(FAULT_KINDS).index("exposure-over")] > 0.4)
+    for kind in SINGLE_FAULTS:
+        faulty = apply_faults(clean, [kind], rng)
+        assert float((faulty - clean).abs().mean()) > 0.005, kind
+    assert torch.equal(apply_faults(clean, ["clean"], rng), clean.clamp(0, 1))
+    kinds = FaultMix(clean=0.25, single=0.4).draw(np.random.default_rng(2), 4000)
+    assert kinds.count("clean") / 4000 == pytest.approx(0.25, abs=0.03)
+    assert kinds.count("combined") / 4000 == pytest.approx(0.35, abs=0.03)
+
+
+def test_tetrahedral_lookup_matches_the_cpu_lut_core():
+    rng = np.random.default_rng(3)
+    lut = LUT3D(np.clip(identity_table(9) + rng.normal(0, 0.1, (9, 9, 9, 3)), 0, 1).astype(np.float32))
+    pixels = rng.uniform(0, 1, (12, 13, 3)).astype(np.float32)
+    pixels[0, :3] = [(0, 0, 0), (1, 1, 1), (-0.2, 1.3, 0.5)]
+    table = torch.from_numpy(lut.table.transpose(3, 0, 1, 2).copy()).unsqueeze(0)
+    got = tetrahedral_lookup(table, _tensor(pixels))[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(got, apply_lut(pixels, lut, "tetrahedral"), atol=2e-6)
+
+
+def test_physical_model_starts_at_the_identity_and_learns_everywhere():
+    torch.manual_seed(0)
+    model = AdaptiveLUT(TINY_PHYSICAL)
+    images = torch.rand(2, 3, 32, 32)
+    luts, weights = model.fused_luts(images)
+    assert weights.shape == (2, n_weights(TINY_PHYSICAL)) == (2, 8) and torch.equal(weights, torch.zeros(2, 8))
+    torch.testing.assert_close(luts, identity_lut(9).expand(2, -1, -1, -1, -1), atol=1e-2, rtol=0)  # + tiny learned
+    out, _, _ = model(images)
+    ((out - images.flip(1)) ** 2).mean().backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    assert grads["predictor.head.2.weight"].abs().sum() > 0  # gradients reach the predictor ...
+    assert grads["basis.learned"] is not None  # ... and the learned LUTs (through their weights, once non-zero)
+    assert "basis.gates" in model.state_dict()  # the calibration is stored with the weights
+    assert not any(name.startswith("basis.gates") for name, _ in model.named_parameters())  # and not trained
+
+
+def test_every_single_correction_is_expressible_and_gates_turn_directions_off():
+    from engine.adaptive.model import expressible_share
+
+    model = AdaptiveLUT(ModelConfig(n_luts=1, lut_size=9, physical=True, predictor_size=64, cnn_width=0, stretch=True))
+    identity = identity_table(9)
+    for adjustment in (Adjustments(exposure=1.2), Adjustments(temperature=-0.3, tint=0.1), Adjustments(contrast=-0.4),
+                       Adjustments(saturation=0.4), Adjustments(black=0.05, white=0.1)):
+        residual = torch.from_numpy(adjustment.apply_reversed(identity) - identity).permute(3, 0, 1, 2)
+        assert expressible_share(model, residual) > 0.99, adjustment
+    with torch.no_grad():
+        model.predictor.head[-1].bias.fill_(0.5)
+        model.basis.gates.zero_()
+    images = torch.rand(1, 3, 32, 32)
+    luts, _ = model.fused_luts(images)
+    torch.testing.assert_close(luts[0], identity_lut(9), atol=1e-6, rtol=0)  # every direction gated off
+
+
+def test_global_statistics_see_exposure_and_white_balance():
+    clean = _tensor(_photo())
+    darker = adjust(clean, {"exposure": np.array([-1.0])})
+    warmer = adjust(clean, {"temperature": np.array([0.3])})
+    stats = global_statistics(torch.cat([clean, darker, warmer]))
+    assert stats.shape == (3, N_STATS) and torch.isfinite(stats).all()
+    assert (stats[1, :3] < stats[0, :3]).all()  # log means fall with exposure
+    assert stats[2, 3] > stats[0, 3] and stats[2, 4] < stats[0, 4]  # R/G up, B/G down
+
+
+def _write_auto(folder, model: AdaptiveLUT):
+    from engine.adaptive.train import write_preset
+
+    return write_preset(model, folder, "Auto", {"description": "test"})
+
+
+def test_look_preset_is_its_base_then_its_own_lut(tmp_path):
+    from engine.adaptive.infer import compose, load_model, predict_lut, preset_lut
+    from engine.adaptive.train import look_table, write_look
+    from engine.presets import LOOK_KIND, read_preset
+
+    torch.manual_seed(0)
+    model = AdaptiveLUT(ModelConfig(n_luts=1, lut_size=17, physical=True, predictor_size=64))
+    with torch.no_grad():
+        model.predictor.head[-1].bias.normal_(0, 0.3)  # a base that does something
+    _write_auto(tmp_path, model)
+    path = write_look(tmp_path, "Soft Mono", look_table(soft_mono), "auto", {"description": "mono"})
+    look = read_preset(path)
+    assert look.meta["kind"] == LOOK_KIND and look.meta["base"] == "auto" and look.meta["look_size"] == 33
+    pixels = _photo("chelsea", 6)
+    composed = preset_lut(look, pixels)
+    base = predict_lut(load_model(read_preset(tmp_path / "auto.json")), pixels)
+    assert composed.size == 33
+    # at the lattice: exactly the look's LUT applied to the base's output (the base on the finer lattice)
+    look_lut = LUT3D(look_table(soft_mono))
+    np.testing.assert_allclose(composed.table, apply_lut_values(look_lut, base.resampled(33).table), atol=1e-6)
+    # and the look's LUT is its analytic transform to well under a tenth of an 8-bit level
+    analytic_lattice = soft_mono(torch.from_numpy(base.resampled(33).table).reshape(1, -1, 1, 3).permute(0, 3, 1, 2))
+    assert np.abs(composed.table - analytic_lattice[0].permute(1, 2, 0).numpy().reshape(composed.table.shape)).max() \
+        < 0.1 / 255
+    out = apply_lut(pixels, composed)
+    analytic = soft_mono(_tensor(apply_lut(pixels, base)))[0].permute(1, 2, 0).numpy()
+    assert np.abs(out - analytic).mean() < 2e-3
+    # Soft Mono is monochrome: every output is the same grey times the paper tone
+    ratios = out.reshape(-1, 3)[out.reshape(-1, 3)[:, 1] > 0.1]
+    np.testing.assert_allclose(ratios[:, 0] / ratios[:, 1], 1.02, atol=2e-3)
+    np.testing.assert_allclose(ratios[:, 2] / ratios[:, 1], 0.96, atol=2e-3)
+    # composing onto a finer lattice is exact for the base (tetrahedral subdivides tetrahedra)
+    identity33 = LUT3D.identity(33)
+    np.testing.assert_allclose(compose(base, identity33).table, base.resampled(33).table, atol=1e-6)
+    np.testing.assert_allclose(apply_lut(pixels, base.resampled(33)), apply_lut(pixels, base), atol=2e-6)
+
+
+def apply_lut_values(lut: LUT3D, values: np.ndarray) -> np.ndarray:
+    from engine.lut import apply_lut_to_values
+
+    return apply_lut_to_values(lut, values)
+
+
+def test_train_from_photos_cli(tmp_path, user_data, capsys):
+    from engine.cli import main
+
+    folder = tmp_path / "good"
+    folder.mkdir()
+    for index, name in enumerate(("coffee", "chelsea", "astronaut")):
+        save_photo(Photo(_photo(name, 4)), folder / f"p{index}.png")
+    (folder / "notes.txt").write_text("not a photo")
+    code = main(["train", "--kind", "adaptive", "--photos", str(folder), "--name", "My Auto", "--epochs", "1",
+                 "--lut-size", "9", "--luts", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "epoch 1/1" in out and "held-out" in out and "dB" in out
+    meta = json.loads((user_data / "my-auto.json").read_text())
+    assert meta["data"]["source"] == "photos" and len(meta["data"]["held_out"]) == 1
+    assert set(meta["held_out"]) >= {*FAULT_KINDS, "faulted", "clean"}
+    assert meta["model"]["physical"] and meta["training"]["clean_share"] == 0.25
+
+    assert main(["train", "--kind", "adaptive", "--photos", str(tmp_path / "nothing"), "--name", "x"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["train", "--kind", "adaptive", "--name", "x"]) == 2
+    assert "--photos" in capsys.readouterr().err
