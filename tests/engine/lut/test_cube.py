@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import time
+import tracemalloc
 from unittest import mock
 
 import numpy as np
@@ -47,8 +49,6 @@ def test_domain_and_resolve_input_range():
     resolve = parse_cube(("LUT_3D_SIZE 2\nLUT_3D_INPUT_RANGE -0.25 1.25\n" + rows(identity_table(2))).encode())
     np.testing.assert_array_equal(resolve.domain_min, [-0.25] * 3)
     np.testing.assert_array_equal(resolve.domain_max, [1.25] * 3)
-    unknown_keyword = parse_cube(("LUT_IN_VIDEO_RANGE\n" + cube_text(2)).encode())
-    assert unknown_keyword.size == 2
 
 
 def test_resolve_shaper_sample_inverts_twice_to_identity():
@@ -159,6 +159,106 @@ def test_malformed_files_name_the_line_and_problem(text, line, problem):
 def test_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(Exception, match="no such file"):
         read_cube(tmp_path / "nope.cube")
+
+
+# ------------------------------------------------------------------------------- hostile files
+
+
+@pytest.mark.parametrize("raw", [
+    b"1" * 1_000_000,  # a 1 MB single line
+    b"LUT_3D_SIZE 2\n" + b"1" * 20_000 + b"x 0 0\n",  # one long digit run (was quadratic)
+    b"LUT_3D_SIZE 2\n0 0 " + b"9" * 63_000 + b"\n",
+    b"# " + b"#" * 10_000_000,
+])
+def test_over_long_lines_are_refused_at_once(raw):
+    start = time.perf_counter()
+    with pytest.raises(CubeFormatError, match="line is longer than"):
+        parse_cube(raw, "long.cube")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_long_digit_runs_within_the_line_limit_cost_linear_time():
+    start = time.perf_counter()
+    for _ in range(20):
+        with pytest.raises(CubeFormatError, match="malformed triple"):
+            parse_cube(b"LUT_3D_SIZE 2\n" + b"1" * 4000 + b"x 0 0\n" + b"0 0 0\n" * 7)
+        with pytest.raises(CubeFormatError, match="needs one integer"):
+            parse_cube(b"LUT_3D_SIZE " + b"1" * 4000 + b"x\n")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_error_messages_quote_little_and_escape_control_characters():
+    hostile = b"\x1b[2J\x1b]0;pwned\x07" + "\u202e".encode() + b"x" * 3000
+    for raw in (b"LUT_3D_SIZE 2\n" + hostile + b" 0 0\n", b"LUT_3D_SIZE 2\n0 0 0\n1 " + hostile + b" 0\n",
+                b"DOMAIN_MIN 0 " + hostile + b" 0\n" + cube_text(2).encode(), b"TITLE x\n" + b"A" * 3000 + b" 1\n"):
+        with pytest.raises(CubeFormatError) as caught:
+            parse_cube(raw, "bad.cube")
+        message = str(caught.value)
+        assert len(message) < 200, message
+        assert message.isprintable() and "\x1b" not in message and "\u202e" not in message
+        assert "\\x1b" in message or "AAAA" in message
+
+
+def test_only_ascii_digits_are_numbers():
+    for digit in ("\u0661", "\uff11", "\u00b9"):  # Arabic-Indic one, fullwidth one, superscript one
+        raw = f"LUT_3D_SIZE 2\n0 0 0\n{digit} 0 0\n".encode() + b"0 0 0\n" * 6
+        with pytest.raises(CubeFormatError, match="line 3: malformed triple"):
+            parse_cube(raw)
+        with pytest.raises(CubeFormatError):
+            parse_cube(f"LUT_3D_SIZE {digit}\n".encode())
+
+
+@pytest.mark.parametrize("keyword", ["LUT_IN_VIDEO_RANGE", "LUT_OUT_VIDEO_RANGE", "LUT_3D_SIZES", "FOO 1 2"])
+def test_unsupported_keywords_are_refused_by_name(keyword):
+    with pytest.raises(CubeFormatError, match=f"line 1: unsupported keyword {keyword.split()[0]}"):
+        parse_cube((keyword + "\n" + cube_text(2)).encode())
+
+
+def test_a_table_size_the_file_cannot_hold_is_refused_without_allocating_it():
+    tracemalloc.start()
+    try:
+        with pytest.raises(CubeFormatError, match="found 1, expected 16777216"):
+            parse_cube(b"LUT_3D_SIZE 256\n0 0 0\n")
+        assert tracemalloc.get_traced_memory()[1] < 10 << 20
+    finally:
+        tracemalloc.stop()
+
+
+def test_file_size_limit_is_checked_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "big.cube"
+    path.write_text(cube_text(3))
+    monkeypatch.setattr(cube, "MAX_FILE_BYTES", 100)
+    with pytest.raises(CubeFormatError, match="bytes are refused"):
+        read_cube(path)
+
+
+def test_chunked_reading_matches_whole_reading(monkeypatch):
+    """Chunk borders anywhere (inside numbers, CRLF pairs, comments) give the same LUT or the same error."""
+    rng = np.random.default_rng(9)
+    table = rng.random((4, 4, 4, 3)).astype(np.float32)
+    texts = [
+        cube_text(4, "TITLE \"a\"\r\n# note\r\n", table).replace("\n", "\r\n"),
+        cube_text(4, "", table).replace("\n", "\r"),
+        cube_text(4, "", table).replace("0 0.", "0   0.", 5).replace("\n", "  # c\n", 9) + "\n\n",
+        "LUT_1D_SIZE 2\nLUT_3D_SIZE 2\n1 1 1\n0 0 0\n" + rows(identity_table(2)),
+        cube_text(4, "", table).replace("\n", "\nDOMAIN_MIN 0 0 0\n", 30)[:-20],
+    ]
+    for text in texts:
+        raw = text.encode()
+        try:
+            expected = parse_cube(raw).table
+        except CubeFormatError as error:
+            expected = str(error)
+        for chunk in (1, 2, 3, 7, 64):
+            monkeypatch.setattr(cube, "READ_CHUNK", chunk)
+            try:
+                got = parse_cube(raw).table
+            except CubeFormatError as error:
+                got = str(error)
+            if isinstance(expected, str):
+                assert got == expected
+            else:
+                np.testing.assert_array_equal(got, expected)
 
 
 # ------------------------------------------------------------------------------------------ fuzzing
