@@ -5,6 +5,8 @@
 uniform sampler2D u_photo;        // one tile of the photo; texture row 0 is the tile's top row
 uniform vec4 u_tile;              // tile rectangle in image pixels: x, y, width, height
 uniform vec2 u_image_size;        // whole photo in pixels
+uniform sampler2D u_before;       // the original photo when it differs from the photo (stretched over it)
+uniform bool u_has_before;        // false: "before" is the photo itself, ungraded
 
 uniform sampler3D u_lut;          // width = red, height = green, depth = blue
 uniform int u_lut_size;
@@ -118,6 +120,8 @@ void main() {
         discard;
     }
     vec3 rgb = texture(u_photo, in_tile / u_tile.zw).rgb;
-    frag_color = vec4(before ? rgb : graded(rgb), 1.0);
+    // sampled outside any branch: mipmap selection needs derivatives from every pixel of the quad
+    vec3 original = texture(u_before, image / u_image_size).rgb;
+    frag_color = vec4(before ? (u_has_before ? original : rgb) : graded(rgb), 1.0);
 }
 #endif

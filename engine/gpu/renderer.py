@@ -127,6 +127,7 @@ class LutRenderer:
         self._image_size = (0, 0)
         self._lut_texture = 0
         self._lut: LUT3D | None = None
+        self._before_texture = 0  # a separate "before" photo (the source, when pixel edits changed it)
         self._mipmapped = False
         self._fbo = 0
         self._fbo_color = 0
@@ -185,6 +186,33 @@ class LutRenderer:
         self._image_size = (width, height)
         self._version += 1
 
+    def set_before(self, pixels: np.ndarray | None) -> None:
+        """Show `pixels` (any size: stretched over the photo) as "before" instead of the photo itself.
+
+        Why: after an upscale, low-light rescue or merge the source differs from the photo being graded;
+        before/after must compare with the original. At most `max_texture_size` a side (it is only looked at).
+        """
+        self._version += 1
+        if pixels is None:
+            if self._before_texture:
+                GL.glDeleteTextures([self._before_texture])
+            self._before_texture = 0
+            return
+        pixels = _as_rgb_float(pixels)
+        step = -(-max(pixels.shape[:2]) // self.max_texture_size)
+        pixels = np.ascontiguousarray(pixels[::step, ::step])
+        if not self._before_texture:
+            self._before_texture = int(GL.glGenTextures(1))
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._before_texture)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+        GL_1_0.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, pixels.shape[1], pixels.shape[0], 0, GL.GL_RGB,
+                            GL.GL_FLOAT, _ptr(pixels))
+        for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, wrap, GL.GL_CLAMP_TO_EDGE)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_LINEAR)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+        GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
+
     def set_lut(self, lut: LUT3D | None) -> None:
         """Upload a LUT as a 32-bit float 3D texture (clamp to edge, linear); None shows the photo as is.
 
@@ -240,6 +268,11 @@ class LutRenderer:
         GL.glUniform1i(u("u_photo"), 0)
         GL.glUniform1i(u("u_lut"), 1)
         GL.glUniform1i(u("u_graded"), 2)
+        GL.glUniform1i(u("u_before"), 3)
+        GL.glUniform1i(u("u_has_before"), int(bool(self._before_texture)))
+        if self._before_texture:
+            GL.glActiveTexture(GL.GL_TEXTURE3)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self._before_texture)
         if cached:
             GL.glActiveTexture(GL.GL_TEXTURE2)
             GL.glBindTexture(GL.GL_TEXTURE_2D, self._cache.texture)
@@ -374,6 +407,7 @@ class LutRenderer:
     def release(self) -> None:
         """Delete every GL object; call with the renderer's context current."""
         self._delete_tiles()
+        self.set_before(None)
         if self._lut_texture:
             GL.glDeleteTextures([self._lut_texture])
         if self._fbo:
