@@ -1,7 +1,7 @@
 """CPU application of a LUT3D: trilinear and tetrahedral interpolation, vectorised, tiled and threaded.
 
 Both interpolations reproduce any LUT that is affine in RGB exactly (up to float rounding), which is
-what the tests assert.
+what the tests assert. A LUT with a 1D shaper runs the shaper on each chunk first (`LUT1D.apply`).
 
 Speed comes from the memory layout, not from cleverness in the arithmetic:
 - the table is split into one contiguous float32 plane per output channel, so every corner fetch is a
@@ -55,7 +55,7 @@ def apply_lut(
     def run(start: int) -> None:
         check(cancel)
         source, target = flat[start : start + CHUNK_PIXELS], out[start : start + CHUNK_PIXELS]
-        sample(source, target)
+        sample(source if lut.shaper is None else lut.shaper.apply(source), target)
         if strength != 1.0:
             target -= source
             target *= weight
@@ -74,7 +74,8 @@ def apply_lut_to_values(lut: LUT3D, values: np.ndarray, interpolation: str = "te
     flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1, 3)
     out = np.empty_like(flat)
     for start in range(0, flat.shape[0], CHUNK_PIXELS):
-        sample(flat[start : start + CHUNK_PIXELS], out[start : start + CHUNK_PIXELS])
+        chunk = flat[start : start + CHUNK_PIXELS]
+        sample(chunk if lut.shaper is None else lut.shaper.apply(chunk), out[start : start + CHUNK_PIXELS])
     return out.reshape(np.shape(values))
 
 

@@ -1,9 +1,9 @@
 """.cube LUT files: Adobe Cube LUT Specification 1.0 plus the DaVinci Resolve 3D dialect.
 
 Reader: TITLE, comments (whole-line and trailing), blank lines, CRLF, DOMAIN_MIN/MAX,
-LUT_1D_INPUT_RANGE / LUT_3D_INPUT_RANGE, LUT_3D_SIZE 2..256, and a Resolve 1D shaper (LUT_1D_SIZE rows
-before the 3D rows). The shaper is folded into the 3D table (see `_fold_shaper`) so every consumer —
-CPU, GPU, exports — sees one plain LUT3D. Any malformed file raises CubeFormatError naming the line.
+LUT_1D_INPUT_RANGE / LUT_3D_INPUT_RANGE, LUT_3D_SIZE 2..256, a Resolve 1D shaper (LUT_1D_SIZE rows
+before the 3D rows), kept as the LUT's `LUT1D` shaper and applied exactly, and 1D-only files (a shaper
+in front of an identity cube). Any malformed file raises CubeFormatError naming the line.
 
 The reader is built to survive hostile files, in time linear in the file size:
 - the file is read in chunks and never held whole; a line longer than MAX_LINE_BYTES, a file larger than
@@ -18,7 +18,10 @@ The reader is built to survive hostile files, in time linear in the file size:
 
 Writer: the subset every major reader accepts (OCIO's Resolve reader rejects TITLE, its Iridas reader
 rejects INPUT_RANGE, ffmpeg only reads DOMAIN lines after the size line): the title as a comment, the
-size, DOMAIN lines only for a non-unit domain, then rows with 7 decimals.
+size, DOMAIN lines only for a non-unit domain, then rows with 7 decimals. A LUT with a shaper is written
+as Resolve and OCIO write one: LUT_1D_SIZE, LUT_1D_INPUT_RANGE, LUT_3D_SIZE, the shaper rows, the 3D
+rows (the 3D domain folded into the shaper's outputs, exactly, so it is the unit cube); a 1D-only LUT
+as LUT_1D_SIZE (+ DOMAIN lines) and its rows.
 """
 
 from __future__ import annotations
@@ -36,10 +39,8 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.fsutil import atomic_path
-from engine.lut.lut3d import LUT3D, MAX_SIZE, MIN_SIZE
+from engine.lut.lut3d import LUT1D, LUT3D, MAX_1D_SIZE, MAX_SIZE, MIN_SIZE
 
-MAX_1D_SIZE = 65536
-MIN_FOLD_SIZE = 65  # lattice a shaper is folded onto: fine enough for log-to-video shapers
 MAX_FILE_BYTES = 1 << 30  # a 256^3 table with 9 decimals per number is about 600 MB
 MAX_LINE_BYTES = 4096  # a row is three numbers; a title is a line
 MAX_TITLE_CHARS = 256
@@ -244,24 +245,21 @@ class _Parser:
         first_row = self._header()
         size3 = self._size("LUT_3D_SIZE", MIN_SIZE, MAX_SIZE)
         size1 = self._size("LUT_1D_SIZE", 2, MAX_1D_SIZE)
-        if size3 is None:
-            line = first_row if first_row is not None else self.source.line
-            one_d = "a 1D-only LUT (LUT_1D_SIZE without LUT_3D_SIZE) is not supported"
-            raise self.error(line, one_d if size1 else "missing LUT_3D_SIZE")
+        if size3 is None and size1 is None:
+            raise self.error(first_row if first_row is not None else self.source.line, "missing LUT_3D_SIZE")
         domain = self._domain()
         range1 = self._input_range("LUT_1D_INPUT_RANGE")
         range3 = self._input_range("LUT_3D_INPUT_RANGE")
         if range3 is not None and not size1 and ("DOMAIN_MIN" in self.keywords or "DOMAIN_MAX" in self.keywords):
             raise self.error(self.keywords["LUT_3D_INPUT_RANGE"].line,
                              "both DOMAIN_MIN/MAX and LUT_3D_INPUT_RANGE set the 3D domain")
-        values = self._table((size1 or 0) + size3**3, size1, size3)
+        values = self._table((size1 or 0) + (size3 or 0) ** 3, size1, size3)
         title = self._title()
+        shaper = self._stage(LUT1D, values[:size1], *(range1 or domain)) if size1 else None
+        if size3 is None:
+            return self._stage(LUT3D.from_1d, shaper, title)
         table = values[size1 or 0 :].reshape(size3, size3, size3, 3)
-        if not size1:
-            return self._lut(table, title, *(range3 or domain))
-        cube = self._lut(table, title, *(range3 or _UNIT_DOMAIN))
-        shaper_lo, shaper_hi = range1 or domain
-        return _fold_shaper(values[:size1], shaper_lo, shaper_hi, cube)
+        return self._stage(LUT3D, table, title, *(range3 or (_UNIT_DOMAIN if size1 else domain)), shaper)
 
     # ---- header
 
@@ -336,16 +334,17 @@ class _Parser:
             raise self.error(self.keywords[name].line, f"{name} min {lo} must be below max {hi}")
         return np.full(3, lo, np.float32), np.full(3, hi, np.float32)
 
-    def _lut(self, table, title, lo, hi) -> LUT3D:
+    def _stage(self, make, *args):
+        """`make(*args)` (a LUT1D or LUT3D) with its InputError reported as a CubeFormatError."""
         try:
-            return LUT3D(table, title, lo, hi)
+            return make(*args)
         except InputError as exc:  # e.g. a domain that collapses to min == max in float32
             line = max((k.line for k in self.keywords.values()), default=1)
             raise self.error(line, str(exc)) from exc
 
     # ---- table
 
-    def _table(self, expected: int, size1: int | None, size3: int) -> np.ndarray:
+    def _table(self, expected: int, size1: int | None, size3: int | None) -> np.ndarray:
         """All `expected` rows as float32 (expected, 3); the first bad row is reported with its line."""
         remaining = None if self.size is None else self.size  # an upper bound of the bytes still to come
         # A file too short to hold the rows cannot succeed: count them without allocating the table.
@@ -368,7 +367,8 @@ class _Parser:
             count += len(rows)
         if count != expected:
             line = extra_line if extra_line is not None else (last_line if last_line is not None else self.source.line)
-            detail = f" ({size1} shaper rows + {size3}^3)" if size1 else f" ({size3}^3)"
+            detail = f" ({size1} shaper rows + {size3}^3)" if size1 and size3 else \
+                f" ({size3}^3)" if size3 else f" (a 1D LUT of {size1} rows)"
             raise self.error(line, f"wrong row count: found {count}, expected {expected}{detail}")
         assert values is not None  # a file that held every row was long enough to allocate for them
         return values
@@ -437,36 +437,48 @@ def _fast_rows(block: bytes, first: int, wanted: bool) -> tuple[np.ndarray | Non
     return numbers.astype(np.float32).reshape(-1, 3), last
 
 
-def _fold_shaper(shaper: np.ndarray, lo: np.ndarray, hi: np.ndarray, cube: LUT3D) -> LUT3D:
-    """Bake "1D shaper, then 3D table" into one LUT3D over the shaper's input domain.
-
-    Each lattice input is sent through the per-channel piecewise-linear shaper and then looked up in the
-    3D table (tetrahedral). At lattice points the result is exact; between them trilinear/tetrahedral
-    interpolation of the folded table approximates the two-stage lookup, so the lattice is at least
-    MIN_FOLD_SIZE per side.
-    """
-    from engine.lut.apply import apply_lut_to_values
-
-    size = min(max(cube.size, MIN_FOLD_SIZE), MAX_SIZE)
-    inputs = LUT3D(np.zeros((size, size, size, 3), np.float32), cube.title, lo, hi).lattice_inputs()
-    shaped = np.empty_like(inputs)
-    for channel in range(3):
-        knots = np.linspace(lo[channel], hi[channel], len(shaper), dtype=np.float64)
-        shaped[..., channel] = np.interp(inputs[..., channel], knots, shaper[:, channel])
-    return LUT3D(apply_lut_to_values(cube, shaped, "tetrahedral"), cube.title, lo, hi)
-
-
 def format_cube(lut: LUT3D) -> str:
     """The .cube text for `lut` in the widely accepted subset (see module docstring)."""
     header = []
     if lut.title:
         header.append(f"# {' '.join(lut.title.splitlines())}")
     header.append("# written by LUTLab")
+    shaper = lut.shaper
+    if shaper is None:
+        header.append(f"LUT_3D_SIZE {lut.size}")
+        header += _domain_lines(lut.domain_min, lut.domain_max)
+        return _with_rows(header, lut.table)
+    if _is_1d_only(lut):
+        header.append(f"LUT_1D_SIZE {shaper.size}")
+        header += _domain_lines(shaper.domain_min, shaper.domain_max)
+        return _with_rows(header, shaper.table)
+    # The 3D domain moves into the shaper's outputs (an affine map commutes with linear interpolation).
+    shaped = (shaper.table - lut.domain_min) / (lut.domain_max - lut.domain_min)
+    header.append(f"LUT_1D_SIZE {shaper.size}")
+    lo, hi = shaper.domain_min, shaper.domain_max
+    if (lo == lo[0]).all() and (hi == hi[0]).all():
+        if not (lo[0] == 0 and hi[0] == 1):
+            header.append(f"LUT_1D_INPUT_RANGE {lo[0]:.7f} {hi[0]:.7f}")
+    else:  # per-channel shaper domains (only DOMAIN lines say that; LUTLab reads them as the shaper's)
+        header += _domain_lines(lo, hi)
     header.append(f"LUT_3D_SIZE {lut.size}")
-    if not lut.has_unit_domain:
-        header.append("DOMAIN_MIN {:.7f} {:.7f} {:.7f}".format(*lut.domain_min.tolist()))
-        header.append("DOMAIN_MAX {:.7f} {:.7f} {:.7f}".format(*lut.domain_max.tolist()))
-    rows = lut.table.reshape(-1, 3).astype(np.float64)
+    return _with_rows(header, np.concatenate([shaped.reshape(-1, 3), lut.table.reshape(-1, 3)]))
+
+
+def _is_1d_only(lut: LUT3D) -> bool:
+    """A shaper in front of an identity cube of side 2 (what `LUT3D.from_1d` makes)."""
+    return lut.shaper is not None and lut.size == 2 and bool(np.array_equal(lut.table, lut.lattice_inputs()))
+
+
+def _domain_lines(lo: np.ndarray, hi: np.ndarray) -> list[str]:
+    if (lo == 0).all() and (hi == 1).all():
+        return []
+    return [f"{name} {{:.7f}} {{:.7f}} {{:.7f}}".format(*values.tolist())
+            for name, values in (("DOMAIN_MIN", lo), ("DOMAIN_MAX", hi))]
+
+
+def _with_rows(header: list[str], table: np.ndarray) -> str:
+    rows = table.reshape(-1, 3).astype(np.float64)
     rows[rows == 0] = 0.0  # no "-0.0000000"
     body = "\n".join(map("%.7f %.7f %.7f".__mod__, map(tuple, rows.tolist())))
     return "\n".join(header) + "\n" + body + "\n"

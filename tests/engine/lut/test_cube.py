@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import time
 import tracemalloc
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -62,21 +61,64 @@ def test_resolve_shaper_sample_inverts_twice_to_identity():
         np.testing.assert_allclose(apply_lut_to_values(lut, values, interpolation), values, atol=1e-5)
 
 
-def test_nonlinear_shaper_is_folded_faithfully():
-    """Shaper x -> x^2 over [0, 2], then an affine 3D table over [0, 4]: folded LUT vs the two-stage truth."""
+def test_nonlinear_shaper_is_applied_in_two_exact_stages():
+    """Shaper x -> x^2 over [0, 2], then an affine 3D table over [0, 4]: both stages vs the truth."""
     knots = np.linspace(0, 2, 1024)
     shaper = "".join(f"{v:.9f} {v:.9f} {v:.9f}\n" for v in knots**2)
     matrix = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.0, 0.3, 0.7]]) / 4
     table = identity_table(9).astype(np.float64) * 4 @ matrix.T
     text = f"LUT_1D_SIZE 1024\nLUT_1D_INPUT_RANGE 0 2\nLUT_3D_SIZE 9\nLUT_3D_INPUT_RANGE 0 4\n{shaper}{rows(table)}"
     lut = parse_cube(text.encode())
-    np.testing.assert_array_equal(lut.domain_max, [2, 2, 2])
+    np.testing.assert_array_equal(lut.input_domain[1], [2, 2, 2])
+    np.testing.assert_array_equal(lut.domain_max, [4, 4, 4])
     values = np.random.default_rng(3).uniform(0, 2, (5000, 3)).astype(np.float32)
     truth = (values.astype(np.float64) ** 2) @ matrix.T
-    # A 65-point fold of x^2 over [0, 2] is off by at most h^2/4 = 2.4e-4 per channel before the matrix.
-    np.testing.assert_allclose(apply_lut_to_values(lut, values, "trilinear"), truth, atol=3e-4)
-    lattice = lut.lattice_inputs().reshape(-1, 3)
-    np.testing.assert_allclose(lut.table.reshape(-1, 3), (lattice.astype(np.float64) ** 2) @ matrix.T, atol=1e-5)
+    # the shaper's own piecewise-linear error is h^2/4 = 1e-6 (h = 2/1023); the affine cube adds none
+    for interpolation in ("trilinear", "tetrahedral"):
+        np.testing.assert_allclose(apply_lut_to_values(lut, values, interpolation), truth, atol=1e-5)
+
+
+def test_1d_only_files_are_read_applied_and_written_back(tmp_path):
+    curve = np.stack([np.linspace(0, 1, 17) ** 2, 1 - np.linspace(0, 1, 17), np.full(17, 0.25)], axis=1)
+    lut = parse_cube(("LUT_1D_SIZE 17\nDOMAIN_MIN 0 0 -1\nDOMAIN_MAX 1 2 1\n" + rows(curve)).encode())
+    values = np.random.default_rng(4).uniform(-1.2, 2.2, (4000, 3)).astype(np.float32)
+    expected = np.stack([np.interp(values[:, c], np.linspace(lo, hi, 17), curve[:, c])
+                         for c, (lo, hi) in enumerate([(0, 1), (0, 2), (-1, 1)])], axis=1)
+    for interpolation in ("trilinear", "tetrahedral"):
+        np.testing.assert_allclose(apply_lut_to_values(lut, values, interpolation), expected, atol=2e-6)
+    write_cube(lut, tmp_path / "one.cube")
+    text = (tmp_path / "one.cube").read_text()
+    assert "LUT_1D_SIZE 17" in text and "LUT_3D_SIZE" not in text and "DOMAIN_MAX 1.0000000 2.0000000" in text
+    np.testing.assert_allclose(apply_lut_to_values(read_cube(tmp_path / "one.cube"), values), expected, atol=2e-6)
+
+
+def test_shaper_luts_are_written_back_as_two_stages(tmp_path):
+    shaper = "".join(f"{v:.9f} {v:.9f} {v:.9f}\n" for v in np.linspace(0, 1, 64) ** 0.5)
+    table = np.random.default_rng(5).random((5, 5, 5, 3))
+    lut = parse_cube(f"LUT_1D_SIZE 64\nLUT_1D_INPUT_RANGE -0.5 1.5\nLUT_3D_SIZE 5\n"
+                     f"LUT_3D_INPUT_RANGE 0.1 0.9\n{shaper}{rows(table)}".encode())
+    write_cube(lut, tmp_path / "two.cube")
+    lines = (tmp_path / "two.cube").read_text().splitlines()
+    assert lines[2:5] == ["LUT_1D_SIZE 64", "LUT_1D_INPUT_RANGE -0.5000000 1.5000000", "LUT_3D_SIZE 5"]
+    back = read_cube(tmp_path / "two.cube")
+    assert back.shaper is not None and back.shaper.size == 64 and back.size == 5 and back.has_unit_domain
+    values = np.random.default_rng(6).uniform(-0.6, 1.6, (4000, 3)).astype(np.float32)
+    for interpolation in ("trilinear", "tetrahedral"):
+        np.testing.assert_allclose(apply_lut_to_values(back, values, interpolation),
+                                   apply_lut_to_values(lut, values, interpolation), atol=2e-6)
+
+
+def test_shaper_survives_blending_resampling_and_composition():
+    shaper = "".join(f"{v:.9f} {v:.9f} {v:.9f}\n" for v in np.linspace(0, 1, 256) ** (1 / 2.4))
+    table = np.random.default_rng(7).random((9, 9, 9, 3))
+    lut = parse_cube(f"LUT_1D_SIZE 256\nLUT_3D_SIZE 9\n{shaper}{rows(table)}".encode())
+    values = np.random.default_rng(8).random((4000, 3)).astype(np.float32)
+    full = apply_lut_to_values(lut, values)
+    # the identity at a lattice point is the shaper's inverse there, interpolated like the table itself
+    np.testing.assert_allclose(apply_lut_to_values(lut.blended(0.5), values), 0.5 * (values + full), atol=0.01)
+    np.testing.assert_allclose(apply_lut_to_values(lut.blended(0.0), values), values, atol=0.01)
+    assert lut.resampled(17).shaper is lut.shaper and lut.then(LUT3D.identity(5)).shaper is lut.shaper
+    np.testing.assert_allclose(apply_lut_to_values(lut.then(LUT3D.identity(5)), values), full, atol=1e-5)
 
 
 @pytest.mark.parametrize("size", [2, 17, 33])
@@ -139,7 +181,7 @@ BAD_FILES = [
     ("LUT_3D_SIZE 2\n" + "0 0 0\n" * 7, 8, "wrong row count: found 7, expected 8"),
     ("LUT_3D_SIZE 2\n" + "0 0 0\n" * 9, 10, "found 9, expected 8"),
     ("LUT_1D_SIZE 3\nLUT_3D_SIZE 2\n" + "0 0 0\n" * 8, 10, "found 8, expected 11 (3 shaper rows + 2^3)"),
-    ("LUT_1D_SIZE 3\n0 0 0\n0 0 0\n0 0 0\n", 2, "1D-only LUT"),
+    ("LUT_1D_SIZE 3\n0 0 0\n0 0 0\n", 3, "found 2, expected 3 (a 1D LUT of 3 rows)"),
     ("LUT_3D_SIZE 2\n" + "0 0 0\n" * 4 + "DOMAIN_MIN 0 0 0\n" + "0 0 0\n" * 4, 6, "keyword DOMAIN_MIN after"),
     ("LUT_3D_SIZE 2\n!!\n", 2, "unexpected line"),
     ("DOMAIN_MIN 0 0 0\nLUT_3D_INPUT_RANGE 0 1\n" + cube_text(), 2, "both DOMAIN_MIN/MAX and LUT_3D_INPUT_RANGE"),
@@ -311,13 +353,11 @@ FILES_PER_EXAMPLE = 20  # hypothesis costs ~ms per example; a batch per example 
 @given(st.randoms(use_true_random=False))
 def test_fuzz_mutated_files_parse_or_raise_cube_format_error(rng):
     """150 x 20 = 3000 mutated files: each parses to a valid LUT or raises CubeFormatError, nothing else."""
-    # The fold's accuracy is tested above; here only robustness matters, so fold onto a small lattice.
-    with mock.patch.object(cube, "MIN_FOLD_SIZE", 2):
-        for _ in range(FILES_PER_EXAMPLE):
-            raw = mutate(rng.choice(SEEDS), rng)
-            try:
-                lut = parse_cube(raw, "fuzz.cube")
-            except CubeFormatError as error:
-                assert error.line >= 1
-                continue
-            assert np.isfinite(lut.table).all() and 2 <= lut.size <= 256
+    for _ in range(FILES_PER_EXAMPLE):
+        raw = mutate(rng.choice(SEEDS), rng)
+        try:
+            lut = parse_cube(raw, "fuzz.cube")
+        except CubeFormatError as error:
+            assert error.line >= 1
+            continue
+        assert np.isfinite(lut.table).all() and 2 <= lut.size <= 256
