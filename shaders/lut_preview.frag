@@ -13,6 +13,12 @@ uniform int u_lut_size;
 uniform vec3 u_domain_min;
 uniform vec3 u_domain_max;
 uniform float u_strength;         // 0 original, 1 full LUT
+#if SHAPER
+uniform sampler2D u_shaper;       // the 1D shaper's entries (RGB), SHAPER_ROW to a texture row
+uniform int u_shaper_size;
+uniform vec3 u_shaper_min;
+uniform vec3 u_shaper_max;
+#endif
 
 uniform vec2 u_target_size;       // framebuffer size in pixels
 uniform bool u_rows_down;         // true: framebuffer row 0 is the top row (off-screen read-back order)
@@ -33,8 +39,36 @@ const int SIDE_BY_SIDE = 3;
 const int BEFORE = 4;
 
 // The renderer prepends `#define INTERPOLATION n` (0 none, 1 hardware trilinear, 2 tetrahedral, 3 read
-// from the split cache, a texture holding this very frame graded, while only the split moves) and
-// `#define EXPORT 0|1`: one program per mode, so a software rasterizer never pays for unused branches.
+// from the split cache, a texture holding this very frame graded, while only the split moves),
+// `#define EXPORT 0|1` and `#define SHAPER 0|1` (a 1D shaper before the 3D lookup): one program per
+// mode, so a software rasterizer never pays for unused branches.
+
+#if SHAPER
+const int SHAPER_ROW = 1024;
+
+float shaper_entry(int index, int channel) {
+    return texelFetch(u_shaper, ivec2(index % SHAPER_ROW, index / SHAPER_ROW), 0)[channel];
+}
+
+// Per channel: linear between the two entries around the input, clamped to the shaper's domain
+// (the arithmetic of LUT1D.apply on the CPU).
+vec3 shaped(vec3 rgb) {
+    float top = float(u_shaper_size - 1);
+    vec3 pos = clamp((rgb - u_shaper_min) * (top / (u_shaper_max - u_shaper_min)), 0.0, top);
+    vec3 base = min(floor(pos), vec3(top - 1.0));
+    vec3 f = pos - base;
+    vec3 result;
+    for (int c = 0; c < 3; ++c) {
+        float low = shaper_entry(int(base[c]), c);
+        result[c] = low + f[c] * (shaper_entry(int(base[c]) + 1, c) - low);
+    }
+    return result;
+}
+#else
+vec3 shaped(vec3 rgb) {
+    return rgb;
+}
+#endif
 
 #if INTERPOLATION == 2
 vec3 fetch(ivec3 corner) {
@@ -72,7 +106,7 @@ vec3 graded(vec3 rgb) {
 #elif INTERPOLATION == 3
     return texelFetch(u_graded, ivec2(gl_FragCoord.xy), 0).rgb;
 #else
-    vec3 unit = clamp((rgb - u_domain_min) / (u_domain_max - u_domain_min), 0.0, 1.0);
+    vec3 unit = clamp((shaped(rgb) - u_domain_min) / (u_domain_max - u_domain_min), 0.0, 1.0);
 #if INTERPOLATION == 2
     vec3 looked_up = tetrahedral(unit);
 #else
