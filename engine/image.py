@@ -17,11 +17,12 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from engine.errors import InputError
-from engine.fsutil import atomic_path
+from engine.fsutil import atomic_file
 
 DEFAULT_MAX_PIXELS = 120_000_000
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")  # what load_photo reads
@@ -289,13 +290,13 @@ def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, 
     values = np.rint(np.clip(np.nan_to_num(channels), 0.0, 1.0) * peak).astype(np.uint8 if depth == 8 else np.uint16)
     exif = _upright_exif(photo.exif)
     try:
-        with atomic_path(path) as tmp:
+        with atomic_file(path) as stream:
             if fmt == "TIFF":
-                _save_tiff(tmp, values, photo.icc)
+                _save_tiff(stream, values, photo.icc)
             elif fmt == "PNG" and depth == 16:
-                _save_png16(tmp, values, exif, photo.icc)
+                _save_png16(stream, values, exif, photo.icc)
             else:
-                _save_with_pillow(tmp, values, fmt, exif, photo.icc, quality)
+                _save_with_pillow(stream, values, fmt, exif, photo.icc, quality)
     except ImageError:
         raise
     except OSError as exc:
@@ -318,7 +319,7 @@ def _upright_exif(exif: bytes | None) -> bytes | None:
         return None
 
 
-def _save_with_pillow(tmp: Path, values: np.ndarray, fmt: str, exif, icc, quality: int) -> None:
+def _save_with_pillow(stream: BinaryIO, values: np.ndarray, fmt: str, exif, icc, quality: int) -> None:
     from PIL import Image
 
     image = Image.fromarray(values, "RGBA" if values.shape[2] == 4 else "RGB")
@@ -327,22 +328,22 @@ def _save_with_pillow(tmp: Path, values: np.ndarray, fmt: str, exif, icc, qualit
         options["exif"] = exif
     if fmt == "JPEG":
         options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
-    image.save(tmp, format=fmt, **options)
+    image.save(stream, format=fmt, **options)
 
 
-def _save_png16(tmp: Path, values: np.ndarray, exif: bytes | None, icc: bytes | None) -> None:
+def _save_png16(stream: BinaryIO, values: np.ndarray, exif: bytes | None, icc: bytes | None) -> None:
     import cv2
 
     bgr = values[:, :, [2, 1, 0, 3]] if values.shape[2] == 4 else values[:, :, ::-1]
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr))
     if not ok:
-        raise ImageError(f"{tmp}: PNG encoder failed")
+        raise ImageError("PNG encoder failed")
     chunks = []
     if icc:
         chunks.append((b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
     if exif:
         chunks.append((b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
-    tmp.write_bytes(_png_insert_chunks(encoded.tobytes(), chunks))
+    stream.write(_png_insert_chunks(encoded.tobytes(), chunks))
 
 
 def _png_insert_chunks(png: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:
@@ -353,12 +354,12 @@ def _png_insert_chunks(png: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:
     return png[:33] + extra + png[33:]
 
 
-def _save_tiff(tmp: Path, values: np.ndarray, icc: bytes | None) -> None:
+def _save_tiff(stream: BinaryIO, values: np.ndarray, icc: bytes | None) -> None:
     import tifffile
 
     extratags = [(ICC_TIFF_TAG, 7, len(icc), icc, True)] if icc else []
     tifffile.imwrite(
-        tmp,
+        stream,
         values,
         photometric="rgb",
         extrasamples=("unassalpha",) if values.shape[2] == 4 else None,

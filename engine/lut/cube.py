@@ -38,7 +38,7 @@ from typing import BinaryIO
 import numpy as np
 
 from engine.errors import InputError
-from engine.fsutil import atomic_path
+from engine.fsutil import atomic_file
 from engine.lut.lut3d import LUT1D, LUT3D, MAX_1D_SIZE, MAX_SIZE, MIN_SIZE
 
 MAX_FILE_BYTES = 1 << 30  # a 256^3 table with 9 decimals per number is about 600 MB
@@ -489,7 +489,7 @@ def write_cube(lut: LUT3D, path: str | Path) -> None:
     path = Path(path)
     text = format_cube(lut)
     try:
-        with atomic_path(path) as tmp:
-            tmp.write_text(text, encoding="utf-8", newline="\n")
+        with atomic_file(path) as stream:
+            stream.write(text.encode("utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc

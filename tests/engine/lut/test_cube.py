@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import tracemalloc
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -147,12 +149,15 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     write_cube(LUT3D.identity(3), target)
     before = target.read_bytes()
 
-    def interrupted(self, *args, **kwargs):
-        with open(self, "w") as stream:
-            stream.write("LUT_3D_SIZE 3\n0 0")
-        raise OSError(28, "No space left on device")
+    real_atomic_file = cube.atomic_file
 
-    monkeypatch.setattr(type(target), "write_text", interrupted)
+    @contextlib.contextmanager
+    def interrupted(path):
+        with real_atomic_file(path) as stream:
+            stream.write(b"LUT_3D_SIZE 3\n0 0")
+            yield SimpleNamespace(write=lambda data: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+
+    monkeypatch.setattr(cube, "atomic_file", interrupted)
     with pytest.raises(Exception, match="No space left"):
         write_cube(LUT3D.identity(5), target)
     assert target.read_bytes() == before
