@@ -78,6 +78,30 @@ class Photo:
         return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path)
 
 
+@dataclass(frozen=True, eq=False)
+class RawPhoto:
+    """A photo as decoded, before the float conversion: H x W x 3 (RGB) or 4 (RGBA) samples, upright;
+    uint8 or uint16 (float32 in [0, 1] for float TIFFs). Lets a whole-file job (the `apply` command)
+    grade it in place, tile by tile, at 1-2 bytes per sample instead of 4."""
+
+    values: np.ndarray
+    bit_depth: int = 8
+    exif: bytes | None = None
+    icc: bytes | None = None
+    path: Path | None = None
+
+    @property
+    def peak(self) -> float:
+        """The sample value that means 1.0."""
+        return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(self.values.dtype, 1.0)
+
+    def to_photo(self) -> Photo:
+        scale = np.float32(self.peak)
+        pixels = self.values[:, :, :3].astype(np.float32) / scale
+        alpha = self.values[:, :, 3].astype(np.float32) / scale if self.values.shape[2] == 4 else None
+        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path)
+
+
 def sample_photo(name: str = "astronaut") -> Photo:
     """A photo bundled with scikit-image (read from site-packages, no network)."""
     if name not in SAMPLE_PHOTOS:
@@ -95,6 +119,11 @@ def sample_photo(name: str = "astronaut") -> Photo:
 
 def load_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Read a JPEG, PNG, TIFF, WebP or BMP file; raises ImageError naming the file and the reason."""
+    return read_photo(path, max_pixels=max_pixels).to_photo()
+
+
+def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawPhoto:
+    """`load_photo` without the float conversion: the decoded samples, upright, RGB or RGBA."""
     path = Path(path)
     if not path.exists():
         raise ImageError(f"{path}: no such file")
@@ -153,7 +182,7 @@ def _pillow_metadata(image) -> tuple[bytes | None, bytes | None, int]:
     return exif, icc, orientation
 
 
-def _load_with_pillow(path: Path, max_pixels: int) -> Photo:
+def _load_with_pillow(path: Path, max_pixels: int) -> RawPhoto:
     from PIL import Image
 
     with _open_pillow(path, max_pixels) as image:
@@ -162,13 +191,12 @@ def _load_with_pillow(path: Path, max_pixels: int) -> Photo:
             image.load()  # raises OSError on a truncated file
         exif, icc, orientation = _pillow_metadata(image)
         has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-        data = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
-    pixels = data[:, :, :3].astype(np.float32) / 255.0
-    alpha = data[:, :, 3].astype(np.float32) / 255.0 if has_alpha else None
-    return _make_photo(pixels, alpha, 8, exif, icc, orientation, path)
+        mode = "RGBA" if has_alpha else "RGB"
+        data = np.asarray(image if image.mode == mode else image.convert(mode))
+    return _make_raw(data, 8, exif, icc, orientation, path)
 
 
-def _load_png16(path: Path, max_pixels: int) -> Photo:
+def _load_png16(path: Path, max_pixels: int) -> RawPhoto:
     import cv2
 
     with _open_pillow(path, max_pixels) as image:
@@ -177,14 +205,13 @@ def _load_png16(path: Path, max_pixels: int) -> Photo:
     data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if data is None:
         raise ImageError(f"{path}: damaged or truncated PNG")
-    data = data.astype(np.float32) / 65535.0
     if data.ndim == 2:
-        return _make_photo(np.repeat(data[:, :, None], 3, axis=2), None, 16, exif, icc, orientation, path)
-    alpha = data[:, :, 3] if data.shape[2] == 4 else None
-    return _make_photo(data[:, :, 2::-1], alpha, 16, exif, icc, orientation, path)
+        data = data[:, :, None]
+    order = {1: [0, 0, 0], 2: [0, 0, 0, 1], 3: [2, 1, 0], 4: [2, 1, 0, 3]}[data.shape[2]]  # BGR(A) -> RGB(A)
+    return _make_raw(data[:, :, order], 16, exif, icc, orientation, path)
 
 
-def _load_tiff(path: Path, max_pixels: int) -> Photo:
+def _load_tiff(path: Path, max_pixels: int) -> RawPhoto:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -206,38 +233,33 @@ def _load_tiff(path: Path, max_pixels: int) -> Photo:
         tags = page.tags
         orientation = int(tags[274].value) if 274 in tags else 1
         icc = bytes(tags[ICC_TIFF_TAG].value) if ICC_TIFF_TAG in tags else None
-    values, bit_depth = _to_unit_float(path, data)
+    values, bit_depth = _plain_samples(path, data)
     if photometric == 0:
-        values = 1.0 - values
+        values = (255 if values.dtype == np.uint8 else 65535 if values.dtype == np.uint16 else 1) - values
     if values.ndim == 2:
         values = values[:, :, None]
     channels = values.shape[2]
-    if channels in (1, 2):
-        pixels, alpha = np.repeat(values[:, :, :1], 3, axis=2), (values[:, :, 1] if channels == 2 else None)
-    elif channels in (3, 4):
-        pixels, alpha = values[:, :, :3], (values[:, :, 3] if channels == 4 else None)
-    else:
+    if channels not in (1, 2, 3, 4):
         raise ImageError(f"{path}: unsupported TIFF with {channels} samples per pixel")
-    return _make_photo(pixels, alpha, bit_depth, None, icc, orientation, path)
+    if channels < 3:
+        values = values[:, :, [0, 0, 0, 1][: channels + 2]]  # grey (+ alpha) -> RGB (+ alpha)
+    return _make_raw(values, bit_depth, None, icc, orientation, path)
 
 
-def _to_unit_float(path: Path, data: np.ndarray) -> tuple[np.ndarray, int]:
-    if data.dtype == np.uint8:
-        return data.astype(np.float32) / 255.0, 8
-    if data.dtype == np.uint16:
-        return data.astype(np.float32) / 65535.0, 16
+def _plain_samples(path: Path, data: np.ndarray) -> tuple[np.ndarray, int]:
+    """uint8 and uint16 as they are; bilevel as 0/255; float clipped to [0, 1] (written back as 16 bit)."""
+    if data.dtype in (np.uint8, np.uint16):
+        return data, 8 if data.dtype == np.uint8 else 16
     if data.dtype == np.bool_:
-        return data.astype(np.float32), 8
+        return data.astype(np.uint8) * np.uint8(255), 8
     if data.dtype.kind == "f":
         return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0), 16
     raise ImageError(f"{path}: unsupported sample type {data.dtype}")
 
 
-def _make_photo(pixels, alpha, bit_depth, exif, icc, orientation, path) -> Photo:
-    pixels = np.ascontiguousarray(_orient(pixels, orientation), dtype=np.float32)
-    if alpha is not None:
-        alpha = np.ascontiguousarray(_orient(alpha, orientation), dtype=np.float32)
-    return Photo(pixels, alpha, bit_depth, exif, icc, path)
+def _make_raw(values, bit_depth, exif, icc, orientation, path) -> RawPhoto:
+    # one contiguous, writable array (decoders hand out read-only buffers): graded in place by `apply`
+    return RawPhoto(np.require(_orient(values, orientation), requirements=["C", "W"]), bit_depth, exif, icc, path)
 
 
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -275,28 +297,59 @@ def _resize_bilinear(plane: np.ndarray, height: int, width: int) -> np.ndarray:
 def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95) -> None:
     """Write a JPEG, PNG or TIFF (format from the suffix) atomically: a failed write leaves nothing behind."""
     path = Path(path)
+    fmt, depth = _output_format(path, photo.bit_depth, bit_depth, quality)
+    channels = photo.pixels if photo.alpha is None or fmt == "JPEG" else np.dstack([photo.pixels, photo.alpha])
+    _write(path, fmt, quantize(channels, depth), photo.exif, photo.icc, quality)
+
+
+def save_raw(raw: RawPhoto, path: str | Path, *, quality: int = 95) -> None:
+    """Write decoded samples as they are (JPEG: requantized to 8 bits, alpha dropped), atomically."""
+    path = Path(path)
+    fmt, depth = _output_format(path, raw.bit_depth, None, quality)
+    values = raw.values if fmt != "JPEG" or raw.values.shape[2] == 3 else raw.values[:, :, :3]
+    if values.dtype != (np.uint8 if depth == 8 else np.uint16):
+        values = _requantize(values, raw.peak, depth)
+    _write(path, fmt, values, raw.exif, raw.icc, quality)
+
+
+def quantize(values: np.ndarray, depth: int) -> np.ndarray:
+    """Float samples in [0, 1] as uint8 or uint16 (rounded; NaN as 0)."""
+    peak = 255 if depth == 8 else 65535
+    return np.rint(np.clip(np.nan_to_num(values), 0.0, 1.0) * peak).astype(np.uint8 if depth == 8 else np.uint16)
+
+
+def _requantize(values: np.ndarray, peak: float, depth: int, rows: int = 256) -> np.ndarray:
+    """`quantize(values / peak)` a band of rows at a time (no full-size float copy)."""
+    out = np.empty(values.shape, np.uint8 if depth == 8 else np.uint16)
+    for top in range(0, values.shape[0], rows):
+        out[top : top + rows] = quantize(values[top : top + rows].astype(np.float32) / np.float32(peak), depth)
+    return out
+
+
+def _output_format(path: Path, source_depth: int, bit_depth: int | None, quality: int) -> tuple[str, int]:
     fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"{path}: unsupported output format {path.suffix or '(no suffix)'}; use .jpg, .png or .tif")
-    depth = bit_depth if bit_depth is not None else (8 if fmt == "JPEG" else photo.bit_depth)
+    depth = bit_depth if bit_depth is not None else (8 if fmt == "JPEG" else source_depth)
     if depth not in (8, 16):
         raise ImageError(f"{path}: bit depth must be 8 or 16, got {depth}")
     if fmt == "JPEG" and depth != 8:
         raise ImageError(f"{path}: JPEG holds only 8 bits per channel")
     if not 1 <= quality <= 100:
         raise ImageError(f"{path}: JPEG quality must be 1..100, got {quality}")
-    channels = photo.pixels if photo.alpha is None or fmt == "JPEG" else np.dstack([photo.pixels, photo.alpha])
-    peak = 255 if depth == 8 else 65535
-    values = np.rint(np.clip(np.nan_to_num(channels), 0.0, 1.0) * peak).astype(np.uint8 if depth == 8 else np.uint16)
-    exif = _upright_exif(photo.exif)
+    return fmt, depth
+
+
+def _write(path: Path, fmt: str, values: np.ndarray, exif: bytes | None, icc: bytes | None, quality: int) -> None:
+    exif = _upright_exif(exif)
     try:
         with atomic_file(path) as stream:
             if fmt == "TIFF":
-                _save_tiff(stream, values, photo.icc)
-            elif fmt == "PNG" and depth == 16:
-                _save_png16(stream, values, exif, photo.icc)
+                _save_tiff(stream, values, icc)
+            elif fmt == "PNG" and values.dtype == np.uint16:
+                _save_png16(stream, values, exif, icc)
             else:
-                _save_with_pillow(stream, values, fmt, exif, photo.icc, quality)
+                _save_with_pillow(stream, values, fmt, exif, icc, quality)
     except ImageError:
         raise
     except OSError as exc:

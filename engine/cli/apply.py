@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.image import load_photo, save_photo
+from engine.image import read_photo, save_raw
 from engine.jobs import CancelToken, ProgressFn
-from engine.lut import INTERPOLATIONS, apply_lut, load_lut
+from engine.lut import INTERPOLATIONS, load_lut
+from engine.lut.apply import apply_lut_in_place
 
 NAME = "apply"
 HELP = "apply a .cube (or Hald CLUT image) LUT to a photo"
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
     if not 0.0 <= args.strength <= 1.0:
         raise InputError(f"--strength must be within 0..1, got {args.strength}")
     lut = load_lut(args.lut)
-    photo = load_photo(args.input)
-    graded = apply_lut(photo.pixels, lut, args.interp, args.strength, progress=progress, cancel=cancel)
-    save_photo(photo.with_pixels(graded), args.output)
+    photo = read_photo(args.input)  # graded in place at its own bit depth, band by band
+    apply_lut_in_place(photo.values, photo.peak, lut, args.interp, args.strength, progress=progress, cancel=cancel)
+    save_raw(photo, args.output)
     return 0

@@ -439,6 +439,12 @@ def _fast_rows(block: bytes, first: int, wanted: bool) -> tuple[np.ndarray | Non
 
 def format_cube(lut: LUT3D) -> str:
     """The .cube text for `lut` in the widely accepted subset (see module docstring)."""
+    header, rows = _cube_parts(lut)
+    return "".join(_text_chunks(header, rows))
+
+
+def _cube_parts(lut: LUT3D) -> tuple[list[str], np.ndarray]:
+    """The header lines and the (M, 3) rows of `lut`'s .cube file."""
     header = []
     if lut.title:
         header.append(f"# {' '.join(lut.title.splitlines())}")
@@ -447,11 +453,11 @@ def format_cube(lut: LUT3D) -> str:
     if shaper is None:
         header.append(f"LUT_3D_SIZE {lut.size}")
         header += _domain_lines(lut.domain_min, lut.domain_max)
-        return _with_rows(header, lut.table)
+        return header, lut.table.reshape(-1, 3)
     if _is_1d_only(lut):
         header.append(f"LUT_1D_SIZE {shaper.size}")
         header += _domain_lines(shaper.domain_min, shaper.domain_max)
-        return _with_rows(header, shaper.table)
+        return header, shaper.table
     # The 3D domain moves into the shaper's outputs (an affine map commutes with linear interpolation).
     shaped = (shaper.table - lut.domain_min) / (lut.domain_max - lut.domain_min)
     header.append(f"LUT_1D_SIZE {shaper.size}")
@@ -462,7 +468,7 @@ def format_cube(lut: LUT3D) -> str:
     else:  # per-channel shaper domains (only DOMAIN lines say that; LUTLab reads them as the shaper's)
         header += _domain_lines(lo, hi)
     header.append(f"LUT_3D_SIZE {lut.size}")
-    return _with_rows(header, np.concatenate([shaped.reshape(-1, 3), lut.table.reshape(-1, 3)]))
+    return header, np.concatenate([shaped.reshape(-1, 3), lut.table.reshape(-1, 3)])
 
 
 def _is_1d_only(lut: LUT3D) -> bool:
@@ -477,19 +483,22 @@ def _domain_lines(lo: np.ndarray, hi: np.ndarray) -> list[str]:
             for name, values in (("DOMAIN_MIN", lo), ("DOMAIN_MAX", hi))]
 
 
-def _with_rows(header: list[str], table: np.ndarray) -> str:
-    rows = table.reshape(-1, 3).astype(np.float64)
-    rows[rows == 0] = 0.0  # no "-0.0000000"
-    body = "\n".join(map("%.7f %.7f %.7f".__mod__, map(tuple, rows.tolist())))
-    return "\n".join(header) + "\n" + body + "\n"
+def _text_chunks(header: list[str], rows: np.ndarray, chunk_rows: int = 1 << 16) -> Iterator[str]:
+    """The file's text a few MB at a time (a 256^3 table is 500 MB of text: never held whole)."""
+    yield "\n".join(header) + "\n"
+    for start in range(0, len(rows), chunk_rows):
+        chunk = rows[start : start + chunk_rows].astype(np.float64)
+        chunk[chunk == 0] = 0.0  # no "-0.0000000"
+        yield "".join(map("%.7f %.7f %.7f\n".__mod__, map(tuple, chunk.tolist())))
 
 
 def write_cube(lut: LUT3D, path: str | Path) -> None:
     """Write `lut` as a .cube file atomically (an interrupted write leaves the old file, or none)."""
     path = Path(path)
-    text = format_cube(lut)
+    header, rows = _cube_parts(lut)
     try:
         with atomic_file(path) as stream:
-            stream.write(text.encode("utf-8"))
+            for text in _text_chunks(header, rows):
+                stream.write(text.encode("utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
