@@ -45,8 +45,9 @@ class Photo:
     alpha: np.ndarray | None = None
     bit_depth: int = 8
     exif: bytes | None = None
-    icc: bytes | None = None
+    icc: bytes | None = None  # the profile the pixels are in: sRGB's once converted on load (`engine.icc`)
     path: Path | None = None
+    source_icc: bytes | None = None  # the file's own profile when the pixels were converted from it
 
     def __post_init__(self) -> None:
         pixels = np.asarray(self.pixels, dtype=np.float32)
@@ -75,7 +76,7 @@ class Photo:
         alpha = self.alpha
         if alpha is not None and alpha.shape != pixels.shape[:2]:
             alpha = _resize_bilinear(alpha, pixels.shape[0], pixels.shape[1])
-        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path)
+        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path, self.source_icc)
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +90,7 @@ class RawPhoto:
     exif: bytes | None = None
     icc: bytes | None = None
     path: Path | None = None
+    source_icc: bytes | None = None
 
     @property
     def peak(self) -> float:
@@ -99,7 +101,7 @@ class RawPhoto:
         scale = np.float32(self.peak)
         pixels = self.values[:, :, :3].astype(np.float32) / scale
         alpha = self.values[:, :, 3].astype(np.float32) / scale if self.values.shape[2] == 4 else None
-        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path)
+        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path, self.source_icc)
 
 
 def sample_photo(name: str = "astronaut") -> Photo:
@@ -123,8 +125,22 @@ def load_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
 
 
 def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawPhoto:
-    """`load_photo` without the float conversion: the decoded samples, upright, RGB or RGBA."""
-    path = Path(path)
+    """`load_photo` without the float conversion: the decoded samples, upright, RGB or RGBA, in sRGB (an
+    embedded RGB profile is converted from, see `engine.icc`)."""
+    return _to_working_space(_decode(Path(path), max_pixels))
+
+
+def _to_working_space(raw: RawPhoto) -> RawPhoto:
+    from engine import icc
+
+    if not icc.is_rgb_profile(raw.icc) or icc.is_srgb(raw.icc):
+        return raw
+    if not icc.convert_samples(raw.values, raw.peak, raw.icc, icc.srgb_profile()):
+        return raw  # a profile we cannot apply exactly: pixels and tag kept as they are
+    return RawPhoto(raw.values, raw.bit_depth, raw.exif, icc.srgb_profile(), raw.path, source_icc=raw.icc)
+
+
+def _decode(path: Path, max_pixels: int) -> RawPhoto:
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     if not path.is_file():
@@ -294,22 +310,42 @@ def _resize_bilinear(plane: np.ndarray, height: int, width: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- saving
 
 
-def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95) -> None:
-    """Write a JPEG, PNG or TIFF (format from the suffix) atomically: a failed write leaves nothing behind."""
+PROFILES = ("working", "source")  # export in the working space (sRGB), or back in the file's own profile
+
+
+def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95,
+               profile: str = "working") -> None:
+    """Write a JPEG, PNG or TIFF (format from the suffix) atomically: a failed write leaves nothing behind.
+    The file is tagged with the profile its pixels are in; `profile="source"` converts them back to the
+    profile the photo was opened in first (when it had one)."""
     path = Path(path)
     fmt, depth = _output_format(path, photo.bit_depth, bit_depth, quality)
     channels = photo.pixels if photo.alpha is None or fmt == "JPEG" else np.dstack([photo.pixels, photo.alpha])
-    _write(path, fmt, quantize(channels, depth), photo.exif, photo.icc, quality)
+    values = quantize(channels, depth)
+    _write(path, fmt, values, photo.exif, _output_profile(values, photo.icc, photo.source_icc, profile), quality)
 
 
-def save_raw(raw: RawPhoto, path: str | Path, *, quality: int = 95) -> None:
-    """Write decoded samples as they are (JPEG: requantized to 8 bits, alpha dropped), atomically."""
+def save_raw(raw: RawPhoto, path: str | Path, *, quality: int = 95, profile: str = "working") -> None:
+    """Write decoded samples as they are (JPEG: requantized to 8 bits, alpha dropped), atomically; with
+    `profile="source"` they are first converted back to the source profile (in place)."""
     path = Path(path)
     fmt, depth = _output_format(path, raw.bit_depth, None, quality)
     values = raw.values if fmt != "JPEG" or raw.values.shape[2] == 3 else raw.values[:, :, :3]
     if values.dtype != (np.uint8 if depth == 8 else np.uint16):
         values = _requantize(values, raw.peak, depth)
-    _write(path, fmt, values, raw.exif, raw.icc, quality)
+    _write(path, fmt, values, raw.exif, _output_profile(values, raw.icc, raw.source_icc, profile), quality)
+
+
+def _output_profile(values: np.ndarray, icc_now: bytes | None, source: bytes | None, profile: str) -> bytes | None:
+    """The profile to tag the file with, converting `values` (in place) when exporting in the source's."""
+    from engine import icc
+
+    if profile not in PROFILES:
+        raise ImageError(f"unknown output profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if profile == "working" or source is None or icc_now is None:
+        return icc_now
+    peak = 255.0 if values.dtype == np.uint8 else 65535.0
+    return source if icc.convert_samples(values, peak, icc_now, source) else icc_now
 
 
 def quantize(values: np.ndarray, depth: int) -> np.ndarray:
