@@ -83,11 +83,14 @@ class Job(QObject):
         self.dialog.setValue(value)
 
     def _done(self, result: object) -> None:
-        self._end()
+        """Hand the result over first, then announce the end (a listener of the end, such as the merge
+        dialog, must already see the result)."""
+        self._close_dialog()
         try:
             self._callbacks[0](result)
         except LutLabError as exc:
             self._callbacks[1](self.title, str(exc))
+        self._finish()
 
     def _error(self, title: str, text: str) -> None:
         self._end()
@@ -98,8 +101,14 @@ class Job(QObject):
         self._callbacks[2]()
 
     def _end(self) -> None:
+        self._close_dialog()
+        self._finish()
+
+    def _close_dialog(self) -> None:
         self.dialog.reset()
         self.dialog.close()
         self.dialog.deleteLater()
         self._thread.join()
+
+    def _finish(self) -> None:
         self._callbacks[3](self)

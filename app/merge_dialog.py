@@ -119,7 +119,11 @@ class MergeDialog(QDialog):
 
     def _merged(self, result: MergeResult) -> None:
         self.result = result
-        self.window_.replace_photo(result.photo, f"Merge {len(self.photos)} exposures")
+        options = self.options()
+        params = {"frames": [str(Path(name).resolve()) for name in self.names], "align": options.align,
+                  "deghost": options.deghost, "crop": options.crop}
+        reference = self.photos[self.bracket.reference]
+        self.window_.open_merged(reference, result.photo, f"Merge {len(self.photos)} exposures", params)
         moved = [s for s in result.shifts if s.dy or s.dx or s.angle]
         shifts = (
             ", ".join(f"({s.dy:+d}, {s.dx:+d}{f', {s.angle:+.2f}°' if s.angle else ''})" for s in result.shifts)

@@ -2,8 +2,8 @@
 
 Thumbnails and per-photo LUTs are computed on a worker thread, one preset after another, as soon as a
 photo opens (or the preset list changes). Each preset's LUT for this photo is predicted from the photo's
-small downsample and kept, so a click only hands the cached `LUT3D` to ``window.set_lut`` -- the GPU
-preview then shows it at full resolution. The strength slider drives the window's LUT strength.
+small downsample and kept, so a click only hands the cached `LUT3D` to ``window.apply_preset`` -- the GPU
+preview then shows it at full resolution. The look's strength is the LUT panel's one slider.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSlider,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -33,7 +32,6 @@ from engine.presets import Preset, all_presets
 
 THUMB_SIDE = 160
 PREDICT_SIDE = 512  # the predictor's 256 x 256 view is taken from this downsample
-STRENGTH_STEPS = 100
 MIN_CELL_WIDTH = 120  # a thumbnail narrower than this is too small to judge a look by
 CELL_PADDING = 12
 TEXT_LINES_HEIGHT = 36  # room for a preset name on up to two lines under its thumbnail
@@ -123,33 +121,22 @@ class PresetPanel(QWidget):
         self.list = PresetGrid()
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.strength = QSlider(Qt.Orientation.Horizontal)
-        self.strength.setRange(0, STRENGTH_STEPS)
-        self.strength.setValue(round(window.strength * STRENGTH_STEPS))
-        self.strength_label = QLabel(f"{self.strength.value()}%")
         self.export_button = QPushButton("Export this photo's LUT…")
         self.train_button = QPushButton("Train preset…")
 
-        strength_row = QHBoxLayout()
-        strength_row.addWidget(QLabel("Strength"))
-        strength_row.addWidget(self.strength, 1)
-        strength_row.addWidget(self.strength_label)
         buttons = QHBoxLayout()
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.train_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
-        layout.addLayout(strength_row)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
 
         self.list.itemClicked.connect(lambda item: self.apply(item.data(Qt.ItemDataRole.UserRole)))
-        self.strength.valueChanged.connect(self._strength_moved)
-        window.lut_panel.strength.valueChanged.connect(self._window_strength_moved)
         self.export_button.clicked.connect(self._ask_export)
         self.train_button.clicked.connect(self.open_train_dialog)
         window.photoChanged.connect(self.refresh_thumbnails)
-        window.lutChanged.connect(self._mark_applied)
+        window.documentChanged.connect(self._mark_applied)
         self.reload()
 
     # ------------------------------------------------------------------------------------ presets
@@ -220,30 +207,22 @@ class PresetPanel(QWidget):
             return
         self._pending_click = None
         self.status.setText("")
-        self.window.set_lut(lut, f"Preset {self.preset(stem).name}")
+        self.window.apply_preset(self.preset(stem).name, stem, lut)
         self.presetApplied.emit(stem)
 
     def applied_stem(self) -> str | None:
-        """The preset whose LUT for this photo the editor shows now (None: another LUT or none)."""
-        return next((stem for stem, lut in self.luts.items() if lut is self.window.lut), None)
+        """The preset the document applies now (None: no preset step, or it is switched off)."""
+        document = self.window.document
+        step = None if document is None else document.find("preset")
+        return str(step.params["stem"]) if step is not None and step.enabled else None
 
     def _mark_applied(self) -> None:
         """Keep the highlight on the preset actually shown, also after undo, Clear LUT or a .cube import."""
         stem = self.applied_stem()
-        if stem is None:
+        if stem is None or stem not in {p.stem for p in self.presets}:
             self.list.clearSelection()
         else:
             self.list.setCurrentItem(self.item(stem))
-
-    def _strength_moved(self, value: int) -> None:
-        self.strength_label.setText(f"{value}%")
-        self.window.lut_panel.set_strength(value / STRENGTH_STEPS)
-
-    def _window_strength_moved(self, value: int) -> None:
-        self.strength.blockSignals(True)
-        self.strength.setValue(value)
-        self.strength.blockSignals(False)
-        self.strength_label.setText(f"{value}%")
 
     def _ask_export(self) -> None:
         if self.window.lut is None:

@@ -59,7 +59,7 @@ class Step:
     params: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool = True
     uid: int = field(default_factory=lambda: next(_uids))
-    outputs: dict[int, Any] = field(default_factory=dict)
+    outputs: dict[int, Any] = field(default_factory=dict, repr=False)
 
     @property
     def is_pixel(self) -> bool:
@@ -94,6 +94,7 @@ class EditDocument:
         self._index = 0
         self._saved: EditState | None = state
         self.listeners: list[Callable[[], None]] = []
+        self._look_cache: tuple[Any, LUT3D | None] = (None, None)
 
     # ------------------------------------------------------------------------------------------ history
     @property
@@ -108,8 +109,12 @@ class EditDocument:
     def strength(self) -> float:
         return self.state.strength
 
-    def push(self, state: EditState, description: str) -> None:
+    def push(self, state: EditState, description: str, coalesce: bool = False) -> None:
+        """Make `state` current as an undoable step; `coalesce`: replace the newest step if it has the same
+        description (a slider drag is one step, not a hundred)."""
         del self._history[self._index + 1:]
+        if coalesce and self._index > 0 and self._history[-1][0] == description:
+            self._history.pop()
         self._history.append((description, state))
         if len(self._history) > MAX_HISTORY:
             del self._history[0]
@@ -180,7 +185,7 @@ class EditDocument:
 
     def set_strength(self, strength: float) -> None:
         if strength != self.strength:
-            self.push(replace(self.state, strength=float(strength)), f"Strength {strength:.0%}")
+            self.push(replace(self.state, strength=float(strength)), "Change strength", coalesce=True)
 
     def step(self, uid: int) -> Step:
         return next(s for s in self.steps if s.uid == uid)
@@ -190,16 +195,16 @@ class EditDocument:
 
     # ------------------------------------------------------------------------------------------ evaluation
     def _walk(self) -> list[tuple[Step, int]]:
-        """Each enabled step with the pixel state it sees; pixel state ids advance only through fresh
-        pixel steps (a stale one passes its input on until it is recomputed)."""
+        """Each enabled step with the pixel state it sees, in the order they apply: pixel steps first (in
+        their order), then colour steps, which all see the final pixels. Pixel state ids advance only through
+        fresh pixel steps (a stale one passes its input on until it is recomputed)."""
         walked, state_id = [], self.source_id
         for step in self.steps:
-            if not step.enabled:
-                continue
-            walked.append((step, state_id))
-            if step.is_pixel and self._fresh(step, state_id):
-                state_id = step.uid
-        return walked
+            if step.enabled and step.is_pixel:
+                walked.append((step, state_id))
+                if self._fresh(step, state_id):
+                    state_id = step.uid
+        return walked + [(step, state_id) for step in self.steps if step.enabled and not step.is_pixel]
 
     @staticmethod
     def _fresh(step: Step, input_id: int) -> bool:
@@ -232,6 +237,12 @@ class EditDocument:
         by the strength, then adjustments. None when there is no colour step."""
         fresh_luts = [(step, step.output(seen)) for step, seen in self._walk()
                       if not step.is_pixel and self._fresh(step, seen)]
+        key = (tuple((step.uid, id(lut)) for step, lut in fresh_luts), self.strength)
+        if self._look_cache[0] != key:  # composing costs milliseconds; the view asks on every change
+            self._look_cache = (key, self._compose_look(fresh_luts))
+        return self._look_cache[1]
+
+    def _compose_look(self, fresh_luts: list[tuple[Step, LUT3D]]) -> LUT3D | None:
         look = _compose([lut for step, lut in fresh_luts if step.kind in LOOK_KINDS])
         if look is not None and self.strength != 1.0:
             look = look.blended(self.strength)

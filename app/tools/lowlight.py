@@ -57,7 +57,9 @@ class LowLightTool(QObject):
                              progress=progress, cancel=cancel)
             return photo.with_pixels(pixels)
 
-        self.job = self.window.run_job(UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT))
+        params = {"gamma": gamma, "exposure": exposure, "strength": strength}
+        self.job = self.window.run_job(
+            UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT, "lowlight", params))
 
 
 def install(window: Any) -> None:
