@@ -38,7 +38,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
 
-from app.export_dialog import ExportImageDialog
+from app.export_dialog import ExportImageDialog, ExportOptions, suggested_path
 from app.histogram import HistogramView
 from app.jobs import Job
 from app.lut_panel import LutPanel
@@ -306,9 +306,12 @@ class MainWindow(QMainWindow):
         self.settings.setValue("last_lut_dir", str(path.parent))
 
     def export_image(self, path: str | Path, bit_depth: int | None = None, quality: int = 95,
-                     on_done: Callable[[Path], None] | None = None) -> Job | None:
-        """Apply the LUT at full resolution (GPU if possible) and save atomically, as a job."""
+                     on_done: Callable[[Path], None] | None = None, *, long_side: int = 0,
+                     profile: str = "working") -> Job | None:
+        """Apply the LUT at full resolution (GPU if possible), optionally shrink so the long side is
+        `long_side`, and save atomically (tagged with `profile`), as a job."""
         from engine.gpu.export import apply_lut_fast
+        from engine.image import fit_long_side
 
         if self.photo is None:
             self.show_error("Export image", "There is no photo to export.")
@@ -322,7 +325,9 @@ class MainWindow(QMainWindow):
                 pixels, used = apply_lut_fast(photo.pixels, lut, interpolation, 1.0, progress=progress,
                                               cancel=cancel)
             cancel.check()
-            save_photo(photo.with_pixels(pixels), path, bit_depth=bit_depth, quality=quality)
+            if long_side:
+                pixels = fit_long_side(pixels, long_side)
+            save_photo(photo.with_pixels(pixels), path, bit_depth=bit_depth, quality=quality, profile=profile)
             return used
 
         def done(used: str) -> None:
@@ -528,7 +533,7 @@ class MainWindow(QMainWindow):
         self._action("File", "&Save Edits", self.save_edits, QKeySequence.StandardKey.Save)
         export = self._action("File", "&Export Image…", self._ask_export_image, "Ctrl+Shift+E")
         export.setShortcuts([QKeySequence("Ctrl+Shift+E"), QKeySequence("Ctrl+E")])
-        self._action("File", "Export LUT as .&cube…", self._ask_export_lut, "Ctrl+Alt+E")
+        self._action("File", "Export LUT as .&cube…", self.ask_export_lut, "Ctrl+Alt+E")
         self._quit_separator = self.menu("File").addSeparator()
         self._quit_action = self._action("File", "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.menu("File").installEventFilter(self)  # plug-ins' File entries go above Quit
@@ -636,21 +641,40 @@ class MainWindow(QMainWindow):
     def _ask_export_image(self) -> None:
         if self.photo is None:
             return
-        stem = self.photo.path.stem if self.photo.path else "photo"
-        suggested = Path(self._start_dir("export/dir")) / f"{stem}-graded.jpg"
-        dialog = ExportImageDialog(suggested, int(self.settings.value("export/bit_depth", self.photo.bit_depth)),
-                                   int(self.settings.value("export/quality", 95)), self)
+        dialog = self.export_dialog()
         if dialog.exec():
-            path, bit_depth, quality = dialog.options()
-            self.settings.setValue("export/bit_depth", bit_depth)
-            self.settings.setValue("export/quality", quality)
-            self.export_image(path, bit_depth, quality)
+            self._export_with(dialog.options())
 
-    def _ask_export_lut(self) -> None:
+    def export_dialog(self) -> ExportImageDialog:
+        """The export dialog, filled with the remembered settings: the photo's own folder (else the last
+        export folder), the name template, the last format, bit depth, quality and size."""
+        source = self.document.path if self.document is not None else None
+        folder = source.parent if source is not None else Path(self._start_dir("export/dir"))
+        suffix = str(self.settings.value("export/suffix", ".jpg"))
+        dialog = ExportImageDialog(suggested_path(folder, source.stem if source else None, suffix),
+                                   int(self.settings.value("export/bit_depth", self.photo.bit_depth)),
+                                   int(self.settings.value("export/quality", 95)), self,
+                                   long_side=int(self.settings.value("export/long_side", 0)),
+                                   has_source_profile=self.photo.source_icc is not None)
+        dialog.setObjectName("export-dialog")
+        return dialog
+
+    def _export_with(self, options: ExportOptions) -> None:
+        for key, value in (("suffix", options.path.suffix.lower()), ("bit_depth", options.bit_depth),
+                           ("quality", options.quality), ("long_side", options.long_side)):
+            self.settings.setValue(f"export/{key}", value)
+        self.export_image(options.path, options.bit_depth, options.quality, long_side=options.long_side,
+                          profile=options.profile)
+
+    def ask_export_lut(self) -> None:
+        """Ask where to write this photo's look as a .cube (default: beside the photo, named after it)."""
         if self.lut is None:
             self.show_error("Export LUT", "There is no LUT to export; import or create one first.")
             return
-        name, _ = QFileDialog.getSaveFileName(self, "Export LUT", self._start_dir("last_lut_dir"), "Cube LUT (*.cube)")
+        source = self.document.path if self.document is not None else None
+        folder = source.parent if source is not None else Path(self._start_dir("export/dir"))
+        default = folder / f"{source.stem if source else 'look'}.cube"
+        name, _ = QFileDialog.getSaveFileName(self, "Export LUT", str(default), "Cube LUT (*.cube)")
         if name:
             self.export_lut(name if name.lower().endswith(".cube") else name + ".cube")
 

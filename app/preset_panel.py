@@ -13,7 +13,6 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -133,7 +132,7 @@ class PresetPanel(QWidget):
         layout.addWidget(self.status)
 
         self.list.itemClicked.connect(lambda item: self.apply(item.data(Qt.ItemDataRole.UserRole)))
-        self.export_button.clicked.connect(self._ask_export)
+        self.export_button.clicked.connect(window.ask_export_lut)
         self.train_button.clicked.connect(self.open_train_dialog)
         window.photoChanged.connect(self.refresh_thumbnails)
         window.documentChanged.connect(self._mark_applied)
@@ -223,14 +222,6 @@ class PresetPanel(QWidget):
             self.list.clearSelection()
         else:
             self.list.setCurrentItem(self.item(stem))
-
-    def _ask_export(self) -> None:
-        if self.window.lut is None:
-            self.window.show_error("Export LUT", "Click a preset first: its LUT for this photo is what is exported.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export this photo's LUT", "preset.cube", "Cube LUT (*.cube)")
-        if path:
-            self.window.export_lut(path)
 
     def open_train_dialog(self) -> None:
         from app.train_dialog import TrainDialog

@@ -313,6 +313,18 @@ def _resize_bilinear(plane: np.ndarray, height: int, width: int) -> np.ndarray:
 PROFILES = ("working", "source")  # export in the working space (sRGB), or back in the file's own profile
 
 
+def fit_long_side(pixels: np.ndarray, long_side: int) -> np.ndarray:
+    """Shrink (area average, never enlarge) so the longer side has `long_side` pixels: export resizing."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    scale = long_side / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.ascontiguousarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
+
+
 def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95,
                profile: str = "working") -> None:
     """Write a JPEG, PNG or TIFF (format from the suffix) atomically: a failed write leaves nothing behind.
