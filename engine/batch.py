@@ -92,9 +92,11 @@ class Recipe:
         if not 0.0 <= self.strength <= 1.0:
             raise InputError(f"strength must be within 0..1, got {self.strength}")
         check_interpolation(self.interpolation)
-        for kind, label, _params, enabled in self.steps:
+        for kind, label, params, enabled in self.steps:
             if enabled and kind not in BATCH_KINDS:
                 raise InputError(f"the step {label!r} ({kind}) cannot be applied to other photos")
+            if enabled and kind == "lut" and not json.loads(params).get("path"):
+                raise InputError(f"the LUT of {label!r} was not saved to a file: export it as .cube and import it")
 
 
 @dataclass(frozen=True)
