@@ -49,6 +49,7 @@ from engine.gpu.renderer import Layout
 from engine.image import Photo, load_photo, sample_photo, save_photo
 from engine.jobs import CancelToken, ProgressFn
 from engine.lut import LUT3D, apply_lut
+from engine.lut.apply import apply_lut_to_values
 from engine.lut.files import CUBE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -427,8 +428,34 @@ class MainWindow(QMainWindow):
             self.document.redo()
 
     def _push_grading(self) -> None:
-        self.preview.set_grading(Grading(self.lut, 1.0, self.interpolation))
+        self.preview.set_grading(Grading(self.lut, 1.0, self.interpolation, self._clipping_action.isChecked()))
         self._schedule_histogram()
+
+    def _show_pointer(self, point: tuple[int, int] | None) -> None:
+        """The photo pixel under the cursor and its 8-bit RGB after every edit, in the status bar."""
+        if point is None or self.photo is None:
+            self._pointer_label.setText("")
+            return
+        column, row = point
+        rgb = self.photo.pixels[row, column]
+        if self.lut is not None:
+            rgb = apply_lut_to_values(self.lut, rgb[None], self.interpolation)[0]
+        r, g, b = (int(round(float(v) * 255)) for v in np.clip(rgb, 0.0, 1.0))
+        self._pointer_label.setText(f"{column}, {row}  R {r}  G {g}  B {b}")
+
+    def show_shortcuts(self) -> QMessageBox:
+        """Help > Keyboard shortcuts: every action that has one, read from the actions themselves."""
+        rows = sorted({(a.text().replace("&", "").rstrip("…").split("\t")[0],
+                        ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()))
+                       for a in self.actions() if a.shortcuts()})
+        table = "".join(f"<tr><td>{text}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>" for text, keys in rows)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{table}</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setObjectName("shortcuts")
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        return box
 
     def set_interpolation(self, name: str) -> None:
         self.interpolation = name
@@ -475,6 +502,7 @@ class MainWindow(QMainWindow):
             self._set_fallback_message(reason)
         preview.frameRendered.connect(self._frame_rendered)
         preview.viewChanged.connect(self._update_zoom_label)
+        preview.pointerMoved.connect(self._show_pointer)
         self.setCentralWidget(preview)
         return preview
 
@@ -499,7 +527,8 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self._size_label, self._zoom_label = QLabel("no photo"), QLabel("")
         self._frame_label, self._gl_label = QLabel(""), QLabel("GPU preview")
-        for label in (self._size_label, self._zoom_label, self._frame_label, self._gl_label):
+        self._pointer_label = QLabel("")
+        for label in (self._pointer_label, self._size_label, self._zoom_label, self._frame_label, self._gl_label):
             label.setContentsMargins(8, 0, 8, 0)  # apart enough to read as separate facts
             self.statusBar().addPermanentWidget(label)
 
@@ -525,6 +554,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         for name in MENU_ORDER[:-1]:
             self.menu(name)
+        self.menu("Help").addAction("&Keyboard Shortcuts", self.show_shortcuts)
         self._action("File", "&Open…", self._ask_open_photo, QKeySequence.StandardKey.Open)
         self._recent_menu = self.menu("File").addMenu("Open &Recent")
         self._action("File", "Open &Sample Photo", self.open_sample)
@@ -559,6 +589,10 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             group.addAction(action)
             self._layout_actions[layout] = action
+        view.addSeparator()
+        self._clipping_action = self._action("View", "Show &Clipping", self._push_grading, "J")
+        self._clipping_action.setCheckable(True)
+        self._clipping_action.setToolTip("Mark clipped highlights red and crushed shadows blue")
         view.addSeparator()
         for dock in self._docks:  # the panels, with the plug-ins' ones that follow, as the View menu's last group
             view.removeAction(dock.toggleViewAction())

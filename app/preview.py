@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QOpenGLContext, QPainter,
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import QLabel, QWidget
 
+from engine.color import mark_clipping
 from engine.gpu.renderer import Compare, Layout, View
 from engine.lut import LUT3D, apply_lut
 
@@ -40,6 +41,7 @@ class Grading:
     lut: LUT3D | None = None
     strength: float = 1.0
     interpolation: str = "tetrahedral"
+    clip_warning: bool = False  # mark clipped highlights and crushed shadows on the "after" side
 
 
 class ViewState:
@@ -127,6 +129,7 @@ class PreviewInteraction:
     state: ViewState
     grading: Grading
     viewChanged: Signal
+    pointerMoved: Signal  # (image x, image y) under the cursor, or None off the photo
 
     def _init_interaction(self) -> None:
         """The state both widgets start with; call from `__init__` after the QWidget is constructed."""
@@ -183,8 +186,17 @@ class PreviewInteraction:
         if event.button() == Qt.MouseButton.LeftButton:
             self._begin_drag(event)
 
+    def image_point(self, x: float, y: float) -> tuple[int, int] | None:
+        """The photo pixel under a target point (device pixels), None off the photo."""
+        view = self.state.view()
+        pane_x, pane_y = self.state.pane_point(x, y)
+        column, row = int((pane_x - view.offset[0]) // view.scale), int((pane_y - view.offset[1]) // view.scale)
+        width, height = self.state.image_size
+        return (column, row) if 0 <= column < width and 0 <= row < height else None
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         x, y = self._device(event.position())
+        self.pointerMoved.emit(self.image_point(x, y))
         drag = getattr(self, "_drag", None)
         if drag == "split":
             self.state.move_split(x, y)
@@ -224,6 +236,7 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
     frameRendered = Signal(float)  # milliseconds of the LUT pass
     glFailed = Signal(str)
     viewChanged = Signal()
+    pointerMoved = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -301,6 +314,7 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
                 self._before_dirty = False
             renderer.interpolation = self.grading.interpolation
             renderer.strength = self.grading.strength
+            renderer.clip_warning = self.grading.clip_warning
             renderer.draw(self.state.target_size, self.state.view(), self.state.shown, reuse_graded=True)
             GL.glFinish()
         except Exception as exc:  # a driver error mid-frame (e.g. out of memory): fall back, never crash
@@ -317,6 +331,7 @@ class CPUPreview(PreviewInteraction, QWidget):
 
     frameRendered = Signal(float)
     viewChanged = Signal()
+    pointerMoved = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -360,7 +375,7 @@ class CPUPreview(PreviewInteraction, QWidget):
             if self._after is None:
                 graded = self._proxy if self.grading.lut is None else apply_lut(
                     self._proxy, self.grading.lut, self.grading.interpolation, self.grading.strength)
-                self._after = to_qimage(graded)
+                self._after = to_qimage(mark_clipping(graded) if self.grading.clip_warning else graded)
             self._paint_layout(painter, width, height)
         painter.end()
         self.frameRendered.emit((time.perf_counter() - start) * 1000.0)

@@ -13,6 +13,7 @@ uniform int u_lut_size;
 uniform vec3 u_domain_min;
 uniform vec3 u_domain_max;
 uniform float u_strength;         // 0 original, 1 full LUT
+uniform bool u_clip_warning;      // mark clipped "after" pixels: highlights red, shadows blue
 #if SHAPER
 uniform sampler2D u_shaper;       // the 1D shaper's entries (RGB), SHAPER_ROW to a texture row
 uniform int u_shaper_size;
@@ -156,6 +157,13 @@ void main() {
     vec3 rgb = texture(u_photo, in_tile / u_tile.zw).rgb;
     // sampled outside any branch: mipmap selection needs derivatives from every pixel of the quad
     vec3 original = texture(u_before, image / u_image_size).rgb;
-    frag_color = vec4(before ? (u_has_before ? original : rgb) : graded(rgb), 1.0);
+    vec3 after = graded(rgb);
+#if INTERPOLATION != 3
+    if (u_clip_warning) {  // an 8-bit display level 255 in any channel / 0 in every channel (the split cache
+        float top = max(after.r, max(after.g, after.b));  // already holds the marked frame)
+        after = top >= 254.5 / 255.0 ? vec3(1.0, 0.0, 0.0) : (top <= 0.5 / 255.0 ? vec3(0.0, 0.3, 1.0) : after);
+    }
+#endif
+    frag_color = vec4(before ? (u_has_before ? original : rgb) : after, 1.0);
 }
 #endif

@@ -138,6 +138,7 @@ class LutRenderer:
         self._cache = _GradedCache()
         self.interpolation = "trilinear"
         self.strength = 1.0
+        self.clip_warning = False  # preview only: mark clipped highlights red and crushed shadows blue
 
     # ----------------------------------------------------------------------------------- uploads
     @property
@@ -310,6 +311,7 @@ class LutRenderer:
             GL.glUniform3f(u("u_shaper_min"), *map(float, shaper.domain_min))
             GL.glUniform3f(u("u_shaper_max"), *map(float, shaper.domain_max))
         GL.glUniform1f(u("u_strength"), float(self.strength))
+        GL.glUniform1i(u("u_clip_warning"), int(self.clip_warning))
         GL.glActiveTexture(GL.GL_TEXTURE0)
         return u
 
@@ -322,7 +324,8 @@ class LutRenderer:
         """
         split_layout = compare.layout in (Layout.SPLIT_VERTICAL, Layout.SPLIT_HORIZONTAL)
         if reuse_graded and split_layout and self._lut is not None:
-            key = (target_size, view, rows_down, compare.layout, self._version, self.interpolation, self.strength)
+            key = (target_size, view, rows_down, compare.layout, self._version, self.interpolation, self.strength,
+                   self.clip_warning)
             if self._cache.key != key:
                 previous = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
                 self._cache.bind(*target_size)

@@ -209,3 +209,41 @@ def test_a_background_result_for_a_closed_window_is_dropped(qtbot, make_window):
         thread.join(5)
     qtbot.wait(50)
     assert calls == []  # and no "Signal source has been deleted" on the worker thread (that would fail the test)
+
+
+@pytest.mark.parametrize("preview", ["gpu", "cpu"])
+def test_clipping_warning_histogram_and_pixel_readout(qtbot, make_window, test_photo_pixels, preview):
+    from engine.color import CLIPPED_HIGHLIGHT, CRUSHED_SHADOW
+
+    pixels = test_photo_pixels.copy()
+    pixels[:10, :10] = 1.0  # clipped white
+    pixels[-10:, -10:] = 0.0  # crushed black
+    window = make_window(preview)
+    window._photo_opened(Photo(pixels), None)
+    state = window.preview.state
+    state.fit, state.scale, state.offset = False, 1.0, (0.0, 0.0)
+    window._clipping_action.trigger()  # View > Show Clipping (J)
+    assert window._clipping_action.shortcut().toString() == "J"
+    qtbot.wait(50)
+    shown = rendered_pixels(window)
+    height, width = pixels.shape[:2]
+    assert np.abs(shown[2, 2] - CLIPPED_HIGHLIGHT).max() <= 1 / 255
+    assert np.abs(shown[height - 3, width - 3] - CRUSHED_SHADOW).max() <= 1 / 255
+    assert np.abs(shown[50, 50] - pixels[50, 50]).max() <= 1 / 255  # unclipped pixels untouched
+    qtbot.waitUntil(lambda: window.histogram.clipped[0] > 0, timeout=5000)
+    clipped_high = (np.round(pixels * 255).max(axis=-1) == 255).mean()
+    assert window.histogram.clipped[0] == pytest.approx(clipped_high, abs=2e-3)
+
+    ratio = window.preview.devicePixelRatioF()
+    window.preview.pointerMoved.emit(window.preview.image_point(30.5 * ratio, 20.5 * ratio))
+    r, g, b = np.round(pixels[20, 30] * 255).astype(int)
+    assert window._pointer_label.text() == f"30, 20  R {r}  G {g}  B {b}"
+
+
+def test_keyboard_shortcuts_help_lists_the_actions(qtbot, make_window):
+    window = make_window("cpu")
+    box = window.show_shortcuts()
+    text = box.text()
+    for entry in ("Export Image", "Ctrl+Shift+E", "Export LUT as .cube", "Ctrl+Alt+E", "Show Clipping", "Undo"):
+        assert entry in text
+    box.close()
