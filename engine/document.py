@@ -163,9 +163,9 @@ class EditDocument:
     def add_step(self, step: Step) -> None:
         self.push(replace(self.state, steps=(*self.steps, step)), step.label)
 
-    def set_step(self, kind: str, step: Step | None, description: str) -> None:
+    def set_step(self, kind: str, step: Step | None, description: str, coalesce: bool = False) -> None:
         """Replace the one step of `kind` (imported LUT, preset, adjustments) in place, or append it;
-        None removes it."""
+        None removes it. `coalesce`: see `push` (a slider drag)."""
         steps = list(self.steps)
         index = next((i for i, s in enumerate(steps) if s.kind == kind), None)
         if step is None:
@@ -176,7 +176,7 @@ class EditDocument:
             steps.append(step)
         else:
             steps[index] = step
-        self.push(replace(self.state, steps=tuple(steps)), description)
+        self.push(replace(self.state, steps=tuple(steps)), description, coalesce)
 
     def toggle(self, uid: int) -> None:
         step = self.step(uid)
@@ -383,6 +383,18 @@ def preset_step(name: str, stem: str, lut: LUT3D | None = None, input_id: int = 
     return step
 
 
+def adjust_step(values: Mapping[str, float]) -> Step | None:
+    """The adjustment sliders as one colour step (None when every slider is at 0)."""
+    from engine.lut.tone import adjustments_lut
+
+    values = {name: float(value) for name, value in values.items() if value}
+    if not values:
+        return None
+    step = Step("adjust", "Adjustments", values)
+    step.store(ANY_INPUT, adjustments_lut(values))
+    return step
+
+
 def compute_step(step: Step, photo: Photo | None, progress: ProgressFn, cancel: CancelToken | None) -> Any:
     """Run one step on `photo`: a `Photo` for pixel steps, a `LUT3D` for colour steps."""
     params = step.params
@@ -392,6 +404,10 @@ def compute_step(step: Step, photo: Photo | None, progress: ProgressFn, cancel: 
         if not params.get("path"):
             raise InputError("the imported LUT was not saved to a file; import it again")
         return load_lut(Path(params["path"]))
+    if step.kind == "adjust":
+        from engine.lut.tone import adjustments_lut
+
+        return adjustments_lut(params)
     if step.kind == "preset":
         from engine.adaptive.data import shrink
         from engine.adaptive.infer import load_model, predict_lut

@@ -247,3 +247,35 @@ def test_keyboard_shortcuts_help_lists_the_actions(qtbot, make_window):
     for entry in ("Export Image", "Ctrl+Shift+E", "Export LUT as .cube", "Ctrl+Alt+E", "Show Clipping", "Undo"):
         assert entry in text
     box.close()
+
+
+def test_adjustment_sliders_are_one_lut_with_the_preset(qtbot, make_window, test_photo_pixels, curved_lut):
+    from app.tools.adjustments import install
+    from engine.lut.adjust import Adjustments
+    from engine.lut.tone import ToneControls
+
+    window = make_window("gpu")
+    install(window)
+    panel = window.adjustments_panel
+    window._photo_opened(Photo(test_photo_pixels), None)
+    window.set_lut(curved_lut, "look")
+    for value in (0.1, 0.3, 0.5):  # a drag: one undo step
+        panel.set_value("exposure", value)
+    panel.set_value("vibrance", 0.4)
+    assert [s.kind for s in window.document.steps] == ["lut", "adjust"]
+    assert window.document.undo_text == "Adjust vibrance"
+    # the preview's one LUT = the imported LUT, then the adjustments (numpy reference, sequentially)
+    exposure, vibrance = panel.value("exposure"), panel.value("vibrance")
+    assert exposure == pytest.approx(0.5, abs=0.005) and vibrance == pytest.approx(0.4, abs=0.005)
+    reference = ToneControls(vibrance=vibrance).apply(Adjustments(exposure=exposure).apply(
+        apply_lut(test_photo_pixels, curved_lut, "tetrahedral")))
+    shown_lut = apply_lut(test_photo_pixels, window.lut, "tetrahedral")
+    assert np.abs(shown_lut - reference).max() < 0.02 and np.abs(shown_lut - reference).mean() < 2e-3
+    window.document.undo()
+    assert panel.value("vibrance") == 0 and panel.value("exposure") == exposure
+    window.document.undo()
+    assert window.document.find("adjust") is None and panel.value("exposure") == 0
+    window.document.redo()
+    assert panel.value("exposure") == exposure
+    panel.reset()
+    assert window.document.find("adjust") is None and window.document.find("lut") is not None
