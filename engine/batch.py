@@ -24,6 +24,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from engine.errors import Cancelled, InputError, LutLabError
 from engine.image import PHOTO_SUFFIXES
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
@@ -222,22 +224,37 @@ def process_photo(recipe: Recipe, task: Task, cancel: CancelToken | None = None)
 
 
 def _render(recipe: Recipe, task: Task, cancel: CancelToken | None) -> None:
+    """Colour-only edits grade the decoded samples in place (memory: the photo at its own bit depth plus a
+    band, and a float copy only while a preset predicts from it); edits with pixel steps (upscale, low-light)
+    go through float pixels. Both equal an editor export of the same edit."""
     from engine.document import ANY_INPUT, EditDocument, EditState
-    from engine.image import load_photo, save_photo
+    from engine.image import Photo, read_photo, save_photo, save_raw
     from engine.lut import apply_lut
+    from engine.lut.apply import apply_lut_in_place
 
     template = _prepared(recipe)
     # fresh copies: per-photo results (a preset's LUT, upscaled pixels) must not pile up in shared steps
     steps = tuple(replace(s, outputs={k: v for k, v in s.outputs.items() if k == ANY_INPUT}) for s in template)
-    document = EditDocument(load_photo(task.source), Path(task.source), EditState(steps, recipe.strength))
+    pixel_steps = any(step.enabled and step.is_pixel for step in steps)
+    raw = read_photo(task.source)
+    looks_at_pixels = pixel_steps or any(step.enabled and step.needs_input for step in steps)
+    source = raw.to_photo() if looks_at_pixels else Photo(np.zeros((1, 1, 3), np.float32))  # LUTs ignore it
+    document = EditDocument(source, Path(task.source), EditState(steps, recipe.strength))
     work = document.refresh_work()
     if work is not None:
         document.fill(work(no_progress, cancel or CancelToken()))
-    photo, lut = document.photo, document.look_lut()
+    lut = document.look_lut()
     check(cancel)
+    if pixel_steps:
+        photo = document.photo
+        if lut is not None:
+            photo = photo.with_pixels(apply_lut(photo.pixels, lut, recipe.interpolation, cancel=cancel))
+        save_photo(photo, task.target)
+        return
+    del document, source, steps  # the float copy is not needed any more
     if lut is not None:
-        photo = photo.with_pixels(apply_lut(photo.pixels, lut, recipe.interpolation, cancel=cancel))
-    save_photo(photo, task.target)
+        apply_lut_in_place(raw.values, raw.peak, lut, recipe.interpolation, cancel=cancel)
+    save_raw(raw, task.target)
 
 
 # ---------------------------------------------------------------------------------------------- many photos
