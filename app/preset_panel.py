@@ -8,16 +8,23 @@ preview then shows it at full resolution. The look's strength is the LUT panel's
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
+    QMessageBox,
     QPushButton,
     QStyle,
     QVBoxLayout,
@@ -26,14 +33,26 @@ from PySide6.QtWidgets import (
 
 from app.background import Background
 from engine.adaptive.data import shrink
+from engine.errors import InputError
 from engine.lut import LUT3D
-from engine.presets import Preset, all_presets
+from engine.presets import Preset, all_presets, delete_user_preset, import_preset, rename_user_preset
 
 THUMB_SIDE = 160
 PREDICT_SIDE = 512  # the predictor's 256 x 256 view is taken from this downsample
 MIN_CELL_WIDTH = 120  # a thumbnail narrower than this is too small to judge a look by
 CELL_PADDING = 12
-TEXT_LINES_HEIGHT = 36  # room for a preset name on up to two lines under its thumbnail
+TEXT_LINES_HEIGHT = 22  # one line for the preset name under its thumbnail (elided, whole in the tooltip)
+TILE_ASPECT = 4 / 3  # thumbnails are cropped to fill this shape, whatever the photo's
+
+
+def crop_to_tile(pixels: np.ndarray) -> np.ndarray:
+    """The centre of `pixels` in the tile's 4:3 shape, so square and portrait photos fill their tile too."""
+    height, width = pixels.shape[:2]
+    if width / height > TILE_ASPECT:
+        keep = max(1, round(height * TILE_ASPECT))
+        return pixels[:, (width - keep) // 2:(width - keep) // 2 + keep]
+    keep = max(1, round(width / TILE_ASPECT))
+    return pixels[(height - keep) // 2:(height - keep) // 2 + keep]
 
 
 def to_pixmap(pixels: np.ndarray) -> QPixmap:
@@ -72,7 +91,8 @@ class PresetGrid(QListWidget):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setWordWrap(True)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setSpacing(0)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # the applied preset: a frame round thumbnail and name (Qt alone only colours the name)
@@ -132,6 +152,9 @@ class PresetPanel(QWidget):
         layout.addWidget(self.status)
 
         self.list.itemClicked.connect(lambda item: self.apply(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(
+            lambda pos: self.context_menu(self.list.itemAt(pos)).popup(self.list.viewport().mapToGlobal(pos)))
         self.export_button.clicked.connect(window.ask_export_lut)
         self.train_button.clicked.connect(self.open_train_dialog)
         window.photoChanged.connect(self.refresh_thumbnails)
@@ -146,10 +169,50 @@ class PresetPanel(QWidget):
         for preset in self.presets:
             item = QListWidgetItem(self.list.placeholder(), preset.name)
             item.setData(Qt.ItemDataRole.UserRole, preset.stem)
-            item.setToolTip(f"{preset.description}\n{'shipped' if preset.shipped else preset.json_path}")
+            item.setToolTip(f"{preset.name}\n{preset.description}\n{'shipped' if preset.shipped else preset.json_path}")
             self.list.addItem(item)
         self.status.setText("\n".join(f"Refused: {p}" for p in problems))
         self.refresh_thumbnails()
+
+    # ------------------------------------------------------------------------------------ user presets
+    def context_menu(self, item: QListWidgetItem | None) -> QMenu:
+        """Rename / Delete (the user's own presets only) and Import, for the tile under the mouse."""
+        menu = QMenu(self)
+        if item is not None:
+            preset = self.preset(item.data(Qt.ItemDataRole.UserRole))
+            for text, slot in (("Rename…", self._ask_rename), ("Delete…", self._ask_delete)):
+                action = menu.addAction(text, lambda slot=slot, p=preset: slot(p))
+                action.setEnabled(not preset.shipped)
+                action.setToolTip("" if not preset.shipped else "Shipped presets cannot be changed")
+            menu.addSeparator()
+        menu.addAction("Import preset…", self._ask_import)
+        return menu
+
+    def _ask_rename(self, preset: Preset) -> None:
+        name, ok = QInputDialog.getText(self, "Rename preset", "Name:", text=preset.name)
+        if ok:
+            self.run_preset_action(lambda: rename_user_preset(preset, name))
+
+    def _ask_delete(self, preset: Preset) -> None:
+        answer = QMessageBox.question(self, "Delete preset", f"Delete the preset {preset.name!r}? Its files are "
+                                      "removed from your presets folder.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.run_preset_action(lambda: delete_user_preset(preset))
+
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import preset", "", "LUTLab preset (*.json)")
+        if path:
+            self.run_preset_action(lambda: import_preset(Path(path)))
+
+    def run_preset_action(self, action: Callable[[], object]) -> bool:
+        """Run a rename / delete / import; a refusal is shown in the panel, success reloads the list."""
+        try:
+            action()
+        except InputError as exc:
+            self.status.setText(str(exc))
+            return False
+        self.reload()
+        return True
 
     def preset(self, stem: str) -> Preset:
         return next(p for p in self.presets if p.stem == stem)
@@ -170,7 +233,7 @@ class PresetPanel(QWidget):
             return
         pixels = photo.pixels
         generation = self._generation
-        self._background.submit(lambda: (shrink(pixels, PREDICT_SIDE), shrink(pixels, THUMB_SIDE)),
+        self._background.submit(lambda: (shrink(pixels, PREDICT_SIDE), crop_to_tile(shrink(pixels, THUMB_SIDE))),
                                 lambda views: self._next_thumbnail(generation, views, 0), self._failed)
 
     def _next_thumbnail(self, generation: int, views: tuple[np.ndarray, np.ndarray], index: int) -> None:

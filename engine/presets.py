@@ -116,3 +116,55 @@ def find_preset(name: str) -> Preset:
         names = ", ".join(p.name for p in presets) or "none"
         raise PresetError(f"no preset named {name!r} (available: {names})")
     return sorted(matches, key=lambda p: p.shipped)[0]
+
+
+# ---------------------------------------------------------------------------------------------- user presets
+
+
+def _require_user(preset: Preset, action: str) -> None:
+    if preset.shipped:
+        raise PresetError(f"{preset.name} ships with LUTLab and cannot be {action}")
+
+
+def rename_user_preset(preset: Preset, name: str) -> Preset:
+    """Give a user preset a new display name (its files keep their stem); the JSON is rewritten atomically."""
+    import json
+
+    from engine.fsutil import atomic_path
+
+    _require_user(preset, "renamed")
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise PresetError("a preset name must have 1 to 200 characters")
+    meta = dict(preset.meta, name=name)
+    with atomic_path(preset.json_path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return read_preset(preset.json_path)
+
+
+def delete_user_preset(preset: Preset) -> None:
+    """Remove a user preset's two files (the weights first: a half-deleted preset is not listed)."""
+    _require_user(preset, "deleted")
+    preset.weights_path.unlink(missing_ok=True)
+    preset.json_path.unlink(missing_ok=True)
+
+
+def import_preset(json_path: Path) -> Preset:
+    """Copy a preset (STEM.json + STEM.safetensors, checked first) into the user's folder under a stem no other
+    preset has (stems identify presets in the editor and in sidecars)."""
+    import shutil
+
+    from engine.fsutil import atomic_path
+
+    source = read_preset(Path(json_path))
+    folder = user_presets_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = {preset.stem for preset in list_presets()}  # shipped stems too: a stem names one preset
+    stem, number = source.stem, 1
+    while stem in taken or (folder / f"{stem}.json").exists() or (folder / f"{stem}.safetensors").exists():
+        number += 1
+        stem = f"{source.stem}-{number}"
+    for src, suffix in ((source.weights_path, ".safetensors"), (source.json_path, ".json")):  # JSON last
+        with atomic_path(folder / f"{stem}{suffix}") as tmp:
+            shutil.copyfile(src, tmp)
+    return read_preset(folder / f"{stem}.json")

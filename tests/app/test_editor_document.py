@@ -279,3 +279,44 @@ def test_adjustment_sliders_are_one_lut_with_the_preset(qtbot, make_window, test
     assert panel.value("exposure") == exposure
     panel.reset()
     assert window.document.find("adjust") is None and window.document.find("lut") is not None
+
+
+def test_preset_tiles_fill_for_any_aspect_and_user_presets_can_be_managed(qtbot, make_window, tmp_path,
+                                                                          monkeypatch):
+    import shutil
+
+    from app.tools.adaptive_presets import install
+    from engine.presets import SHIPPED_DIR, delete_user_preset, import_preset, list_presets, rename_user_preset
+
+    monkeypatch.setenv("LUTLAB_DATA_DIR", str(tmp_path / "data"))
+    window = make_window("cpu")
+    window._photo_opened(Photo(np.full((300, 120, 3), 0.5, np.float32)), None)  # a tall, narrow photo
+    install(window)
+    panel = window.adaptive_presets
+    qtbot.waitUntil(lambda: len(panel.luts) == len(panel.presets), timeout=JOB_TIMEOUT_MS)
+    icon = panel.list.item(0).icon().pixmap(panel.list.iconSize()).toImage()
+    corner, centre = icon.pixelColor(1, icon.height() // 2), icon.pixelColor(icon.width() // 2, icon.height() // 2)
+    assert corner.getRgb() == centre.getRgb()  # the photo reaches the tile's sides: no grey strips
+    assert not panel.list.wordWrap()  # one line per name, elided, the whole name in the tooltip
+
+    shipped = panel.presets[0]
+    menu = panel.context_menu(panel.item(shipped.stem))
+    assert [a.text() for a in menu.actions() if a.text()] == ["Rename…", "Delete…", "Import preset…"]
+    assert not any(a.isEnabled() for a in menu.actions()[:2])  # shipped presets stay as they are
+
+    copy = tmp_path / "mine"
+    copy.mkdir()
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(SHIPPED_DIR / f"{shipped.stem}{suffix}", copy / f"{shipped.stem}{suffix}")
+    assert panel.run_preset_action(lambda: import_preset(copy / f"{shipped.stem}.json"))
+    mine = next(p for p in panel.presets if not p.shipped)
+    assert all(a.isEnabled() for a in panel.context_menu(panel.item(mine.stem)).actions()[:2])
+    assert panel.run_preset_action(lambda: rename_user_preset(mine, "  My   Look "))
+    assert "My Look" in [p.name for p in list_presets()] and "My Look" in [
+        panel.list.item(i).text() for i in range(panel.list.count())]
+    assert not panel.run_preset_action(lambda: rename_user_preset(shipped, "x"))
+    assert "cannot be renamed" in panel.status.text()
+    renamed = next(p for p in panel.presets if p.name == "My Look")
+    assert panel.run_preset_action(lambda: delete_user_preset(renamed))
+    assert [p.name for p in panel.presets if not p.shipped] == []
+    assert list((tmp_path / "data" / "presets").iterdir()) == []
