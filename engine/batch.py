@@ -141,18 +141,21 @@ class BatchReport:
 
 
 def collect_photos(inputs: Sequence[Path]) -> tuple[list[Path], list[Outcome]]:
-    """The photos named or found in the given folders (not recursive, hidden files left out), and a failed
-    outcome for each input that is neither."""
-    photos, refused = [], []
+    """The photos named or found in the given folders (not recursive, hidden files left out; each once), and a
+    failed outcome for each input that is neither."""
+    found, refused = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            photos += sorted(p for p in item.iterdir()
-                             if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith("."))
+            found += sorted(p for p in item.iterdir()
+                            if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith("."))
         elif item.is_file():
-            photos.append(item)
+            found.append(item)
         else:
             refused.append(Outcome(str(item), "", "failed", f"{item}: no such file or folder"))
-    return photos, refused
+    unique: dict[Path, Path] = {}
+    for photo in found:  # a photo named twice (itself and in its folder) is done once
+        unique.setdefault(photo.resolve(), photo)
+    return list(unique.values()), refused
 
 
 def output_path(source: Path, out_dir: Path) -> Path:
@@ -177,11 +180,10 @@ def plan(inputs: Sequence[Path], out_dir: Path, overwrite: bool = False) -> tupl
             known.append(Outcome(str(photo), str(target), "failed",
                                  f"{photo}: another input already writes {target.name}"))
         elif target.exists() and not overwrite:
-            seen.add(key)
             known.append(Outcome(str(photo), str(target), "skipped"))
         else:
-            seen.add(key)
             tasks.append(Task(str(photo), str(target)))
+        seen.add(key)
     return tasks, known
 
 

@@ -60,7 +60,8 @@ def _outputs(folder: Path) -> dict[str, bytes]:
 def test_lut_batch_grades_every_photo_keeps_format_and_names_the_bad_one(tmp_path, shoot, cube, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    code = main(["batch", "--lut", str(cube), "--workers", "1", str(shoot), "-o", str(out)])
+    code = main(["batch", "--lut", str(cube), "--workers", "1", str(shoot), str(shoot / "chelsea.jpg"), "-o",
+                 str(out)])  # chelsea is named twice: done once
     captured = capsys.readouterr()
     assert code == 2
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
@@ -188,6 +189,18 @@ def test_killed_batch_resumes_without_redoing_finished_photos(tmp_path, cube):
     for index in range(8):  # every output complete and right
         source = load_photo(folder / f"p{index}.png").pixels.astype(np.float64)
         np.testing.assert_allclose(load_photo(out / f"p{index}.png").pixels, source @ MATRIX.T, atol=2e-5)
+
+
+def test_plan_refuses_name_clashes_and_overwriting_originals(tmp_path, shoot):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "coffee.jpg").write_bytes((shoot / "coffee.jpg").read_bytes())
+    tasks, known = plan([shoot / "coffee.jpg", other / "coffee.jpg", shoot / "noise.tif"], shoot)
+    assert tasks == []
+    messages = sorted(outcome.message for outcome in known)
+    assert all(outcome.status == "failed" for outcome in known) and len(known) == 3
+    assert sum("would overwrite the original" in m for m in messages) == 2
+    assert sum("another input already writes coffee.jpg" in m for m in messages) == 1
 
 
 @pytest.mark.parametrize("args, message", [
