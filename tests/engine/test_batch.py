@@ -135,7 +135,7 @@ def test_preset_predicts_each_photos_own_lut(tmp_path, shoot):
 
 
 def test_dask_cluster_and_local_pool_write_identical_bytes(tmp_path, shoot, cube):
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a test dependency (pyproject: test extra)
     photos = [p for p in shoot.iterdir() if p.name != "broken.jpg"]
     recipe = Recipe.for_preset("auto").with_strength(0.8)
     local, cluster = tmp_path / "local", tmp_path / "cluster"
