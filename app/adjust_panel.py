@@ -5,11 +5,10 @@ export carries them. A slider drag is one undo step; double-click a slider to re
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from app.editor_api import Editor
 from engine.document import adjust_step
 from engine.lut.tone import SLIDERS
 
@@ -31,7 +30,7 @@ ROWS = (  # (name, label, unit shown after the value)
 class AdjustPanel(QWidget):
     """Dock content; `window` is the editor's main window (plug-in API)."""
 
-    def __init__(self, window: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, window: Editor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.window = window
         self.sliders: dict[str, QSlider] = {}

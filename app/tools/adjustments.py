@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtWidgets import QDockWidget
 
+from app.editor_api import Editor
 
-def install(window: Any) -> None:
+
+def install(window: Editor) -> None:
     from app.adjust_panel import AdjustPanel
 
     panel = AdjustPanel(window)
