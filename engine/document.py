@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine import modelfile
 from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.image import Photo
@@ -318,15 +319,8 @@ def read_sidecar(path: Path) -> EditState:
     """The edits a sidecar describes, validated before use; colour steps of imported LUTs and adjustments
     are rebuilt now, the others are left to `refresh_work`."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_SIDECAR_BYTES:
-            raise SidecarError(f"{path}: larger than {MAX_SIDECAR_BYTES >> 10} KiB, not an edit sidecar")
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SidecarError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise SidecarError(f"{path}: not an edit sidecar (invalid JSON)") from exc
-    if not isinstance(raw, dict) or raw.get("format") != SIDECAR_FORMAT or raw.get("version") != SIDECAR_VERSION:
+    raw = modelfile.read_json(path, SidecarError, max_bytes=MAX_SIDECAR_BYTES)  # size, depth, NaN refused
+    if raw.get("format") != SIDECAR_FORMAT or raw.get("version") != SIDECAR_VERSION:
         raise SidecarError(f"{path}: not a LUTLab edit sidecar of version {SIDECAR_VERSION}")
     strength = raw.get("strength", 1.0)
     if not isinstance(strength, int | float) or not math.isfinite(strength) or not 0.0 <= strength <= 1.0:

@@ -144,9 +144,10 @@ def test_sidecar_round_trip(tmp_path, photo):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("[" * 100_000, "invalid JSON"),
+    ("[" * 100_000, "nested"),
     ('{"format": "lutlab-edit", "version": 1, "steps": [{"kind": "rm -rf", "params": {}}]}', "step 1"),
-    ('{"format": "lutlab-edit", "version": 1, "strength": NaN, "steps": []}', "strength"),
+    ('{"format": "lutlab-edit", "version": 1, "strength": NaN, "steps": []}', "NaN"),
+    ('{"format": "lutlab-edit", "version": 1, "strength": 7, "steps": []}', "strength"),
     ('{"format": "lutlab-edit", "version": 1, "steps": [{"kind": "lut", "params": {"path": "/no/such.cube"}}]}',
      "no/such.cube"),
     ('{"format": "other"}', "not a LUTLab edit sidecar"),
