@@ -6,12 +6,14 @@ Compared on the same JPEG files (made from the corpus photos, or scikit-image's 
 built, resized to the size asked):
 - the per-photo CLI loop a user writes today (`python main.py apply` / `enhance` once per photo),
 - ffmpeg's lut3d filter, once per photo (the peer: what a user with ffmpeg does), one at a time and two at
-  a time (`xargs -P 2`),
+  a time (as `xargs -P 2` would),
 - `python main.py batch` with --workers 1 and 2, and with --scheduler on a Dask LocalCluster of 2 worker
   processes (started before the clock, as a farm would be).
 Peak memory is the largest sum of resident memory over the command's whole process tree (sampled every
-20 ms); for the Dask run it is the cluster's worker processes plus the batch command. The Dask outputs are
-checked byte for byte against the local run's, and a batch killed midway is rerun to show it resumes.
+20 ms); for the Dask run it is this bench's whole tree (the scheduler in it, the 2 worker processes and the
+batch command). CPU seconds per photo (user + system over the command's processes) do not depend on how
+busy the machine is, unlike the wall-clock rates. The Dask outputs are checked byte for byte against the
+local run's, and a batch killed midway is rerun to show it resumes.
 Per-photo loops may run on the first K photos only (`--loop-photos`): their rate is per photo anyway.
 """
 
@@ -20,12 +22,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -99,30 +101,13 @@ def _tree_rss_mb(root: int) -> float:
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-class PeakMemory:
-    """Samples a process tree's resident memory on a thread while the block runs."""
-
-    def __init__(self, root: int) -> None:
-        self.root, self.peak, self._stop = root, 0.0, threading.Event()
-
-    def __enter__(self) -> PeakMemory:
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_mb(self.root))
-            self._stop.wait(0.02)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def run_measured(commands: list[list[str]], parallel: int = 1, extra_root: int | None = None) -> tuple[float, float]:
-    """(seconds, peak MB) for running `commands`, `parallel` at a time, each as a child of a shell-less
-    launcher thread; memory is summed over the children (and `extra_root`'s tree when given)."""
+def run_measured(commands: list[list[str]], parallel: int = 1,
+                 extra_root: int | None = None) -> tuple[float, float, float]:
+    """(seconds, peak MB, CPU seconds) for running `commands`, `parallel` at a time; memory is summed over
+    the children's trees (and `extra_root`'s when given); CPU time is the children's and their descendants'
+    (user + system), which does not depend on how busy the machine is (NaN with `extra_root`: the Dask
+    workers are not our children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start, peak = time.perf_counter(), 0.0
     queue = list(reversed(commands))
     running: list[subprocess.Popen] = []
@@ -130,7 +115,7 @@ def run_measured(commands: list[list[str]], parallel: int = 1, extra_root: int |
         while queue and len(running) < parallel:
             running.append(subprocess.Popen(queue.pop(), cwd=ROOT, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.PIPE))
-        roots = [p.pid for p in running] + ([extra_root] if extra_root else [])
+        roots = [extra_root] if extra_root else [p.pid for p in running]  # extra_root: the children are in it
         peak = max(peak, sum(_tree_rss_mb(pid) for pid in roots))
         for process in list(running):
             if process.poll() is not None:
@@ -138,7 +123,9 @@ def run_measured(commands: list[list[str]], parallel: int = 1, extra_root: int |
                 if process.returncode:
                     raise SystemExit(f"{' '.join(process.args)[:300]} failed: {process.stderr.read().decode()}")
         time.sleep(0.02)
-    return time.perf_counter() - start, peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return time.perf_counter() - start, peak, float("nan") if extra_root else cpu
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -172,10 +159,10 @@ def main() -> None:
           f"{len(loop)}; {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
     rows = []
 
-    def record(name: str, count: int, seconds: float, peak: float) -> None:
-        rows.append((name, count, seconds, 60 * count / seconds, peak))
-        print(f"  {name:<44} {count:>3} photos {seconds:7.1f} s {60 * count / seconds:7.1f}/min {peak:7.0f} MB",
-              flush=True)
+    def record(name: str, count: int, seconds: float, peak: float, cpu: float) -> None:
+        rows.append((name, count, seconds, 60 * count / seconds, peak, cpu / count))
+        print(f"  {name:<44} {count:>3} photos {seconds:7.1f} s {60 * count / seconds:7.1f}/min {peak:7.0f} MB "
+              f"{cpu / count:6.2f} CPU s/photo", flush=True)
 
     batch = [PYTHON, "main.py", "batch"]
     out = work / "out"
@@ -223,19 +210,22 @@ def _dask_row(record, command: list[str], inputs: Path, out: Path) -> dict[str, 
         return {}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        seconds, peak = run_measured([[*command, "--scheduler", cluster.scheduler_address, str(inputs), "-o",
-                                       str(out)]], extra_root=os.getpid())
-        record("LUT: batch --scheduler (Dask, 2 workers)", len(list(out.iterdir())), seconds, peak)
+        measured = run_measured([[*command, "--scheduler", cluster.scheduler_address, str(inputs), "-o",
+                                  str(out)]], extra_root=os.getpid())
+        record("LUT: batch --scheduler (Dask, 2 workers)", len(list(out.iterdir())), *measured)
     return digests(out)
 
 
 def _resume_check(command: list[str], out: Path, total: int) -> None:
-    """Kill a batch after its first few photos, rerun it: the rerun must only do the rest."""
-    process = subprocess.Popen([*command, str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """SIGKILL a batch and its workers (as a crash would) after its first few photos, rerun it: the rerun must
+    only do the rest."""
+    process = subprocess.Popen([*command, str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     while len(list(out.iterdir())) < 3 and process.poll() is None:
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    time.sleep(0.5)  # the kernel reaps the workers
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     rerun = subprocess.run([*command, str(out)], cwd=ROOT, capture_output=True, text=True)
     untouched = all((out / name).stat().st_mtime_ns == stamp for name, stamp in before.items())
@@ -266,12 +256,14 @@ def _size(path: Path) -> tuple[int, int]:
 def _table(rows) -> None:
     base = {kind: next((r[3] for r in rows if r[0].startswith(kind) and "workers 1" in r[0]), None)
             for kind in ("LUT", "preset")}
-    print("\n| run | photos | seconds | photos/min | vs --workers 1 | peak MB |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, count, seconds, rate, peak in rows:
+    print(f"\nload average after: {os.getloadavg()[0]:.1f} (throughput shares the CPUs with that load; CPU s/photo "
+          "does not)")
+    print("| run | photos | seconds | photos/min | vs --workers 1 | peak MB | CPU s/photo |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, count, seconds, rate, peak, cpu in rows:
         reference = base["LUT" if name.startswith("LUT") else "preset"]
         ratio = f"{rate / reference:.2f}x" if reference else "-"
-        print(f"| {name} | {count} | {seconds:.1f} | {rate:.1f} | {ratio} | {peak:.0f} |")
+        print(f"| {name} | {count} | {seconds:.1f} | {rate:.1f} | {ratio} | {peak:.0f} | {cpu:.2f} |")
 
 
 if __name__ == "__main__":
