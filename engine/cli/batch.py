@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run on this Dask cluster (tcp://HOST:PORT) instead of local processes")
     parser.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR", help="output folder")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR",
+                        help="output folder (created if missing)")
     parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="photos or folders of photos")
 
 
@@ -56,6 +57,10 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
         recipe = recipe.with_upscale(args.upscale)
     recipe.check()
 
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{args.output}: cannot create the output folder ({exc.strerror or exc})") from exc
     tasks, known = plan(args.inputs, args.output, args.overwrite)
     for outcome in known:
         _report(outcome)

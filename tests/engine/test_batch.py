@@ -58,8 +58,7 @@ def _outputs(folder: Path) -> dict[str, bytes]:
 
 
 def test_lut_batch_grades_every_photo_keeps_format_and_names_the_bad_one(tmp_path, shoot, cube, capsys):
-    out = tmp_path / "out"
-    out.mkdir()
+    out = tmp_path / "new" / "out"  # created by the command
     code = main(["batch", "--lut", str(cube), "--workers", "1", str(shoot), str(shoot / "chelsea.jpg"), "-o",
                  str(out)])  # chelsea is named twice: done once
     captured = capsys.readouterr()
