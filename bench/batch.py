@@ -7,13 +7,13 @@ built, resized to the size asked):
 - the per-photo CLI loop a user writes today (`python main.py apply` / `enhance` once per photo),
 - ffmpeg's lut3d filter, once per photo (the peer: what a user with ffmpeg does), one at a time and two at
   a time (as `xargs -P 2` would),
-- `python main.py batch` with --workers 1 and 2, and with --scheduler on a Dask LocalCluster of 2 worker
-  processes (started before the clock, as a farm would be).
+- `python main.py batch` with --workers 1 and 2, and with --scheduler on a Dask cluster on this machine
+  (`dask scheduler` + `dask worker --nworkers 2 --nthreads 1`, started before the clock, as a farm would be).
 Peak memory is the largest sum of resident memory over the command's whole process tree (sampled every
-20 ms); for the Dask run it is this bench's whole tree (the scheduler in it, the 2 worker processes and the
-batch command). CPU seconds per photo (user + system over the command's processes) do not depend on how
-busy the machine is, unlike the wall-clock rates. The Dask outputs are checked byte for byte against the
-local run's, and a batch killed midway is rerun to show it resumes.
+50 ms), for the Dask run plus the scheduler and worker processes. CPU seconds per photo (user + system over
+all those processes) do not depend on how busy the machine is, unlike the wall-clock rates. The Dask
+outputs are checked byte for byte against the local run's, and a batch killed midway is rerun to show it
+resumes.
 Per-photo loops may run on the first K photos only (`--loop-photos`): their rate is per photo anyway.
 """
 
@@ -78,10 +78,10 @@ def _source_photos() -> list[np.ndarray]:
 # ---------------------------------------------------------------------------------------------- measuring
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of `root` and all its descendants, in MB (from /proc)."""
+def _tree_stats(root: int) -> tuple[float, float]:
+    """(resident MB, CPU seconds so far) of `root` and all its live descendants (from /proc)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    stats: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -92,22 +92,24 @@ def _tree_rss_mb(root: int) -> float:
             continue
         pid = int(entry)
         children.setdefault(int(fields[1]), []).append(pid)
-        rss[pid] = int(fields[21])  # pages
-    total, stack = 0, [root]
+        stats[pid] = (int(fields[21]), int(fields[11]) + int(fields[12]))  # rss pages, utime + stime ticks
+    pages = ticks = 0
+    stack = [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        pages += stats.get(pid, (0, 0))[0]
+        ticks += stats.get(pid, (0, 0))[1]
         stack += children.get(pid, [])
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20, ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_measured(commands: list[list[str]], parallel: int = 1,
-                 extra_root: int | None = None) -> tuple[float, float, float]:
-    """(seconds, peak MB, CPU seconds) for running `commands`, `parallel` at a time; memory is summed over
-    the children's trees (and `extra_root`'s when given); CPU time is the children's and their descendants'
-    (user + system), which does not depend on how busy the machine is (NaN with `extra_root`: the Dask
-    workers are not our children)."""
+                 also: tuple[int, ...] = ()) -> tuple[float, float, float]:
+    """(seconds, peak MB, CPU seconds) for running `commands`, `parallel` at a time. Memory is summed over the
+    children's process trees and the trees of the running processes in `also` (a Dask cluster); CPU time is
+    the children's and their descendants' (user + system) plus what `also` used meanwhile."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cluster_cpu = sum(_tree_stats(pid)[1] for pid in also)
     start, peak = time.perf_counter(), 0.0
     queue = list(reversed(commands))
     running: list[subprocess.Popen] = []
@@ -115,17 +117,17 @@ def run_measured(commands: list[list[str]], parallel: int = 1,
         while queue and len(running) < parallel:
             running.append(subprocess.Popen(queue.pop(), cwd=ROOT, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.PIPE))
-        roots = [extra_root] if extra_root else [p.pid for p in running]  # extra_root: the children are in it
-        peak = max(peak, sum(_tree_rss_mb(pid) for pid in roots))
+        peak = max(peak, sum(_tree_stats(pid)[0] for pid in [p.pid for p in running] + list(also)))
         for process in list(running):
             if process.poll() is not None:
                 running.remove(process)
                 if process.returncode:
                     raise SystemExit(f"{' '.join(process.args)[:300]} failed: {process.stderr.read().decode()}")
-        time.sleep(0.02)
+        time.sleep(0.05)
+    seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return time.perf_counter() - start, peak, float("nan") if extra_root else cpu
+    cluster_cpu = sum(_tree_stats(pid)[1] for pid in also) - cluster_cpu
+    return seconds, peak, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime + cluster_cpu
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -203,16 +205,34 @@ def main() -> None:
 
 
 def _dask_row(record, command: list[str], inputs: Path, out: Path) -> dict[str, str]:
-    try:
-        from distributed import LocalCluster
-    except ImportError:
+    """A Dask cluster as a farm runs it: `dask scheduler` and `dask worker` processes of their own (2 worker
+    processes, one thread each, started from this repository's folder), then `batch --scheduler`."""
+    dask = Path(PYTHON).with_name("dask")
+    if not dask.exists():
         print("  (dask distributed not installed: no cluster row)")
         return {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        measured = run_measured([[*command, "--scheduler", cluster.scheduler_address, str(inputs), "-o",
-                                  str(out)]], extra_root=os.getpid())
-        record("LUT: batch --scheduler (Dask, 2 workers)", len(list(out.iterdir())), *measured)
+    address_file = out.parent / "scheduler.json"
+    address_file.unlink(missing_ok=True)
+    quiet = {"cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+    cluster = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                "--scheduler-file", str(address_file)], **quiet)
+    workers = subprocess.Popen([dask, "worker", "--scheduler-file", str(address_file), "--nworkers", "2",
+                                "--nthreads", "1", "--no-dashboard"], **quiet)
+    try:
+        from distributed import Client
+
+        while not address_file.exists():
+            time.sleep(0.2)
+        with Client(scheduler_file=str(address_file)) as client:
+            client.wait_for_workers(2, timeout=120)
+            address = client.scheduler.address
+        measured = run_measured([[*command, "--scheduler", address, str(inputs), "-o", str(out)]],
+                                also=(cluster.pid, workers.pid))
+        record("LUT: batch --scheduler (Dask, 2 worker processes)", len(list(out.iterdir())), *measured)
+    finally:
+        for process in (workers, cluster):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
     return digests(out)
 
 
