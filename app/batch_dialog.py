@@ -113,7 +113,7 @@ def batch_job(recipe: Recipe, inputs: list[Path], output: Path, overwrite: bool,
 
     def work(progress: ProgressFn, cancel: CancelToken) -> BatchReport:
         tasks, known = plan(inputs, output, overwrite)
-        report = run_batch(recipe, tasks, workers=workers, progress=progress, cancel=cancel)
+        report = run_batch(recipe, tasks, workers=workers, in_process=False, progress=progress, cancel=cancel)
         report.outcomes[:0] = known
         return report
 

@@ -268,12 +268,15 @@ def run_batch(
     *,
     workers: int = 1,
     scheduler: str | None = None,
+    in_process: bool | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> BatchReport:
-    """Run every task: in this process (workers=1), on `workers` local processes, or on the Dask cluster at
-    `scheduler` ("tcp://host:port"). `on_outcome` hears of each photo as it finishes, in finishing order."""
+    """Run every task: in this process, on `workers` local processes, or on the Dask cluster at `scheduler`
+    ("tcp://host:port"). `in_process` defaults to workers == 1; the editor says False, so a batch never
+    changes its own process (workers set torch to one thread). `on_outcome` hears of each photo as it
+    finishes, in finishing order."""
     recipe.check()
     report, start = BatchReport(), time.perf_counter()
 
@@ -285,7 +288,7 @@ def run_batch(
 
     if scheduler:
         _run_dask(recipe, tasks, scheduler, finished, cancel)
-    elif workers <= 1 or len(tasks) <= 1:
+    elif (workers <= 1) if in_process is None else in_process:
         for task in tasks:
             check(cancel)
             finished(process_photo(recipe, task, cancel))
@@ -301,7 +304,8 @@ def _run_pool(recipe: Recipe, tasks: Sequence[Task], workers: int, finished: Cal
     cancel stops after the photos being worked on."""
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (Qt, torch)
     pending = list(reversed(tasks))
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=context,
+                             initializer=_end_with_parent) as pool:
         running: set[Future] = set()
         try:
             while pending or running:
@@ -316,6 +320,19 @@ def _run_pool(recipe: Recipe, tasks: Sequence[Task], workers: int, finished: Cal
             for future in running:
                 future.cancel()
             raise
+
+
+def _end_with_parent() -> None:
+    """Pool worker start-up: on Linux, ask for SIGTERM when the batch process dies (a killed batch must not
+    leave workers behind, waiting forever on a queue nobody feeds). A photo being written then leaves
+    nothing: writes are atomic."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers end when they next find the queue closed
+        pass
 
 
 def _run_dask(recipe: Recipe, tasks: Sequence[Task], address: str, finished: Callable[[Outcome], None],

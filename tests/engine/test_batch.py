@@ -162,21 +162,26 @@ def test_pool_of_processes_matches_the_in_process_run(tmp_path, shoot, cube):
 
 
 def test_killed_batch_resumes_without_redoing_finished_photos(tmp_path, cube):
-    """SIGKILL a real batch process after its first photos; the rerun writes only the rest, and no partial or
-    temporary file is left anywhere."""
+    """SIGKILL a real batch process (2 workers) after its first photos: its workers end too, no partial or
+    temporary file is left, and the rerun writes only the rest."""
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
     out.mkdir()
     rng = np.random.default_rng(5)
     for index in range(8):
         save_photo(Photo(rng.random((700, 900, 3), dtype=np.float32), bit_depth=16), folder / f"p{index}.png")
-    command = [sys.executable, "main.py", "batch", "--lut", str(cube), "--workers", "1", str(folder), "-o", str(out)]
+    command = [sys.executable, "main.py", "batch", "--lut", str(cube), "--workers", "2", str(folder), "-o", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while len(list(out.iterdir())) < 2 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
+    workers = [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers), "workers outlived the batch"
     finished = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert 2 <= len(finished) < 8, "the batch should have been killed midway"
     assert all(not p.name.startswith(".") for p in out.iterdir())
