@@ -7,7 +7,6 @@ responsive and its own torch settings are untouched. What failed is listed when 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.editor_api import Editor
 from engine.batch import BatchReport, Recipe, default_workers, plan, run_batch
 from engine.image import PHOTO_SUFFIXES
 from engine.jobs import CancelToken, ProgressFn
@@ -132,7 +132,7 @@ def summary_text(report: BatchReport) -> str:
     return "\n".join(lines)
 
 
-def show_summary(window: Any, report: BatchReport) -> QMessageBox:
+def show_summary(window: Editor, report: BatchReport) -> QMessageBox:
     icon = QMessageBox.Icon.Warning if report.failed else QMessageBox.Icon.Information
     box = QMessageBox(icon, "Batch export", summary_text(report), QMessageBox.StandardButton.Ok, window)
     box.setObjectName("batch-summary")

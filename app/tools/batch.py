@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt
 
 from app.batch_dialog import BatchDialog, batch_job, show_summary
+from app.editor_api import Editor
 from engine.batch import Recipe
 from engine.errors import InputError
 
 
-def install(window: Any) -> None:
+def install(window: Editor) -> None:
     action = window.menu("File").addAction("Batch export…")
     action.setObjectName("batch-export")
     action.triggered.connect(lambda checked=False: ask_batch(window))
 
 
-def current_recipe(window: Any) -> Recipe:
+def current_recipe(window: Editor) -> Recipe:
     """The window's edit as a batch recipe; InputError when there is none or it cannot go to other photos."""
     document = window.document
     if document is None or not document.edited:
@@ -26,7 +26,7 @@ def current_recipe(window: Any) -> Recipe:
     return Recipe.from_steps(document.steps, document.strength, window.interpolation)
 
 
-def ask_batch(window: Any) -> BatchDialog | None:
+def ask_batch(window: Editor) -> BatchDialog | None:
     try:
         recipe = current_recipe(window)
     except InputError as exc:
@@ -43,7 +43,7 @@ def ask_batch(window: Any) -> BatchDialog | None:
     return dialog
 
 
-def start_batch(window: Any, recipe: Recipe, inputs: list[Path], output: Path, overwrite: bool, workers: int):
+def start_batch(window: Editor, recipe: Recipe, inputs: list[Path], output: Path, overwrite: bool, workers: int):
     """Run the batch as a job with progress and Cancel; the summary (and what failed) shows at the end."""
     window.settings.setValue("batch/output", str(output))
     return window.run_job(f"Batch export to {output.name}", batch_job(recipe, inputs, output, overwrite, workers),
