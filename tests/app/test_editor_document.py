@@ -320,3 +320,25 @@ def test_preset_tiles_fill_for_any_aspect_and_user_presets_can_be_managed(qtbot,
     assert panel.run_preset_action(lambda: delete_user_preset(renamed))
     assert [p.name for p in panel.presets if not p.shipped] == []
     assert list((tmp_path / "data" / "presets").iterdir()) == []
+
+
+def test_history_lists_every_step_and_toggles_it(qtbot, make_window, test_photo_pixels, curved_lut):
+    from PySide6.QtCore import Qt
+
+    from app.tools.history import install
+
+    window = make_window("cpu")
+    install(window)
+    panel = window.history_panel
+    window._photo_opened(Photo(test_photo_pixels), None)
+    assert panel.list.count() == 0 and not panel.hint.isHidden()
+    window.set_lut(curved_lut, "look")
+    window.replace_photo(Photo(test_photo_pixels * 0.5), "Enhance low light", "lowlight", {})
+    assert [panel.list.item(i).text() for i in range(2)] == ["Enhance low light", "LUT curved"]  # pixels first
+    panel.list.item(1).setCheckState(Qt.CheckState.Unchecked)  # the LUT off: as clicking its box
+    assert window.lut is None and window.document.undo_text == "Disable LUT curved"
+    assert window.preview.state.compare_enabled  # the low-light step still differs from the source
+    panel.list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert window.photo is window.document.source and not window.preview.state.compare_enabled
+    window.document.undo()
+    assert panel.list.item(0).checkState() == Qt.CheckState.Checked and window.photo is not window.document.source
