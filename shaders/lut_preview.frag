@@ -155,8 +155,10 @@ void main() {
         discard;
     }
     vec3 rgb = texture(u_photo, in_tile / u_tile.zw).rgb;
-    // sampled outside any branch: mipmap selection needs derivatives from every pixel of the quad
-    vec3 original = texture(u_before, image / u_image_size).rgb;
+    vec3 original = rgb;
+    if (u_has_before) {  // a uniform branch: every pixel takes it, so mipmap derivatives stay defined
+        original = texture(u_before, image / u_image_size).rgb;
+    }
     vec3 after = graded(rgb);
 #if INTERPOLATION != 3
     if (u_clip_warning) {  // an 8-bit display level 255 in any channel / 0 in every channel (the split cache
@@ -164,6 +166,6 @@ void main() {
         after = top >= 254.5 / 255.0 ? vec3(1.0, 0.0, 0.0) : (top <= 0.5 / 255.0 ? vec3(0.0, 0.3, 1.0) : after);
     }
 #endif
-    frag_color = vec4(before ? (u_has_before ? original : rgb) : after, 1.0);
+    frag_color = vec4(before ? original : after, 1.0);
 }
 #endif
