@@ -1,5 +1,10 @@
-"""Quiet background work (no progress dialog): run a function on a worker thread, get the result on the GUI
-thread. For previews and thumbnails; long user-visible jobs use ``window.run_job`` instead."""
+"""The one way LUTLab runs work off the GUI thread, and gets the outcome back on it.
+
+`run_off_gui_thread(owner, fn, on_done, on_error)` runs ``fn()`` on a daemon thread; ``on_done(result)`` or
+``on_error(exc)`` then runs on the GUI thread -- and only while `owner` (the widget that asked) still exists,
+so a window closed meanwhile is never called back ("Signal source has been deleted"). Every long job
+(`app.jobs.Job`, with a progress dialog) and every quiet one (`Background`: previews, thumbnails) uses it.
+"""
 
 from __future__ import annotations
 
@@ -9,39 +14,79 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from engine.errors import LutLabError
 
 log = logging.getLogger(__name__)
 
 
-class Background(QObject):
-    """Runs one function at a time per call on a daemon thread; callbacks arrive as queued signals."""
+class _Relay(QObject):
+    """Lives as long as the application; worker threads emit through it (queued to the GUI thread)."""
 
-    _done = Signal(object, object)  # (callback, result)
+    call = Signal(object, object, tuple)  # (owner, callback, args)
+
+    def __init__(self) -> None:
+        super().__init__(QCoreApplication.instance())
+        self.call.connect(self._deliver)
+
+    @staticmethod
+    def _deliver(owner: QObject, callback: Callable[..., Any], args: tuple) -> None:
+        if shiboken6.isValid(owner):
+            callback(*args)
+
+
+_relay: _Relay | None = None
+
+
+def _gui_relay() -> _Relay:
+    """The relay, made on first use -- which must be on the GUI thread (its thread receives the calls)."""
+    global _relay
+    if _relay is None or not shiboken6.isValid(_relay):
+        _relay = _Relay()
+    return _relay
+
+
+def post(owner: QObject, callback: Callable[..., Any], *args: Any) -> None:
+    """Call ``callback(*args)`` on the GUI thread if `owner` still exists then; safe from any thread."""
+    _gui_relay().call.emit(owner, callback, args)
+
+
+def run_off_gui_thread(owner: QObject, fn: Callable[[], Any], on_done: Callable[[Any], None],
+                       on_error: Callable[[BaseException], None] | None = None,
+                       name: str = "lutlab-background") -> threading.Thread:
+    """Run ``fn()`` on a daemon thread; its result or exception goes to `on_done` / `on_error` on the GUI
+    thread while `owner` lives. An unexpected exception is also logged with its traceback."""
+    _gui_relay()  # made here, on the caller's (GUI) thread, before any worker posts through it
+
+    def work() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread; a worker must never die silently
+            if not isinstance(exc, LutLabError | KeyboardInterrupt):
+                log.warning("background work %r failed:\n%s", name, traceback.format_exc())
+            if on_error is not None:
+                post(owner, on_error, exc)
+            return
+        post(owner, on_done, result)
+
+    thread = threading.Thread(target=work, daemon=True, name=name)
+    thread.start()
+    return thread
+
+
+class Background(QObject):
+    """Quiet background work for a widget (no progress dialog): ``submit(fn, on_done, on_error)``."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._done.connect(lambda callback, result: callback(result))
         self._threads: list[threading.Thread] = []
 
     def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-               on_error: Callable[[Exception], None] | None = None) -> threading.Thread:
-        def work() -> None:
-            try:
-                result = fn()
-            except Exception as exc:  # reported on the GUI thread; a worker must never die silently
-                if not isinstance(exc, LutLabError):  # bad input is expected and shown by the caller
-                    log.warning("background work failed:\n%s", traceback.format_exc())
-                if on_error is not None:
-                    self._done.emit(on_error, exc)
-                return
-            self._done.emit(on_done, result)
-
-        thread = threading.Thread(target=work, daemon=True, name="lutlab-background")
+               on_error: Callable[[BaseException], None] | None = None) -> threading.Thread:
+        thread = run_off_gui_thread(self, fn, on_done, on_error)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
         return thread
 
     def wait(self, timeout: float = 30.0) -> None:

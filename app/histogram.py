@@ -1,4 +1,7 @@
-"""Histogram of what the preview shows (R, G, B and luminance), drawn with pyqtgraph."""
+"""Histogram of what the preview shows (R, G, B and luminance), drawn with pyqtgraph.
+
+Log scale by default (as in Lightroom and darktable: a few bright pixels still show beside a large dark
+area), with the share of clipped highlights and crushed shadows above the curves."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ class HistogramView(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setXRange(0, BINS - 1, padding=0)
         self.counts: dict[str, np.ndarray] = {}
+        self.log_scale = True
+        self.clipped = (0.0, 0.0)  # shares of pixels at level 255 in some channel / at level 0 in all channels
         self._curves = {name: self.plot(pen=pg.mkPen(color, width=1)) for name, color in CURVES}
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
@@ -34,7 +39,12 @@ class HistogramView(pg.PlotWidget):
         luma = np.clip(pixels @ LUMA_WEIGHTS * (BINS - 1) + 0.5, 0, BINS - 1).astype(np.intp)
         channels = {"r": levels[..., 0], "g": levels[..., 1], "b": levels[..., 2], "luma": luma}
         self.counts = {name: np.bincount(values.ravel(), minlength=BINS) for name, values in channels.items()}
-        peak = max(float(c.max()) for c in self.counts.values()) or 1.0
+        top = levels.max(axis=-1)
+        self.clipped = (float((top == BINS - 1).mean()), float((top == 0).mean()))
+        self.setTitle(f"clipped: highlights {self.clipped[0]:.1%} · shadows {self.clipped[1]:.1%}", size="8pt",
+                      color="#d0d0d0")
+        scale = np.log1p if self.log_scale else np.asarray
+        peak = max(float(scale(c.max())) for c in self.counts.values()) or 1.0
         x = np.arange(BINS)
         for name, curve in self._curves.items():
-            curve.setData(x, self.counts[name] / peak)
+            curve.setData(x, scale(self.counts[name]) / peak)

@@ -1,20 +1,20 @@
-"""Runs an engine job on a worker thread with a progress dialog and Cancel, results back on the GUI thread.
+"""Runs an engine job off the GUI thread with a progress dialog and Cancel, results back on the GUI thread.
 
-The job follows `engine.jobs`: ``fn(progress, cancel)``. Signals carry progress and the outcome across
-threads (queued connections), so the engine never sees Qt.
+The job follows `engine.jobs`: ``fn(progress, cancel)``. The thread and the hand-back are
+`app.background.run_off_gui_thread` (the one background-work helper), so the engine never sees Qt and a job
+whose window was closed never calls back into it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
+from app.background import post, run_off_gui_thread
 from engine.errors import Cancelled, LutLabError
 from engine.jobs import CancelToken, ProgressFn
 
@@ -27,11 +27,6 @@ SHOW_AFTER_MS = 300
 class Job(QObject):
     """One running job; exactly one of `on_done(result)`, `on_error(title, text)`, `on_cancel()` is called,
     on the GUI thread, then `on_end(job)`."""
-
-    _progressed = Signal(int, str)
-    _finished = Signal(object)
-    _failed = Signal(str, str)
-    _cancelled = Signal()
 
     def __init__(self, title: str, fn: JobFn, parent: QWidget, *, on_done: Callable[[Any], None],
                  on_error: Callable[[str, str], None], on_cancel: Callable[[], None],
@@ -48,34 +43,16 @@ class Job(QObject):
         self.dialog.setAutoClose(False)
         self.dialog.setAutoReset(False)
         self.dialog.canceled.connect(self.token.cancel)
-        # Bound methods of this QObject (GUI thread) receive the worker's signals as queued calls.
-        self._progressed.connect(self._show_progress)
-        self._finished.connect(self._done)
-        self._failed.connect(self._error)
-        self._cancelled.connect(self._cancel)
-        self._thread = threading.Thread(target=self._work, name=f"job: {title}", daemon=True)
+        self._thread = None
 
     def start(self) -> None:
         self.dialog.setValue(0)
-        self._thread.start()
 
-    def _work(self) -> None:
         def progress(fraction: float, message: str = "") -> None:
-            self._progressed.emit(int(round(min(max(fraction, 0.0), 1.0) * PROGRESS_STEPS)), message)
+            post(self, self._show_progress, int(round(min(max(fraction, 0.0), 1.0) * PROGRESS_STEPS)), message)
 
-        try:
-            result = self._fn(progress, self.token)
-        except Cancelled:
-            self._cancelled.emit()
-        except LutLabError as exc:
-            self._failed.emit(self.title, str(exc))
-        except MemoryError:
-            self._failed.emit(self.title, "Not enough memory for this operation.")
-        except Exception as exc:  # a bug: say so instead of dying silently on a worker thread
-            log.error("job %r failed:\n%s", self.title, traceback.format_exc())
-            self._failed.emit(self.title, f"Unexpected error: {type(exc).__name__}: {exc}")
-        else:
-            self._finished.emit(result)
+        self._thread = run_off_gui_thread(self, lambda: self._fn(progress, self.token), self._done, self._failed,
+                                          name=f"job: {self.title}")
 
     def _show_progress(self, value: int, message: str) -> None:
         if message:
@@ -83,23 +60,33 @@ class Job(QObject):
         self.dialog.setValue(value)
 
     def _done(self, result: object) -> None:
-        self._end()
+        """Hand the result over first, then announce the end (a listener of the end, such as the merge
+        dialog, must already see the result)."""
+        self._close_dialog()
         try:
             self._callbacks[0](result)
         except LutLabError as exc:
             self._callbacks[1](self.title, str(exc))
+        self._finish()
 
-    def _error(self, title: str, text: str) -> None:
-        self._end()
-        self._callbacks[1](title, text)
+    def _failed(self, exc: BaseException) -> None:
+        self._close_dialog()
+        if isinstance(exc, Cancelled):
+            self._callbacks[2]()
+        elif isinstance(exc, LutLabError):
+            self._callbacks[1](self.title, str(exc))
+        elif isinstance(exc, MemoryError):
+            self._callbacks[1](self.title, "Not enough memory for this operation.")
+        else:  # a bug: say so instead of dying silently (the traceback is in the log)
+            self._callbacks[1](self.title, f"Unexpected error: {type(exc).__name__}: {exc}")
+        self._finish()
 
-    def _cancel(self) -> None:
-        self._end()
-        self._callbacks[2]()
-
-    def _end(self) -> None:
+    def _close_dialog(self) -> None:
         self.dialog.reset()
         self.dialog.close()
         self.dialog.deleteLater()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _finish(self) -> None:
         self._callbacks[3](self)

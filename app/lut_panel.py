@@ -61,7 +61,11 @@ class LutPanel(QWidget):
         self.clear_button.setEnabled(title is not None)
 
     def set_strength(self, strength: float) -> None:
+        """Show the document's strength (no signal: it is not a user change)."""
+        self.strength.blockSignals(True)
         self.strength.setValue(round(strength * STRENGTH_STEPS))
+        self.strength.blockSignals(False)
+        self.strength_label.setText(f"{self.strength.value()}%")
 
     def set_interpolation(self, name: str) -> None:
         self.interpolation.setCurrentIndex(max(0, self.interpolation.findData(name)))

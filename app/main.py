@@ -35,12 +35,18 @@ def create_application(argv: list[str] | None = None):  # -> QApplication
 
 
 def build_window(path: str | None = None, **window_options):  # -> MainWindow
-    """The main window with its plug-ins, showing `path` (opened as a job) or the bundled sample photo."""
+    """The main window with its plug-ins, showing `path` (opened as a job), else the photo of the last
+    session (with its saved edits), else the bundled sample photo."""
+    from pathlib import Path
+
     from app.main_window import MainWindow
     from app.tools import install_tools
 
     window = MainWindow(**window_options)
     install_tools(window)
+    last = window.settings.value("session/photo")
+    if path is None and last and Path(str(last)).is_file():
+        path = str(last)
     if path is None:
         window.open_sample()
     else:

@@ -4,10 +4,15 @@ Plug-ins: every module in ``app/tools/`` with ``install(window) -> None`` is cal
 (see :mod:`app.tools`). What a plug-in may use on ``window``:
 
 - ``window.menu(name) -> QMenu``: the menu "File", "Edit", "View", "Image", "Tools", ... (made on demand).
-- ``window.photo``: the current :class:`engine.image.Photo` (None only before the first photo opens).
-- ``window.replace_photo(photo, description)``: show a new photo (e.g. upscaled); undoable as `description`.
-- ``window.lut``: the current :class:`engine.lut.LUT3D` or None; ``window.strength``, ``window.interpolation``.
-- ``window.set_lut(lut_or_None, description)``: show a LUT in the preview; undoable.
+- ``window.document``: the open :class:`engine.document.EditDocument` (source photo + edit steps; None only
+  before the first photo opens). The window is a view of it: every change goes through the document.
+- ``window.photo``: the photo after the pixel steps (what colour steps grade); ``window.source_photo``: before.
+- ``window.replace_photo(photo, description, kind, params)``: add a pixel step (kind "lowlight", "upscale") whose
+  result is `photo`; undoable, saved in the sidecar by its `params`.
+- ``window.lut``: every colour step composed into one :class:`engine.lut.LUT3D` (look strength included) or None;
+  ``window.strength`` (the look's strength), ``window.interpolation``.
+- ``window.set_lut(lut_or_None, description, path=None)``: the imported-LUT step; undoable.
+- ``window.apply_preset(name, stem, lut)``: the adaptive-preset step with `lut` predicted for ``window.photo``.
 - ``window.run_job(title, fn, on_done)``: run ``fn(progress, cancel)`` on a worker thread with a progress
   dialog and Cancel; ``on_done(result)`` runs on the GUI thread; a ``LutLabError`` (or any crash) becomes
   an error dialog and the photo stays as it was; ``Cancelled`` just says so in the status bar.
@@ -16,7 +21,8 @@ Plug-ins: every module in ``app/tools/`` with ``install(window) -> None`` is cal
   sent as ``errorShown(title, text)`` so tests can check it without blocking.
 - ``window.on_photos_dropped(handler)``: ``handler(paths)`` takes drops of several photos at once (e.g. an
   exposure bracket to merge) instead of the default of opening the first one.
-- Signals: ``photoChanged()``, ``lutChanged()``, ``jobsIdle()`` (no job left running).
+- Signals: ``photoChanged()`` (other pixels: a new photo or a pixel step), ``lutChanged()``, ``documentChanged()``
+  (any edit, undo or redo), ``jobsIdle()`` (no job left running).
 """
 
 from __future__ import annotations
@@ -29,20 +35,21 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
 
-from app.export_dialog import ExportImageDialog
+from app.export_dialog import ExportImageDialog, ExportOptions, suggested_path
 from app.histogram import HistogramView
 from app.jobs import Job
 from app.lut_panel import LutPanel
 from app.preview import CPUPreview, GLPreview, Grading, downscale, gl_preview_available
+from engine.document import EditDocument, EditState, Step, lut_step, preset_step, read_sidecar, sidecar_path
 from engine.errors import LutLabError
 from engine.gpu.renderer import Layout
 from engine.image import Photo, load_photo, sample_photo, save_photo
 from engine.jobs import CancelToken, ProgressFn
 from engine.lut import LUT3D, apply_lut
-from engine.lut.apply import DEFAULT_INTERPOLATION
+from engine.lut.apply import apply_lut_to_values
 from engine.lut.files import CUBE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -64,23 +71,10 @@ LAYOUT_KEYS = {  # layout -> (menu text, shortcut)
 TOGGLE_LAYOUTS = (Layout.BEFORE, Layout.SIDE_BY_SIDE)  # pressing their key again returns to the last layout
 
 
-class _SetValue(QUndoCommand):
-    """Undo step that swaps one value of the document (the photo or the LUT) through a setter."""
-
-    def __init__(self, description: str, setter: Callable[[Any], None], old: Any, new: Any) -> None:
-        super().__init__(description)
-        self._setter, self._old, self._new = setter, old, new
-
-    def redo(self) -> None:
-        self._setter(self._new)
-
-    def undo(self) -> None:
-        self._setter(self._old)
-
-
 class MainWindow(QMainWindow):
     photoChanged = Signal()
     lutChanged = Signal()
+    documentChanged = Signal()
     errorShown = Signal(str, str)
     jobsIdle = Signal()
 
@@ -91,11 +85,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LUTLab")
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
+        self.document: EditDocument | None = None
         self.photo: Photo | None = None
         self.lut: LUT3D | None = None
-        self.strength = 1.0
-        self.interpolation = str(self.settings.value("preview/interpolation", DEFAULT_INTERPOLATION))
-        self.undo_stack = QUndoStack(self)
+        self.interpolation = str(self.settings.value("preview/interpolation", "tetrahedral"))
+        self._refresh_job: Job | None = None
+        self._refresh_failed: EditState | None = None
         self.last_error: tuple[str, str] | None = None
         self._jobs: list[Job] = []
         self._menus: dict[str, QMenu] = {}
@@ -128,13 +123,42 @@ class MainWindow(QMainWindow):
             self._menus[name] = menu
         return self._menus[name]
 
-    def replace_photo(self, photo: Photo, description: str) -> None:
-        """Show `photo` instead of the current one, as an undoable step."""
-        self.undo_stack.push(_SetValue(description, self._show_photo, self.photo, photo))
+    def replace_photo(self, photo: Photo, description: str, kind: str, params: dict[str, Any]) -> None:
+        """Add a pixel step of `kind` whose result for the current pixels is `photo` (undoable)."""
+        document = self._require_document()
+        step = Step(kind, description, params)
+        step.store(document.pixel_state_id, photo)
+        document.add_step(step)
 
-    def set_lut(self, lut: LUT3D | None, description: str) -> None:
-        """Preview `lut` (None: no LUT), as an undoable step."""
-        self.undo_stack.push(_SetValue(description, self._show_lut, self.lut, lut))
+    def set_lut(self, lut: LUT3D | None, description: str, path: Path | None = None) -> None:
+        """The imported LUT (None: remove it), as an undoable step; `path` lets the sidecar find it again."""
+        self._require_document().set_step("lut", None if lut is None else lut_step(lut, path), description)
+
+    def apply_preset(self, name: str, stem: str, lut: LUT3D) -> None:
+        """The adaptive preset `stem`, whose LUT `lut` was predicted for ``window.photo`` (undoable).
+
+        On another photo (or after a pixel step) the document predicts the preset's LUT again."""
+        document = self._require_document()
+        step = preset_step(name, stem, lut, document.pixel_state_id)
+        document.set_step("preset", step, step.label)
+
+    def set_strength(self, strength: float) -> None:
+        """The look's strength (imported LUT + preset mixed with the original colours)."""
+        if self.document is not None:
+            self.document.set_strength(float(strength))
+
+    @property
+    def strength(self) -> float:
+        return 1.0 if self.document is None else self.document.strength
+
+    @property
+    def source_photo(self) -> Photo | None:
+        return None if self.document is None else self.document.source
+
+    def _require_document(self) -> EditDocument:
+        if self.document is None:
+            raise LutLabError("open a photo first")
+        return self.document
 
     def run_job(self, title: str, fn: Callable[[ProgressFn, CancelToken], Any],
                 on_done: Callable[[Any], None]) -> Job:
@@ -175,21 +199,97 @@ class MainWindow(QMainWindow):
 
     # --------------------------------------------------------------------------------- documents
     def open_photo(self, path: str | Path) -> None:
-        """Load a photo on a worker thread; on success it replaces the document (the LUT stays)."""
+        """Load a photo (and its edit sidecar, if any) on a worker thread; it becomes the document, with its
+        own edits only. Asks first when the open photo has unsaved edits."""
         path = Path(path)
-        self.run_job(f"Opening {path.name}", lambda progress, cancel: load_photo(path),
-                     lambda photo: self._photo_opened(photo, path))
+        if not self.confirm_discard(f"Open {path.name}"):
+            return
+
+        def load(progress: ProgressFn, cancel: CancelToken) -> tuple[Photo, EditState | None, str]:
+            photo = load_photo(path)
+            sidecar, state, problem = sidecar_path(path), None, ""
+            if sidecar.is_file():
+                try:
+                    state = read_sidecar(sidecar)
+                except LutLabError as exc:  # the photo still opens; the user hears why the edits did not
+                    problem = str(exc)
+            return photo, state, problem
+
+        def opened(result: tuple[Photo, EditState | None, str]) -> None:
+            photo, state, problem = result
+            self._photo_opened(photo, path, state)
+            if problem:
+                self.show_error("Edits not restored", problem)
+
+        self.run_job(f"Opening {path.name}", load, opened)
 
     def open_sample(self) -> None:
-        self._photo_opened(sample_photo(), None)
+        if self.confirm_discard("Open the sample photo"):
+            self._photo_opened(sample_photo(), None)
 
-    def _photo_opened(self, photo: Photo, path: Path | None) -> None:
-        self.undo_stack.clear()
-        self._show_photo(photo)
+    def _photo_opened(self, photo: Photo, path: Path | None, state: EditState | None = None) -> None:
+        """Make `photo` (with `state`'s edits) the document: fit to the window, title, session."""
+        self.show_document(EditDocument(photo, path, state or EditState()))
         if path is not None:
             self._remember_recent(path)
             self.settings.setValue("last_dir", str(path.parent))
-        self.setWindowTitle(f"LUTLab — {path.name if path else 'sample photo'}")
+            self.settings.setValue("session/photo", str(Path(path).resolve()))
+
+    def show_document(self, document: EditDocument) -> None:
+        """View `document` from now on (a new photo, or a merge result)."""
+        if self.document is not None:
+            self.document.listeners.remove(self._document_changed)
+        self.document = document
+        document.listeners.append(self._document_changed)
+        self._refresh_failed = None
+        self.preview.state.fit = True  # a new photo opens whole, not at the last one's zoom and pan
+        name = document.path.name if document.path else "untitled"
+        self.setWindowTitle(f"{name}[*] — LUTLab")
+        self._document_changed()
+
+    def open_merged(self, reference: Photo, merged: Photo, description: str, params: dict[str, Any]) -> None:
+        """A merge result as a new document: before = the reference exposure, after = the merge (undo shows
+        the reference alone)."""
+        if not self.confirm_discard(description):
+            return
+        document = EditDocument(reference, None)
+        step = Step("merge", description, params)
+        step.store(document.source_id, merged)
+        document.add_step(step)
+        self.show_document(document)
+
+    def confirm_discard(self, action: str) -> bool:
+        """True when it is fine to drop the open document's edits: none unsaved, or the user chose Save
+        (and it worked) or Discard. Cancel keeps everything as it is."""
+        document = self.document
+        if document is None or not document.modified:
+            return True
+        buttons = QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel
+        if document.path is not None:
+            buttons |= QMessageBox.StandardButton.Save
+        box = QMessageBox(QMessageBox.Icon.Question, action, "The photo has edits that are not saved.", buttons, self)
+        box.setObjectName("unsaved-edits")
+        box.setInformativeText("Save them beside the photo (they come back when it is opened again)?"
+                               if document.path else "This photo has no file of its own: export it to keep it.")
+        box.setDefaultButton(QMessageBox.StandardButton.Save if document.path else QMessageBox.StandardButton.Cancel)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_edits()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def save_edits(self) -> bool:
+        """Write the edits to the photo's sidecar; False (and a dialog) if that is impossible."""
+        document = self.document
+        if document is None:
+            return False
+        try:
+            written = document.save_sidecar()
+        except (LutLabError, OSError) as exc:
+            self.show_error("Save edits", str(exc))
+            return False
+        self.statusBar().showMessage(f"Edits saved in {written.name}", 5000)
+        self.setWindowModified(False)
+        return True
 
     def open_lut(self, path: str | Path) -> None:
         """Import a .cube or Hald CLUT (chosen by suffix) as an undoable step; errors become a dialog."""
@@ -203,33 +303,38 @@ class MainWindow(QMainWindow):
             return
         if not lut.title:
             lut = lut.with_title(path.stem)
-        self.set_lut(lut, f"Load LUT {path.name}")
+        self.set_lut(lut, f"Load LUT {path.name}", path)
         self.settings.setValue("last_lut_dir", str(path.parent))
 
     def export_image(self, path: str | Path, bit_depth: int | None = None, quality: int = 95,
-                     on_done: Callable[[Path], None] | None = None) -> Job | None:
-        """Apply the LUT at full resolution (GPU if possible) and save atomically, as a job."""
+                     on_done: Callable[[Path], None] | None = None, *, long_side: int = 0,
+                     profile: str = "working") -> Job | None:
+        """Apply the LUT at full resolution (GPU if possible), optionally shrink so the long side is
+        `long_side`, and save atomically (tagged with `profile`), as a job."""
         from engine.gpu.export import apply_lut_fast
+        from engine.image import fit_long_side
 
         if self.photo is None:
             self.show_error("Export image", "There is no photo to export.")
             return None
-        path, photo, lut = Path(path), self.photo, self.lut
-        strength, interpolation = self.strength, self.interpolation
+        path, photo, lut, interpolation = Path(path), self.photo, self.lut, self.interpolation
 
         def work(progress: ProgressFn, cancel: CancelToken) -> str:
             used = "no LUT"
             pixels = photo.pixels
             if lut is not None:
-                pixels, used = apply_lut_fast(photo.pixels, lut, interpolation, strength, progress=progress,
+                pixels, used = apply_lut_fast(photo.pixels, lut, interpolation, 1.0, progress=progress,
                                               cancel=cancel)
             cancel.check()
-            save_photo(photo.with_pixels(pixels), path, bit_depth=bit_depth, quality=quality)
+            if long_side:
+                pixels = fit_long_side(pixels, long_side)
+            save_photo(photo.with_pixels(pixels), path, bit_depth=bit_depth, quality=quality, profile=profile)
             return used
 
         def done(used: str) -> None:
             self.statusBar().showMessage(f"Exported {path} ({used.upper() if used != 'no LUT' else used})", 8000)
             self.settings.setValue("export/dir", str(path.parent))
+            self._edits_exported()
             if on_done:
                 on_done(path)
 
@@ -242,38 +347,115 @@ class MainWindow(QMainWindow):
         if self.lut is None:
             self.show_error("Export LUT", "There is no LUT to export; import or create one first.")
             return False
-        lut = self.lut if self.strength == 1.0 else self.lut.blended(self.strength)
         try:
-            write_cube(lut, Path(path))
+            write_cube(self.lut, Path(path))
         except LutLabError as exc:
             self.show_error("Export LUT", str(exc))
             return False
         self.statusBar().showMessage(f"Exported LUT {path}", 8000)
         return True
 
-    # --------------------------------------------------------------------------------- state -> view
-    def _show_photo(self, photo: Photo | None) -> None:
-        self.photo = photo
-        if photo is not None:
+    def _edits_exported(self) -> None:
+        """Exported work is not lost on quit: keep the edits in the sidecar too (when the photo has a file)."""
+        document = self.document
+        if document is not None and document.modified:
+            if document.path is None or not self.save_edits():
+                document.mark_saved()
+            self.setWindowModified(False)
+
+    # --------------------------------------------------------------------------------- document -> view
+    def _document_changed(self) -> None:
+        """Show the document as it is now: pixels, before, composed LUT, compare on/off, undo texts."""
+        document = self.document
+        if document is None:
+            return
+        photo, lut = document.photo, document.look_lut()
+        if photo is not self.photo:
+            self.photo = photo
             self.preview.set_pixels(photo.pixels)
+            self.preview.set_before(None if photo is document.source else document.source.pixels)
             height, width = photo.pixels.shape[:2]
             self._size_label.setText(f"{width} × {height} px · {photo.bit_depth}-bit")
-        self._schedule_histogram()
-        self.photoChanged.emit()
-
-    def _show_lut(self, lut: LUT3D | None) -> None:
-        self.lut = lut
-        self.lut_panel.set_lut_title(None if lut is None else lut.title)
+            self.photoChanged.emit()
+        self.preview.set_compare_enabled(document.edited)
+        if lut is not self.lut:
+            self.lut = lut
+            self.lut_panel.set_lut_title(None if lut is None else lut.title)
+            self.lutChanged.emit()
+        self.lut_panel.set_strength(document.strength)
         self._push_grading()
-        self.lutChanged.emit()
+        self._undo_action.setEnabled(document.can_undo)
+        self._undo_action.setText(f"&Undo {document.undo_text}".rstrip())
+        self._redo_action.setEnabled(document.can_redo)
+        self._redo_action.setText(f"&Redo {document.redo_text}".rstrip())
+        self.setWindowModified(document.modified)
+        self.documentChanged.emit()
+        self._refresh_stale_steps()
+
+    def _refresh_stale_steps(self) -> None:
+        """Recompute steps whose output belongs to other pixels (a preset after an upscale, edits read from a
+        sidecar) as one job; a failure is shown once per state, not retried in a loop."""
+        document = self.document
+        if document is None or self._refresh_job is not None or self._refresh_failed is document.state:
+            return
+        work = document.refresh_work()
+        if work is None:
+            return
+        state = document.state
+
+        def failed(title: str, text: str) -> None:
+            self._refresh_failed = state
+            self.show_error(title, text)
+
+        def ended(job: Job) -> None:
+            self._refresh_job = None
+            self._job_ended(job)
+            if document is self.document:
+                self._refresh_stale_steps()
+
+        job = Job("Applying edits", work, self, on_done=document.fill, on_error=failed,
+                  on_cancel=lambda: failed("Applying edits", "Cancelled: some edits are not shown."), on_end=ended)
+        self._refresh_job = job
+        self._jobs.append(job)
+        job.start()
+
+    def _undo(self) -> None:
+        if self.document is not None:
+            self.document.undo()
+
+    def _redo(self) -> None:
+        if self.document is not None:
+            self.document.redo()
 
     def _push_grading(self) -> None:
-        self.preview.set_grading(Grading(self.lut, self.strength, self.interpolation))
+        self.preview.set_grading(Grading(self.lut, 1.0, self.interpolation, self._clipping_action.isChecked()))
         self._schedule_histogram()
 
-    def set_strength(self, strength: float) -> None:
-        self.strength = float(strength)
-        self._push_grading()
+    def _show_pointer(self, point: tuple[int, int] | None) -> None:
+        """The photo pixel under the cursor and its 8-bit RGB after every edit, in the status bar."""
+        if point is None or self.photo is None:
+            self._pointer_label.setText("")
+            return
+        column, row = point
+        rgb = self.photo.pixels[row, column]
+        if self.lut is not None:
+            rgb = apply_lut_to_values(self.lut, rgb[None], self.interpolation)[0]
+        r, g, b = (int(round(float(v) * 255)) for v in np.clip(rgb, 0.0, 1.0))
+        self._pointer_label.setText(f"{column}, {row}  R {r}  G {g}  B {b}")
+
+    def show_shortcuts(self) -> QMessageBox:
+        """Help > Keyboard shortcuts: every action that has one, read from the actions themselves."""
+        rows = sorted({(a.text().replace("&", "").rstrip("…").split("\t")[0],
+                        ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()))
+                       for a in self.actions() if a.shortcuts()})
+        table = "".join(f"<tr><td>{text}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>" for text, keys in rows)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{table}</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setObjectName("shortcuts")
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        return box
 
     def set_interpolation(self, name: str) -> None:
         self.interpolation = name
@@ -306,7 +488,7 @@ class MainWindow(QMainWindow):
         height, width = self.photo.pixels.shape[:2]
         proxy = downscale(self.photo.pixels, min(1.0, HISTOGRAM_LONG_SIDE / max(height, width)))
         if self.lut is not None and self.preview.state.compare.layout != Layout.BEFORE:
-            proxy = apply_lut(proxy, self.lut, self.interpolation, self.strength)
+            proxy = apply_lut(proxy, self.lut, self.interpolation)
         self.histogram.show_pixels(proxy)
 
     # --------------------------------------------------------------------------------- building
@@ -320,6 +502,7 @@ class MainWindow(QMainWindow):
             self._set_fallback_message(reason)
         preview.frameRendered.connect(self._frame_rendered)
         preview.viewChanged.connect(self._update_zoom_label)
+        preview.pointerMoved.connect(self._show_pointer)
         self.setCentralWidget(preview)
         return preview
 
@@ -329,8 +512,10 @@ class MainWindow(QMainWindow):
         self.preview = self._make_preview("cpu")
         self.preview.state.compare = state.compare
         self._set_fallback_message(reason)
-        if self.photo is not None:
+        if self.document is not None and self.photo is not None:
             self.preview.set_pixels(self.photo.pixels)
+            self.preview.set_before(None if self.photo is self.document.source else self.document.source.pixels)
+            self.preview.set_compare_enabled(self.document.edited)
         self._push_grading()
         old.deleteLater()
 
@@ -342,7 +527,8 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self._size_label, self._zoom_label = QLabel("no photo"), QLabel("")
         self._frame_label, self._gl_label = QLabel(""), QLabel("GPU preview")
-        for label in (self._size_label, self._zoom_label, self._frame_label, self._gl_label):
+        self._pointer_label = QLabel("")
+        for label in (self._pointer_label, self._size_label, self._zoom_label, self._frame_label, self._gl_label):
             label.setContentsMargins(8, 0, 8, 0)  # apart enough to read as separate facts
             self.statusBar().addPermanentWidget(label)
 
@@ -368,22 +554,25 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         for name in MENU_ORDER[:-1]:
             self.menu(name)
+        self.menu("Help").addAction("&Keyboard Shortcuts", self.show_shortcuts)
         self._action("File", "&Open…", self._ask_open_photo, QKeySequence.StandardKey.Open)
         self._recent_menu = self.menu("File").addMenu("Open &Recent")
         self._action("File", "Open &Sample Photo", self.open_sample)
         self._action("File", "Import &LUT…", self._ask_open_lut, "Ctrl+L")
         self.menu("File").addSeparator()
-        self._action("File", "&Export Image…", self._ask_export_image, "Ctrl+E")
-        self._action("File", "Export LUT as .&cube…", self._ask_export_lut, "Ctrl+Shift+E")
+        self._action("File", "&Save Edits", self.save_edits, QKeySequence.StandardKey.Save)
+        export = self._action("File", "&Export Image…", self._ask_export_image, "Ctrl+Shift+E")
+        export.setShortcuts([QKeySequence("Ctrl+Shift+E"), QKeySequence("Ctrl+E")])
+        self._action("File", "Export LUT as .&cube…", self.ask_export_lut, "Ctrl+Alt+E")
         self._quit_separator = self.menu("File").addSeparator()
         self._quit_action = self._action("File", "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.menu("File").installEventFilter(self)  # plug-ins' File entries go above Quit
 
-        undo = self.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
-        self.menu("Edit").addActions([undo, redo])
+        self._undo_action = self._action("Edit", "&Undo", self._undo, QKeySequence.StandardKey.Undo)
+        self._redo_action = self._action("Edit", "&Redo", self._redo, QKeySequence.StandardKey.Redo)
+        self._redo_action.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        for action in (self._undo_action, self._redo_action):
+            action.setEnabled(False)
         self.menu("Edit").addSeparator()
         self._action("Edit", "&Clear LUT", lambda: self.set_lut(None, "Clear LUT"), "Ctrl+Shift+L")
 
@@ -400,6 +589,10 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             group.addAction(action)
             self._layout_actions[layout] = action
+        view.addSeparator()
+        self._clipping_action = self._action("View", "Show &Clipping", self._push_grading, "J")
+        self._clipping_action.setCheckable(True)
+        self._clipping_action.setToolTip("Mark clipped highlights red and crushed shadows blue")
         view.addSeparator()
         for dock in self._docks:  # the panels, with the plug-ins' ones that follow, as the View menu's last group
             view.removeAction(dock.toggleViewAction())
@@ -439,6 +632,9 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        if not self.confirm_discard("Quit LUTLab"):
+            event.ignore()
+            return
         for job in list(self._jobs):
             job.token.cancel()
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -479,21 +675,40 @@ class MainWindow(QMainWindow):
     def _ask_export_image(self) -> None:
         if self.photo is None:
             return
-        stem = self.photo.path.stem if self.photo.path else "photo"
-        suggested = Path(self._start_dir("export/dir")) / f"{stem}-graded.jpg"
-        dialog = ExportImageDialog(suggested, int(self.settings.value("export/bit_depth", self.photo.bit_depth)),
-                                   int(self.settings.value("export/quality", 95)), self)
+        dialog = self.export_dialog()
         if dialog.exec():
-            path, bit_depth, quality = dialog.options()
-            self.settings.setValue("export/bit_depth", bit_depth)
-            self.settings.setValue("export/quality", quality)
-            self.export_image(path, bit_depth, quality)
+            self._export_with(dialog.options())
 
-    def _ask_export_lut(self) -> None:
+    def export_dialog(self) -> ExportImageDialog:
+        """The export dialog, filled with the remembered settings: the photo's own folder (else the last
+        export folder), the name template, the last format, bit depth, quality and size."""
+        source = self.document.path if self.document is not None else None
+        folder = source.parent if source is not None else Path(self._start_dir("export/dir"))
+        suffix = str(self.settings.value("export/suffix", ".jpg"))
+        dialog = ExportImageDialog(suggested_path(folder, source.stem if source else None, suffix),
+                                   int(self.settings.value("export/bit_depth", self.photo.bit_depth)),
+                                   int(self.settings.value("export/quality", 95)), self,
+                                   long_side=int(self.settings.value("export/long_side", 0)),
+                                   has_source_profile=self.photo.source_icc is not None)
+        dialog.setObjectName("export-dialog")
+        return dialog
+
+    def _export_with(self, options: ExportOptions) -> None:
+        for key, value in (("suffix", options.path.suffix.lower()), ("bit_depth", options.bit_depth),
+                           ("quality", options.quality), ("long_side", options.long_side)):
+            self.settings.setValue(f"export/{key}", value)
+        self.export_image(options.path, options.bit_depth, options.quality, long_side=options.long_side,
+                          profile=options.profile)
+
+    def ask_export_lut(self) -> None:
+        """Ask where to write this photo's look as a .cube (default: beside the photo, named after it)."""
         if self.lut is None:
             self.show_error("Export LUT", "There is no LUT to export; import or create one first.")
             return
-        name, _ = QFileDialog.getSaveFileName(self, "Export LUT", self._start_dir("last_lut_dir"), "Cube LUT (*.cube)")
+        source = self.document.path if self.document is not None else None
+        folder = source.parent if source is not None else Path(self._start_dir("export/dir"))
+        default = folder / f"{source.stem if source else 'look'}.cube"
+        name, _ = QFileDialog.getSaveFileName(self, "Export LUT", str(default), "Cube LUT (*.cube)")
         if name:
             self.export_lut(name if name.lower().endswith(".cube") else name + ".cube")
 
@@ -541,8 +756,17 @@ class MainWindow(QMainWindow):
 def rendered_pixels(window: MainWindow) -> np.ndarray:
     """What the preview shows right now, as float32 H x W x 3 (for tests and screenshots)."""
     preview = window.preview
-    image = preview.grabFramebuffer() if isinstance(preview, GLPreview) else preview.grab().toImage()
-    from PySide6.QtGui import QImage
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QImage, QPainter, QRegion
+
+    if isinstance(preview, GLPreview):
+        image = preview.grabFramebuffer()
+    else:  # the widget alone, without the Before/After labels over it
+        image = QImage(preview.size() * preview.devicePixelRatioF(), QImage.Format.Format_RGB32)
+        image.setDevicePixelRatio(preview.devicePixelRatioF())
+        painter = QPainter(image)
+        preview.render(painter, QPoint(), QRegion(), QWidget.RenderFlag.DrawWindowBackground)
+        painter.end()
 
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     width, height = image.width(), image.height()

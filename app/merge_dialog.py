@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.editor_api import Editor
 from app.preview import downscale
 from engine.fusion.merge import MergeOptions, MergeResult, analyse_bracket, merge_photos
 from engine.image import Photo
@@ -52,7 +52,7 @@ def ev_text(ev: float) -> str:
 class MergeDialog(QDialog):
     """Shows a loaded bracket and merges it into `window` (see `app.main_window` for the window API)."""
 
-    def __init__(self, window: Any, photos: Sequence[Photo], names: Sequence[str]) -> None:
+    def __init__(self, window: Editor, photos: Sequence[Photo], names: Sequence[str]) -> None:
         super().__init__(window)
         self.setWindowTitle(f"Merge {len(photos)} exposures")
         self.window_ = window
@@ -119,7 +119,11 @@ class MergeDialog(QDialog):
 
     def _merged(self, result: MergeResult) -> None:
         self.result = result
-        self.window_.replace_photo(result.photo, f"Merge {len(self.photos)} exposures")
+        options = self.options()
+        params = {"frames": [str(Path(name).resolve()) for name in self.names], "align": options.align,
+                  "deghost": options.deghost, "crop": options.crop}
+        reference = self.photos[self.bracket.reference]
+        self.window_.open_merged(reference, result.photo, f"Merge {len(self.photos)} exposures", params)
         moved = [s for s in result.shifts if s.dy or s.dx or s.angle]
         shifts = (
             ", ".join(f"({s.dy:+d}, {s.dx:+d}{f', {s.angle:+.2f}°' if s.angle else ''})" for s in result.shifts)

@@ -2,11 +2,14 @@
 
 Thumbnails and per-photo LUTs are computed on a worker thread, one preset after another, as soon as a
 photo opens (or the preset list changes). Each preset's LUT for this photo is predicted from the photo's
-small downsample and kept, so a click only hands the cached `LUT3D` to ``window.set_lut`` -- the GPU
-preview then shows it at full resolution. The strength slider drives the window's LUT strength.
+small downsample and kept, so a click only hands the cached `LUT3D` to ``window.apply_preset`` -- the GPU
+preview then shows it at full resolution. The look's strength is the LUT panel's one slider.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -15,12 +18,14 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
+    QMessageBox,
     QPushButton,
-    QSlider,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -28,15 +33,26 @@ from PySide6.QtWidgets import (
 
 from app.background import Background
 from engine.adaptive.data import shrink
+from engine.errors import InputError
 from engine.lut import LUT3D
-from engine.presets import Preset, all_presets
+from engine.presets import Preset, all_presets, delete_user_preset, import_preset, rename_user_preset
 
 THUMB_SIDE = 160
 PREDICT_SIDE = 512  # the predictor's square view is taken from this downsample
-STRENGTH_STEPS = 100
 MIN_CELL_WIDTH = 120  # a thumbnail narrower than this is too small to judge a look by
 CELL_PADDING = 12
-TEXT_LINES_HEIGHT = 36  # room for a preset name on up to two lines under its thumbnail
+TEXT_LINES_HEIGHT = 22  # one line for the preset name under its thumbnail (elided, whole in the tooltip)
+TILE_ASPECT = 4 / 3  # thumbnails are cropped to fill this shape, whatever the photo's
+
+
+def crop_to_tile(pixels: np.ndarray) -> np.ndarray:
+    """The centre of `pixels` in the tile's 4:3 shape, so square and portrait photos fill their tile too."""
+    height, width = pixels.shape[:2]
+    if width / height > TILE_ASPECT:
+        keep = max(1, round(height * TILE_ASPECT))
+        return pixels[:, (width - keep) // 2:(width - keep) // 2 + keep]
+    keep = max(1, round(width / TILE_ASPECT))
+    return pixels[(height - keep) // 2:(height - keep) // 2 + keep]
 
 
 def to_pixmap(pixels: np.ndarray) -> QPixmap:
@@ -75,7 +91,8 @@ class PresetGrid(QListWidget):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setWordWrap(True)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setSpacing(0)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # the applied preset: a frame round thumbnail and name (Qt alone only colours the name)
@@ -123,33 +140,25 @@ class PresetPanel(QWidget):
         self.list = PresetGrid()
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.strength = QSlider(Qt.Orientation.Horizontal)
-        self.strength.setRange(0, STRENGTH_STEPS)
-        self.strength.setValue(round(window.strength * STRENGTH_STEPS))
-        self.strength_label = QLabel(f"{self.strength.value()}%")
         self.export_button = QPushButton("Export this photo's LUT…")
         self.train_button = QPushButton("Train preset…")
 
-        strength_row = QHBoxLayout()
-        strength_row.addWidget(QLabel("Strength"))
-        strength_row.addWidget(self.strength, 1)
-        strength_row.addWidget(self.strength_label)
         buttons = QHBoxLayout()
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.train_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
-        layout.addLayout(strength_row)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
 
         self.list.itemClicked.connect(lambda item: self.apply(item.data(Qt.ItemDataRole.UserRole)))
-        self.strength.valueChanged.connect(self._strength_moved)
-        window.lut_panel.strength.valueChanged.connect(self._window_strength_moved)
-        self.export_button.clicked.connect(self._ask_export)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(
+            lambda pos: self.context_menu(self.list.itemAt(pos)).popup(self.list.viewport().mapToGlobal(pos)))
+        self.export_button.clicked.connect(window.ask_export_lut)
         self.train_button.clicked.connect(self.open_train_dialog)
         window.photoChanged.connect(self.refresh_thumbnails)
-        window.lutChanged.connect(self._mark_applied)
+        window.documentChanged.connect(self._mark_applied)
         self.reload()
 
     # ------------------------------------------------------------------------------------ presets
@@ -160,10 +169,50 @@ class PresetPanel(QWidget):
         for preset in self.presets:
             item = QListWidgetItem(self.list.placeholder(), preset.name)
             item.setData(Qt.ItemDataRole.UserRole, preset.stem)
-            item.setToolTip(f"{preset.description}\n{'shipped' if preset.shipped else preset.json_path}")
+            item.setToolTip(f"{preset.name}\n{preset.description}\n{'shipped' if preset.shipped else preset.json_path}")
             self.list.addItem(item)
         self.status.setText("\n".join(f"Refused: {p}" for p in problems))
         self.refresh_thumbnails()
+
+    # ------------------------------------------------------------------------------------ user presets
+    def context_menu(self, item: QListWidgetItem | None) -> QMenu:
+        """Rename / Delete (the user's own presets only) and Import, for the tile under the mouse."""
+        menu = QMenu(self)
+        if item is not None:
+            preset = self.preset(item.data(Qt.ItemDataRole.UserRole))
+            for text, slot in (("Rename…", self._ask_rename), ("Delete…", self._ask_delete)):
+                action = menu.addAction(text, lambda slot=slot, p=preset: slot(p))
+                action.setEnabled(not preset.shipped)
+                action.setToolTip("" if not preset.shipped else "Shipped presets cannot be changed")
+            menu.addSeparator()
+        menu.addAction("Import preset…", self._ask_import)
+        return menu
+
+    def _ask_rename(self, preset: Preset) -> None:
+        name, ok = QInputDialog.getText(self, "Rename preset", "Name:", text=preset.name)
+        if ok:
+            self.run_preset_action(lambda: rename_user_preset(preset, name))
+
+    def _ask_delete(self, preset: Preset) -> None:
+        answer = QMessageBox.question(self, "Delete preset", f"Delete the preset {preset.name!r}? Its files are "
+                                      "removed from your presets folder.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.run_preset_action(lambda: delete_user_preset(preset))
+
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import preset", "", "LUTLab preset (*.json)")
+        if path:
+            self.run_preset_action(lambda: import_preset(Path(path)))
+
+    def run_preset_action(self, action: Callable[[], object]) -> bool:
+        """Run a rename / delete / import; a refusal is shown in the panel, success reloads the list."""
+        try:
+            action()
+        except InputError as exc:
+            self.status.setText(str(exc))
+            return False
+        self.reload()
+        return True
 
     def preset(self, stem: str) -> Preset:
         return next(p for p in self.presets if p.stem == stem)
@@ -184,7 +233,7 @@ class PresetPanel(QWidget):
             return
         pixels = photo.pixels
         generation = self._generation
-        self._background.submit(lambda: (shrink(pixels, PREDICT_SIDE), shrink(pixels, THUMB_SIDE)),
+        self._background.submit(lambda: (shrink(pixels, PREDICT_SIDE), crop_to_tile(shrink(pixels, THUMB_SIDE))),
                                 lambda views: self._next_thumbnail(generation, views, 0), self._failed)
 
     def _next_thumbnail(self, generation: int, views: tuple[np.ndarray, np.ndarray], index: int) -> None:
@@ -220,38 +269,22 @@ class PresetPanel(QWidget):
             return
         self._pending_click = None
         self.status.setText("")
-        self.window.set_lut(lut, f"Preset {self.preset(stem).name}")
+        self.window.apply_preset(self.preset(stem).name, stem, lut)
         self.presetApplied.emit(stem)
 
     def applied_stem(self) -> str | None:
-        """The preset whose LUT for this photo the editor shows now (None: another LUT or none)."""
-        return next((stem for stem, lut in self.luts.items() if lut is self.window.lut), None)
+        """The preset the document applies now (None: no preset step, or it is switched off)."""
+        document = self.window.document
+        step = None if document is None else document.find("preset")
+        return str(step.params["stem"]) if step is not None and step.enabled else None
 
     def _mark_applied(self) -> None:
         """Keep the highlight on the preset actually shown, also after undo, Clear LUT or a .cube import."""
         stem = self.applied_stem()
-        if stem is None:
+        if stem is None or stem not in {p.stem for p in self.presets}:
             self.list.clearSelection()
         else:
             self.list.setCurrentItem(self.item(stem))
-
-    def _strength_moved(self, value: int) -> None:
-        self.strength_label.setText(f"{value}%")
-        self.window.lut_panel.set_strength(value / STRENGTH_STEPS)
-
-    def _window_strength_moved(self, value: int) -> None:
-        self.strength.blockSignals(True)
-        self.strength.setValue(value)
-        self.strength.blockSignals(False)
-        self.strength_label.setText(f"{value}%")
-
-    def _ask_export(self) -> None:
-        if self.window.lut is None:
-            self.window.show_error("Export LUT", "Click a preset first: its LUT for this photo is what is exported.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export this photo's LUT", "preset.cube", "Cube LUT (*.cube)")
-        if path:
-            self.window.export_lut(path)
 
     def open_train_dialog(self) -> None:
         from app.train_dialog import TrainDialog

@@ -16,11 +16,11 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QOpenGLContext, QPainter, QPen, QWheelEvent
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
+from engine.color import mark_clipping
 from engine.gpu.renderer import Compare, Layout, View
 from engine.lut import LUT3D, apply_lut
-from engine.lut.apply import DEFAULT_INTERPOLATION
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ SPLIT_GRAB_PX = 8.0
 DIVIDER_PX = 2.0
 BACKGROUND = (0.16, 0.16, 0.16, 1.0)
 PROXY_LONG_SIDE = 2048
+LABEL_MARGIN = 8
+LABEL_STYLE = "QLabel { color: white; background: rgba(0, 0, 0, 150); padding: 2px 6px; border-radius: 3px; }"
 
 
 @dataclass
@@ -38,7 +40,8 @@ class Grading:
 
     lut: LUT3D | None = None
     strength: float = 1.0
-    interpolation: str = DEFAULT_INTERPOLATION
+    interpolation: str = "tetrahedral"
+    clip_warning: bool = False  # mark clipped highlights and crushed shadows on the "after" side
 
 
 class ViewState:
@@ -51,11 +54,17 @@ class ViewState:
         self.offset = (0.0, 0.0)
         self.fit = True
         self.compare = Compare(divider_width=DIVIDER_PX, background=BACKGROUND)
+        self.compare_enabled = True  # False while there is no edit: nothing to compare, no split line
+
+    @property
+    def shown(self) -> Compare:
+        """The layout drawn now: the chosen one, or the photo alone while there is no edit."""
+        return self.compare if self.compare_enabled else replace(self.compare, layout=Layout.AFTER)
 
     @property
     def pane_size(self) -> tuple[float, float]:
         width, height = self.target_size
-        return (width / 2.0, float(height)) if self.compare.layout == Layout.SIDE_BY_SIDE else (float(width), height)
+        return (width / 2.0, float(height)) if self.shown.layout == Layout.SIDE_BY_SIDE else (float(width), height)
 
     def view(self) -> View:
         if self.fit:
@@ -72,7 +81,7 @@ class ViewState:
     def pane_point(self, x: float, y: float) -> tuple[float, float]:
         """A target point in the coordinates of the pane under it (side by side has two panes)."""
         pane_w, _ = self.pane_size
-        return (x - pane_w if self.compare.layout == Layout.SIDE_BY_SIDE and x >= pane_w else x), y
+        return (x - pane_w if self.shown.layout == Layout.SIDE_BY_SIDE and x >= pane_w else x), y
 
     def zoom(self, factor: float, around: tuple[float, float] | None = None) -> None:
         """Multiply the scale, keeping the photo point under `around` (default: pane centre) in place."""
@@ -99,9 +108,9 @@ class ViewState:
     def split_distance(self, x: float, y: float) -> float | None:
         """Distance of a target point from the draggable split line, None when there is none."""
         width, height = self.target_size
-        if self.compare.layout == Layout.SPLIT_VERTICAL:
+        if self.shown.layout == Layout.SPLIT_VERTICAL:
             return abs(x - self.compare.split * width)
-        if self.compare.layout == Layout.SPLIT_HORIZONTAL:
+        if self.shown.layout == Layout.SPLIT_HORIZONTAL:
             return abs(y - self.compare.split * height)
         return None
 
@@ -120,6 +129,7 @@ class PreviewInteraction:
     state: ViewState
     grading: Grading
     viewChanged: Signal
+    pointerMoved: Signal  # (image x, image y) under the cursor, or None off the photo
 
     def _init_interaction(self) -> None:
         """The state both widgets start with; call from `__init__` after the QWidget is constructed."""
@@ -127,6 +137,40 @@ class PreviewInteraction:
         self.grading = Grading()
         self.setMouseTracking(True)  # type: ignore[attr-defined]
         self.setMinimumSize(200, 150)  # type: ignore[attr-defined]
+        self.labels = {name: QLabel(name, self) for name in ("Before", "After")}  # type: ignore[call-overload]
+        for label in self.labels.values():
+            label.setObjectName(f"label-{label.text().lower()}")
+            label.setStyleSheet(LABEL_STYLE)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            label.adjustSize()
+            label.hide()
+
+    def set_compare_enabled(self, enabled: bool) -> None:
+        """Compare only when there is an edit; without one the photo shows alone, unlabelled."""
+        if enabled != self.state.compare_enabled:
+            self.state.compare_enabled = enabled
+            self.viewChanged.emit()
+            self.update()  # type: ignore[attr-defined]
+
+    def place_labels(self) -> None:
+        """"Before" and "After" in the corner of their part of every compare layout."""
+        layout = self.state.shown.layout
+        width, height = self.width(), self.height()  # type: ignore[attr-defined]
+        before, after = self.labels["Before"], self.labels["After"]
+        m = LABEL_MARGIN
+        places = {  # label -> top-left corner (logical pixels), per layout
+            Layout.AFTER: {after: (m, m)},
+            Layout.BEFORE: {before: (m, m)},
+            Layout.SPLIT_VERTICAL: {before: (m, m), after: (width - after.width() - m, m)},
+            Layout.SPLIT_HORIZONTAL: {before: (m, m), after: (m, height - after.height() - m)},
+            Layout.SIDE_BY_SIDE: {before: (m, m), after: (width // 2 + m, m)},
+        }[layout] if self.state.compare_enabled else {}
+        for label in (before, after):
+            if label in places:
+                label.move(*places[label])
+                label.show()
+            else:
+                label.hide()
 
     def _device(self, point: QPointF) -> tuple[float, float]:
         ratio = self.devicePixelRatioF()  # type: ignore[attr-defined]
@@ -142,8 +186,17 @@ class PreviewInteraction:
         if event.button() == Qt.MouseButton.LeftButton:
             self._begin_drag(event)
 
+    def image_point(self, x: float, y: float) -> tuple[int, int] | None:
+        """The photo pixel under a target point (device pixels), None off the photo."""
+        view = self.state.view()
+        pane_x, pane_y = self.state.pane_point(x, y)
+        column, row = int((pane_x - view.offset[0]) // view.scale), int((pane_y - view.offset[1]) // view.scale)
+        width, height = self.state.image_size
+        return (column, row) if 0 <= column < width and 0 <= row < height else None
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         x, y = self._device(event.position())
+        self.pointerMoved.emit(self.image_point(x, y))
         drag = getattr(self, "_drag", None)
         if drag == "split":
             self.state.move_split(x, y)
@@ -174,6 +227,7 @@ class PreviewInteraction:
     def _sync_target(self) -> None:
         ratio = self.devicePixelRatioF()  # type: ignore[attr-defined]
         self.state.target_size = (max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))  # type: ignore[attr-defined]
+        self.place_labels()
 
 
 class GLPreview(PreviewInteraction, QOpenGLWidget):
@@ -182,12 +236,14 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
     frameRendered = Signal(float)  # milliseconds of the LUT pass
     glFailed = Signal(str)
     viewChanged = Signal()
+    pointerMoved = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._init_interaction()
         self._pixels: np.ndarray | None = None
-        self._photo_dirty = self._lut_dirty = False
+        self._before_pixels: np.ndarray | None = None
+        self._photo_dirty = self._lut_dirty = self._before_dirty = False
         self._renderer = None
         self.failure: str | None = None
         self.renderer_name = ""
@@ -197,6 +253,13 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
         self.state.image_size = (pixels.shape[1], pixels.shape[0])
         self._photo_dirty = True
         self.update()
+
+    def set_before(self, pixels: np.ndarray | None) -> None:
+        """The original to show as "before" when it is not the photo itself (after pixel edits)."""
+        if pixels is not self._before_pixels:
+            self._before_pixels = pixels
+            self._before_dirty = True
+            self.update()
 
     def set_grading(self, grading: Grading) -> None:
         self._lut_dirty = self._lut_dirty or grading.lut is not self.grading.lut
@@ -216,7 +279,7 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
             log.warning("GL preview unavailable: %s", exc)
             self.glFailed.emit(self.failure)
             return
-        self._photo_dirty = self._lut_dirty = True
+        self._photo_dirty = self._lut_dirty = self._before_dirty = True
         self.context().aboutToBeDestroyed.connect(self._release)
 
     def _release(self) -> None:
@@ -246,9 +309,13 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
             if self._lut_dirty:
                 renderer.set_lut(self.grading.lut)
                 self._lut_dirty = False
+            if self._before_dirty:
+                renderer.set_before(self._before_pixels)
+                self._before_dirty = False
             renderer.interpolation = self.grading.interpolation
             renderer.strength = self.grading.strength
-            renderer.draw(self.state.target_size, self.state.view(), self.state.compare, reuse_graded=True)
+            renderer.clip_warning = self.grading.clip_warning
+            renderer.draw(self.state.target_size, self.state.view(), self.state.shown, reuse_graded=True)
             GL.glFinish()
         except Exception as exc:  # a driver error mid-frame (e.g. out of memory): fall back, never crash
             log.exception("GL preview failed")
@@ -264,6 +331,7 @@ class CPUPreview(PreviewInteraction, QWidget):
 
     frameRendered = Signal(float)
     viewChanged = Signal()
+    pointerMoved = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -271,8 +339,15 @@ class CPUPreview(PreviewInteraction, QWidget):
         self._proxy: np.ndarray | None = None
         self._proxy_factor = 1.0
         self._before: QImage | None = None
+        self._original: QImage | None = None  # set_before's image; None: the photo itself
         self._after: QImage | None = None
         self.setAutoFillBackground(False)
+
+    def set_before(self, pixels: np.ndarray | None) -> None:
+        """The original to show as "before" (any size: drawn over the photo's rectangle)."""
+        self._original = None if pixels is None else to_qimage(
+            downscale(pixels, min(1.0, PROXY_LONG_SIDE / max(pixels.shape[:2]))))
+        self.update()
 
     def set_pixels(self, pixels: np.ndarray) -> None:
         height, width = pixels.shape[:2]
@@ -300,22 +375,23 @@ class CPUPreview(PreviewInteraction, QWidget):
             if self._after is None:
                 graded = self._proxy if self.grading.lut is None else apply_lut(
                     self._proxy, self.grading.lut, self.grading.interpolation, self.grading.strength)
-                self._after = to_qimage(graded)
+                self._after = to_qimage(mark_clipping(graded) if self.grading.clip_warning else graded)
             self._paint_layout(painter, width, height)
         painter.end()
         self.frameRendered.emit((time.perf_counter() - start) * 1000.0)
 
     def _paint_layout(self, painter: QPainter, width: int, height: int) -> None:
-        state, compare = self.state, self.state.compare
+        state, compare = self.state, self.state.shown
+        before = self._original or self._before
         split_x, split_y = compare.split * width, compare.split * height
         regions = {  # (clip rect, pane x origin, image) for each part of the layout
             Layout.AFTER: [(QRectF(0, 0, width, height), 0.0, self._after)],
-            Layout.BEFORE: [(QRectF(0, 0, width, height), 0.0, self._before)],
-            Layout.SPLIT_VERTICAL: [(QRectF(0, 0, split_x, height), 0.0, self._before),
+            Layout.BEFORE: [(QRectF(0, 0, width, height), 0.0, before)],
+            Layout.SPLIT_VERTICAL: [(QRectF(0, 0, split_x, height), 0.0, before),
                                     (QRectF(split_x, 0, width - split_x, height), 0.0, self._after)],
-            Layout.SPLIT_HORIZONTAL: [(QRectF(0, 0, width, split_y), 0.0, self._before),
+            Layout.SPLIT_HORIZONTAL: [(QRectF(0, 0, width, split_y), 0.0, before),
                                       (QRectF(0, split_y, width, height - split_y), 0.0, self._after)],
-            Layout.SIDE_BY_SIDE: [(QRectF(0, 0, width / 2, height), 0.0, self._before),
+            Layout.SIDE_BY_SIDE: [(QRectF(0, 0, width / 2, height), 0.0, before),
                                   (QRectF(width / 2, 0, width / 2, height), width / 2, self._after)],
         }[compare.layout]
         view = state.view()

@@ -1,6 +1,11 @@
 """Benchmark: our CPU LUT application against Pillow's ImageFilter.Color3DLUT on a 12-megapixel photo.
 
     python bench/lut_apply.py [--megapixels 12] [--size 33] [--repeat 3]
+    python bench/lut_apply.py --files 24,100 [--cube-size 256]
+
+`--files`: whole-file jobs instead, each in a fresh process: `main.py apply` on an N-megapixel 8-bit PNG
+(decoded, graded in place band by band, encoded) with its peak resident memory and time, and reading an
+N^3 .cube (`--cube-size`, 0 to skip).
 
 Prints one table: wall time (best of --repeat runs, interleaved across engines in one process so a busy
 machine slows all alike), ratio to Pillow (trilinear, its only mode), and the peak resident memory of a
@@ -98,6 +103,50 @@ def child_memory(engine_name: str, megapixels: float, size: int) -> dict:
     return {"peak_mb": rss_mb("VmHWM"), "before_mb": before}
 
 
+def child_file_apply(source: str, lut_path: str, target: str) -> dict:
+    """`main.py apply` in this fresh process: its peak memory covers decoding, grading and encoding."""
+    from engine.cli import main as cli_main
+
+    start = time.perf_counter()
+    status = cli_main(["apply", "--lut", lut_path, source, target])
+    return {"status": status, "seconds": time.perf_counter() - start, "peak_mb": rss_mb("VmHWM")}
+
+
+def child_cube_read(path: str) -> dict:
+    from engine.lut import read_cube
+
+    start = time.perf_counter()
+    read_cube(path)
+    return {"seconds": time.perf_counter() - start, "peak_mb": rss_mb("VmHWM")}
+
+
+def file_jobs(megapixel_list: list[float], cube_size: int) -> None:
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    from engine.lut import LUT3D, write_cube
+
+    folder = Path(tempfile.mkdtemp(prefix="lutlab-bench-"))
+    write_cube(graded_lut(33), folder / "look.cube")
+    print(f"{'job':<34} {'time s':>8} {'peak RSS MB':>11}")
+    for megapixels in megapixel_list:
+        source = folder / f"in{megapixels:g}.png"
+        Image.fromarray(np.rint(photo(megapixels) * 255).astype(np.uint8)).save(source, compress_level=1)
+        result = run_child("file", str(source), str(folder / "look.cube"), str(folder / f"out{megapixels:g}.png"))
+        print(f"{f'apply {megapixels:g} MP 8-bit PNG -> PNG':<34} {result['seconds']:>8.1f} {result['peak_mb']:>11.0f}")
+        source.unlink()
+    if cube_size:
+        rng = np.random.default_rng(0)
+        write_cube(LUT3D(rng.random((cube_size,) * 3 + (3,), dtype=np.float32)), folder / "big.cube")
+        result = run_child("cube", str(folder / "big.cube"))
+        print(f"{f'read a {cube_size}^3 .cube':<34} {result['seconds']:>8.1f} {result['peak_mb']:>11.0f}")
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+
+
 def run_child(*args: str) -> dict:
     return run_json(__file__, "--child", *args)
 
@@ -107,11 +156,20 @@ def main() -> None:
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--size", type=int, default=33, help="LUT size (default 33)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--files", help="comma-separated megapixels: whole-file apply jobs instead")
+    parser.add_argument("--cube-size", type=int, default=256, help="with --files: also read a N^3 .cube")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.files:
+        file_jobs([float(mp) for mp in args.files.split(",")], args.cube_size)
+        return
     if args.child:
         kind, *rest = args.child
-        if kind == "times":
+        if kind == "file":
+            print(json.dumps(child_file_apply(*rest)))
+        elif kind == "cube":
+            print(json.dumps(child_cube_read(*rest)))
+        elif kind == "times":
             print(json.dumps(child_times(float(rest[0]), int(rest[1]), int(rest[2]))))
         else:
             print(json.dumps(child_memory(rest[0], float(rest[1]), int(rest[2]))))

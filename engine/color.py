@@ -36,3 +36,17 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB between two arrays of equal shape."""
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)
+
+
+CLIPPED_HIGHLIGHT = np.float32([1.0, 0.0, 0.0])
+CRUSHED_SHADOW = np.float32([0.0, 0.3, 1.0])
+
+
+def mark_clipping(rgb: np.ndarray) -> np.ndarray:
+    """A copy with clipped pixels marked as the GPU preview marks them: any channel at 8-bit level 255 red,
+    every channel at level 0 blue (the editor's clipping warning, key J)."""
+    top = rgb.max(axis=-1)
+    marked = rgb.copy()
+    marked[top >= 254.5 / 255.0] = CLIPPED_HIGHLIGHT
+    marked[top <= 0.5 / 255.0] = CRUSHED_SHADOW
+    return marked

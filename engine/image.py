@@ -17,11 +17,12 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from engine.errors import InputError
-from engine.fsutil import atomic_path
+from engine.fsutil import atomic_file
 
 DEFAULT_MAX_PIXELS = 120_000_000
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")  # what load_photo reads
@@ -44,8 +45,9 @@ class Photo:
     alpha: np.ndarray | None = None
     bit_depth: int = 8
     exif: bytes | None = None
-    icc: bytes | None = None
+    icc: bytes | None = None  # the profile the pixels are in: sRGB's once converted on load (`engine.icc`)
     path: Path | None = None
+    source_icc: bytes | None = None  # the file's own profile when the pixels were converted from it
 
     def __post_init__(self) -> None:
         pixels = np.asarray(self.pixels, dtype=np.float32)
@@ -74,7 +76,32 @@ class Photo:
         alpha = self.alpha
         if alpha is not None and alpha.shape != pixels.shape[:2]:
             alpha = _resize_bilinear(alpha, pixels.shape[0], pixels.shape[1])
-        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path)
+        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path, self.source_icc)
+
+
+@dataclass(frozen=True, eq=False)
+class RawPhoto:
+    """A photo as decoded, before the float conversion: H x W x 3 (RGB) or 4 (RGBA) samples, upright;
+    uint8 or uint16 (float32 in [0, 1] for float TIFFs). Lets a whole-file job (the `apply` command)
+    grade it in place, tile by tile, at 1-2 bytes per sample instead of 4."""
+
+    values: np.ndarray
+    bit_depth: int = 8
+    exif: bytes | None = None
+    icc: bytes | None = None
+    path: Path | None = None
+    source_icc: bytes | None = None
+
+    @property
+    def peak(self) -> float:
+        """The sample value that means 1.0."""
+        return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(self.values.dtype, 1.0)
+
+    def to_photo(self) -> Photo:
+        scale = np.float32(self.peak)
+        pixels = self.values[:, :, :3].astype(np.float32) / scale
+        alpha = self.values[:, :, 3].astype(np.float32) / scale if self.values.shape[2] == 4 else None
+        return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path, self.source_icc)
 
 
 def sample_photo(name: str = "astronaut") -> Photo:
@@ -94,7 +121,26 @@ def sample_photo(name: str = "astronaut") -> Photo:
 
 def load_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Read a JPEG, PNG, TIFF, WebP or BMP file; raises ImageError naming the file and the reason."""
-    path = Path(path)
+    return read_photo(path, max_pixels=max_pixels).to_photo()
+
+
+def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RawPhoto:
+    """`load_photo` without the float conversion: the decoded samples, upright, RGB or RGBA, in sRGB (an
+    embedded RGB profile is converted from, see `engine.icc`)."""
+    return _to_working_space(_decode(Path(path), max_pixels))
+
+
+def _to_working_space(raw: RawPhoto) -> RawPhoto:
+    from engine import icc
+
+    if not icc.is_rgb_profile(raw.icc) or icc.is_srgb(raw.icc):
+        return raw
+    if not icc.convert_samples(raw.values, raw.peak, raw.icc, icc.srgb_profile()):
+        return raw  # a profile we cannot apply exactly: pixels and tag kept as they are
+    return RawPhoto(raw.values, raw.bit_depth, raw.exif, icc.srgb_profile(), raw.path, source_icc=raw.icc)
+
+
+def _decode(path: Path, max_pixels: int) -> RawPhoto:
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     if not path.is_file():
@@ -152,7 +198,7 @@ def _pillow_metadata(image) -> tuple[bytes | None, bytes | None, int]:
     return exif, icc, orientation
 
 
-def _load_with_pillow(path: Path, max_pixels: int) -> Photo:
+def _load_with_pillow(path: Path, max_pixels: int) -> RawPhoto:
     from PIL import Image
 
     with _open_pillow(path, max_pixels) as image:
@@ -161,13 +207,12 @@ def _load_with_pillow(path: Path, max_pixels: int) -> Photo:
             image.load()  # raises OSError on a truncated file
         exif, icc, orientation = _pillow_metadata(image)
         has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-        data = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
-    pixels = data[:, :, :3].astype(np.float32) / 255.0
-    alpha = data[:, :, 3].astype(np.float32) / 255.0 if has_alpha else None
-    return _make_photo(pixels, alpha, 8, exif, icc, orientation, path)
+        mode = "RGBA" if has_alpha else "RGB"
+        data = np.asarray(image if image.mode == mode else image.convert(mode))
+    return _make_raw(data, 8, exif, icc, orientation, path)
 
 
-def _load_png16(path: Path, max_pixels: int) -> Photo:
+def _load_png16(path: Path, max_pixels: int) -> RawPhoto:
     import cv2
 
     with _open_pillow(path, max_pixels) as image:
@@ -176,14 +221,13 @@ def _load_png16(path: Path, max_pixels: int) -> Photo:
     data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if data is None:
         raise ImageError(f"{path}: damaged or truncated PNG")
-    data = data.astype(np.float32) / 65535.0
     if data.ndim == 2:
-        return _make_photo(np.repeat(data[:, :, None], 3, axis=2), None, 16, exif, icc, orientation, path)
-    alpha = data[:, :, 3] if data.shape[2] == 4 else None
-    return _make_photo(data[:, :, 2::-1], alpha, 16, exif, icc, orientation, path)
+        data = data[:, :, None]
+    order = {1: [0, 0, 0], 2: [0, 0, 0, 1], 3: [2, 1, 0], 4: [2, 1, 0, 3]}[data.shape[2]]  # BGR(A) -> RGB(A)
+    return _make_raw(data[:, :, order], 16, exif, icc, orientation, path)
 
 
-def _load_tiff(path: Path, max_pixels: int) -> Photo:
+def _load_tiff(path: Path, max_pixels: int) -> RawPhoto:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -205,38 +249,33 @@ def _load_tiff(path: Path, max_pixels: int) -> Photo:
         tags = page.tags
         orientation = int(tags[274].value) if 274 in tags else 1
         icc = bytes(tags[ICC_TIFF_TAG].value) if ICC_TIFF_TAG in tags else None
-    values, bit_depth = _to_unit_float(path, data)
+    values, bit_depth = _plain_samples(path, data)
     if photometric == 0:
-        values = 1.0 - values
+        values = (255 if values.dtype == np.uint8 else 65535 if values.dtype == np.uint16 else 1) - values
     if values.ndim == 2:
         values = values[:, :, None]
     channels = values.shape[2]
-    if channels in (1, 2):
-        pixels, alpha = np.repeat(values[:, :, :1], 3, axis=2), (values[:, :, 1] if channels == 2 else None)
-    elif channels in (3, 4):
-        pixels, alpha = values[:, :, :3], (values[:, :, 3] if channels == 4 else None)
-    else:
+    if channels not in (1, 2, 3, 4):
         raise ImageError(f"{path}: unsupported TIFF with {channels} samples per pixel")
-    return _make_photo(pixels, alpha, bit_depth, None, icc, orientation, path)
+    if channels < 3:
+        values = values[:, :, [0, 0, 0, 1][: channels + 2]]  # grey (+ alpha) -> RGB (+ alpha)
+    return _make_raw(values, bit_depth, None, icc, orientation, path)
 
 
-def _to_unit_float(path: Path, data: np.ndarray) -> tuple[np.ndarray, int]:
-    if data.dtype == np.uint8:
-        return data.astype(np.float32) / 255.0, 8
-    if data.dtype == np.uint16:
-        return data.astype(np.float32) / 65535.0, 16
+def _plain_samples(path: Path, data: np.ndarray) -> tuple[np.ndarray, int]:
+    """uint8 and uint16 as they are; bilevel as 0/255; float clipped to [0, 1] (written back as 16 bit)."""
+    if data.dtype in (np.uint8, np.uint16):
+        return data, 8 if data.dtype == np.uint8 else 16
     if data.dtype == np.bool_:
-        return data.astype(np.float32), 8
+        return data.astype(np.uint8) * np.uint8(255), 8
     if data.dtype.kind == "f":
         return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0), 16
     raise ImageError(f"{path}: unsupported sample type {data.dtype}")
 
 
-def _make_photo(pixels, alpha, bit_depth, exif, icc, orientation, path) -> Photo:
-    pixels = np.ascontiguousarray(_orient(pixels, orientation), dtype=np.float32)
-    if alpha is not None:
-        alpha = np.ascontiguousarray(_orient(alpha, orientation), dtype=np.float32)
-    return Photo(pixels, alpha, bit_depth, exif, icc, path)
+def _make_raw(values, bit_depth, exif, icc, orientation, path) -> RawPhoto:
+    # one contiguous, writable array (decoders hand out read-only buffers): graded in place by `apply`
+    return RawPhoto(np.require(_orient(values, orientation), requirements=["C", "W"]), bit_depth, exif, icc, path)
 
 
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -271,31 +310,94 @@ def _resize_bilinear(plane: np.ndarray, height: int, width: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- saving
 
 
-def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95) -> None:
-    """Write a JPEG, PNG or TIFF (format from the suffix) atomically: a failed write leaves nothing behind."""
+PROFILES = ("working", "source")  # export in the working space (sRGB), or back in the file's own profile
+
+
+def fit_long_side(pixels: np.ndarray, long_side: int) -> np.ndarray:
+    """Shrink (area average, never enlarge) so the longer side has `long_side` pixels: export resizing."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    scale = long_side / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.ascontiguousarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
+
+
+def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95,
+               profile: str = "working") -> None:
+    """Write a JPEG, PNG or TIFF (format from the suffix) atomically: a failed write leaves nothing behind.
+    The file is tagged with the profile its pixels are in; `profile="source"` converts them back to the
+    profile the photo was opened in first (when it had one)."""
     path = Path(path)
+    fmt, depth = _output_format(path, photo.bit_depth, bit_depth, quality)
+    channels = photo.pixels if photo.alpha is None or fmt == "JPEG" else np.dstack([photo.pixels, photo.alpha])
+    values = quantize(channels, depth)
+    _write(path, fmt, values, photo.exif, _output_profile(values, photo.icc, photo.source_icc, profile), quality)
+
+
+def save_raw(raw: RawPhoto, path: str | Path, *, quality: int = 95, profile: str = "working") -> None:
+    """Write decoded samples as they are (JPEG: requantized to 8 bits, alpha dropped), atomically; with
+    `profile="source"` they are first converted back to the source profile (in place)."""
+    path = Path(path)
+    fmt, depth = _output_format(path, raw.bit_depth, None, quality)
+    values = raw.values if fmt != "JPEG" or raw.values.shape[2] == 3 else raw.values[:, :, :3]
+    if values.dtype != (np.uint8 if depth == 8 else np.uint16):
+        values = _requantize(values, raw.peak, depth)
+    _write(path, fmt, values, raw.exif, _output_profile(values, raw.icc, raw.source_icc, profile), quality)
+
+
+def _output_profile(values: np.ndarray, icc_now: bytes | None, source: bytes | None, profile: str) -> bytes | None:
+    """The profile to tag the file with, converting `values` (in place) when exporting in the source's."""
+    from engine import icc
+
+    if profile not in PROFILES:
+        raise ImageError(f"unknown output profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if profile == "working" or source is None or icc_now is None:
+        return icc_now
+    peak = 255.0 if values.dtype == np.uint8 else 65535.0
+    return source if icc.convert_samples(values, peak, icc_now, source) else icc_now
+
+
+def quantize(values: np.ndarray, depth: int) -> np.ndarray:
+    """Float samples in [0, 1] as uint8 or uint16 (rounded; NaN as 0)."""
+    peak = 255 if depth == 8 else 65535
+    return np.rint(np.clip(np.nan_to_num(values), 0.0, 1.0) * peak).astype(np.uint8 if depth == 8 else np.uint16)
+
+
+def _requantize(values: np.ndarray, peak: float, depth: int, rows: int = 256) -> np.ndarray:
+    """`quantize(values / peak)` a band of rows at a time (no full-size float copy)."""
+    out = np.empty(values.shape, np.uint8 if depth == 8 else np.uint16)
+    for top in range(0, values.shape[0], rows):
+        out[top : top + rows] = quantize(values[top : top + rows].astype(np.float32) / np.float32(peak), depth)
+    return out
+
+
+def _output_format(path: Path, source_depth: int, bit_depth: int | None, quality: int) -> tuple[str, int]:
     fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"{path}: unsupported output format {path.suffix or '(no suffix)'}; use .jpg, .png or .tif")
-    depth = bit_depth if bit_depth is not None else (8 if fmt == "JPEG" else photo.bit_depth)
+    depth = bit_depth if bit_depth is not None else (8 if fmt == "JPEG" else source_depth)
     if depth not in (8, 16):
         raise ImageError(f"{path}: bit depth must be 8 or 16, got {depth}")
     if fmt == "JPEG" and depth != 8:
         raise ImageError(f"{path}: JPEG holds only 8 bits per channel")
     if not 1 <= quality <= 100:
         raise ImageError(f"{path}: JPEG quality must be 1..100, got {quality}")
-    channels = photo.pixels if photo.alpha is None or fmt == "JPEG" else np.dstack([photo.pixels, photo.alpha])
-    peak = 255 if depth == 8 else 65535
-    values = np.rint(np.clip(np.nan_to_num(channels), 0.0, 1.0) * peak).astype(np.uint8 if depth == 8 else np.uint16)
-    exif = _upright_exif(photo.exif)
+    return fmt, depth
+
+
+def _write(path: Path, fmt: str, values: np.ndarray, exif: bytes | None, icc: bytes | None, quality: int) -> None:
+    exif = _upright_exif(exif)
     try:
-        with atomic_path(path) as tmp:
+        with atomic_file(path) as stream:
             if fmt == "TIFF":
-                _save_tiff(tmp, values, photo.icc)
-            elif fmt == "PNG" and depth == 16:
-                _save_png16(tmp, values, exif, photo.icc)
+                _save_tiff(stream, values, icc)
+            elif fmt == "PNG" and values.dtype == np.uint16:
+                _save_png16(stream, values, exif, icc)
             else:
-                _save_with_pillow(tmp, values, fmt, exif, photo.icc, quality)
+                _save_with_pillow(stream, values, fmt, exif, icc, quality)
     except ImageError:
         raise
     except OSError as exc:
@@ -318,7 +420,7 @@ def _upright_exif(exif: bytes | None) -> bytes | None:
         return None
 
 
-def _save_with_pillow(tmp: Path, values: np.ndarray, fmt: str, exif, icc, quality: int) -> None:
+def _save_with_pillow(stream: BinaryIO, values: np.ndarray, fmt: str, exif, icc, quality: int) -> None:
     from PIL import Image
 
     image = Image.fromarray(values, "RGBA" if values.shape[2] == 4 else "RGB")
@@ -327,22 +429,22 @@ def _save_with_pillow(tmp: Path, values: np.ndarray, fmt: str, exif, icc, qualit
         options["exif"] = exif
     if fmt == "JPEG":
         options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
-    image.save(tmp, format=fmt, **options)
+    image.save(stream, format=fmt, **options)
 
 
-def _save_png16(tmp: Path, values: np.ndarray, exif: bytes | None, icc: bytes | None) -> None:
+def _save_png16(stream: BinaryIO, values: np.ndarray, exif: bytes | None, icc: bytes | None) -> None:
     import cv2
 
     bgr = values[:, :, [2, 1, 0, 3]] if values.shape[2] == 4 else values[:, :, ::-1]
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr))
     if not ok:
-        raise ImageError(f"{tmp}: PNG encoder failed")
+        raise ImageError("PNG encoder failed")
     chunks = []
     if icc:
         chunks.append((b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
     if exif:
         chunks.append((b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
-    tmp.write_bytes(_png_insert_chunks(encoded.tobytes(), chunks))
+    stream.write(_png_insert_chunks(encoded.tobytes(), chunks))
 
 
 def _png_insert_chunks(png: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:
@@ -353,12 +455,12 @@ def _png_insert_chunks(png: bytes, chunks: list[tuple[bytes, bytes]]) -> bytes:
     return png[:33] + extra + png[33:]
 
 
-def _save_tiff(tmp: Path, values: np.ndarray, icc: bytes | None) -> None:
+def _save_tiff(stream: BinaryIO, values: np.ndarray, icc: bytes | None) -> None:
     import tifffile
 
     extratags = [(ICC_TIFF_TAG, 7, len(icc), icc, True)] if icc else []
     tifffile.imwrite(
-        tmp,
+        stream,
         values,
         photometric="rgb",
         extrasamples=("unassalpha",) if values.shape[2] == 4 else None,

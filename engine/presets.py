@@ -9,12 +9,11 @@ refused because its first bytes are not a safetensors header.
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import modelfile
 from engine.errors import InputError
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
@@ -22,7 +21,23 @@ PRESET_FORMAT = "lutlab-preset"
 LOOK_KIND = "adaptive-look"  # a base adaptive preset followed by a static LUT (see engine.adaptive.infer)
 SUPPORTED_KINDS = ("adaptive-lut", LOOK_KIND)
 MAX_HEADER_BYTES = 16 << 20
-SAFETENSORS_DTYPES = {"F16", "BF16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"}
+# What the listing, the editor and `engine.adaptive.model.ModelConfig` rely on, checked before use.
+PRESET_FIELDS = {
+    "name": modelfile.text(200),
+    "model": modelfile.mapping({
+        "n_luts": modelfile.integer(1, 64),
+        "lut_size": modelfile.integer(2, 65),
+        "compressed": modelfile.boolean(),
+        "rank_strong": modelfile.integer(1, 256),
+        "rank_weak": modelfile.integer(1, 256),
+        "predictor_size": modelfile.integer(32, 1024),
+    }),
+}
+OPTIONAL_PRESET_FIELDS = {
+    "description": modelfile.text(2000),
+    "metrics": modelfile.mapping(),
+    "version": modelfile.integer(0, 1000),
+}
 
 
 class PresetError(InputError):
@@ -50,49 +65,18 @@ def user_presets_dir() -> Path:
 
 def check_safetensors(path: Path) -> dict:
     """Parse and sanity-check a safetensors header (8-byte little-endian length + JSON); returns it."""
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as stream:
-            head = stream.read(8)
-            if len(head) < 8:
-                raise PresetError(f"{path}: not a safetensors file (only {len(head)} bytes)")
-            (length,) = struct.unpack("<Q", head)
-            if not 2 <= length <= min(MAX_HEADER_BYTES, size - 8):
-                raise PresetError(f"{path}: not a safetensors file (bad header length {length})")
-            raw = stream.read(length)
-    except OSError as exc:
-        raise PresetError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PresetError(f"{path}: not a safetensors file (header is not JSON)") from exc
-    if not isinstance(header, dict):
-        raise PresetError(f"{path}: not a safetensors file (header is not an object)")
-    data_size = size - 8 - length
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        if not (isinstance(entry, dict) and entry.get("dtype") in SAFETENSORS_DTYPES
-                and isinstance(entry.get("shape"), list) and isinstance(entry.get("data_offsets"), list)
-                and len(entry["data_offsets"]) == 2 and 0 <= entry["data_offsets"][0] <= entry["data_offsets"][1]
-                <= data_size):
-            raise PresetError(f"{path}: tensor {key!r} has a malformed header entry")
-    return header
+    return modelfile.check_safetensors(path, PresetError, max_header_bytes=MAX_HEADER_BYTES)
 
 
 def read_preset(json_path: Path, shipped: bool = False) -> Preset:
     """Read STEM.json, check it describes a supported preset and that STEM.safetensors is one."""
     json_path = Path(json_path)
-    try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PresetError(f"{json_path}: cannot read ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PresetError(f"{json_path}: not a preset description (invalid JSON: {exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != PRESET_FORMAT:
+    meta = modelfile.read_json(json_path, PresetError)
+    if meta.get("format") != PRESET_FORMAT:
         raise PresetError(f"{json_path}: not a LUTLab preset (missing \"format\": \"{PRESET_FORMAT}\")")
     if meta.get("kind") not in SUPPORTED_KINDS or not isinstance(meta.get("name"), str):
-        raise PresetError(f"{json_path}: unsupported preset kind {meta.get('kind')!r} or missing name")
+        raise PresetError(f"{json_path}: unsupported preset kind {modelfile.show(meta.get('kind'))} or missing name")
+    modelfile.check_fields(meta, json_path, PresetError, required=PRESET_FIELDS, optional=OPTIONAL_PRESET_FIELDS)
     weights = json_path.with_suffix(".safetensors")
     if not weights.is_file():
         raise PresetError(f"{json_path}: its weights file {weights.name} is missing")
@@ -108,7 +92,7 @@ def scan(folder: Path, shipped: bool) -> tuple[list[Preset], list[str]]:
     for json_path in sorted(folder.glob("*.json")):
         try:
             presets.append(read_preset(json_path, shipped))
-        except PresetError as exc:
+        except InputError as exc:  # one bad file is reported and skipped; the others still load
             problems.append(str(exc))
     return presets, problems
 
@@ -133,3 +117,55 @@ def find_preset(name: str) -> Preset:
         names = ", ".join(p.name for p in presets) or "none"
         raise PresetError(f"no preset named {name!r} (available: {names})")
     return sorted(matches, key=lambda p: p.shipped)[0]
+
+
+# ---------------------------------------------------------------------------------------------- user presets
+
+
+def _require_user(preset: Preset, action: str) -> None:
+    if preset.shipped:
+        raise PresetError(f"{preset.name} ships with LUTLab and cannot be {action}")
+
+
+def rename_user_preset(preset: Preset, name: str) -> Preset:
+    """Give a user preset a new display name (its files keep their stem); the JSON is rewritten atomically."""
+    import json
+
+    from engine.fsutil import atomic_path
+
+    _require_user(preset, "renamed")
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise PresetError("a preset name must have 1 to 200 characters")
+    meta = dict(preset.meta, name=name)
+    with atomic_path(preset.json_path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return read_preset(preset.json_path)
+
+
+def delete_user_preset(preset: Preset) -> None:
+    """Remove a user preset's two files (the weights first: a half-deleted preset is not listed)."""
+    _require_user(preset, "deleted")
+    preset.weights_path.unlink(missing_ok=True)
+    preset.json_path.unlink(missing_ok=True)
+
+
+def import_preset(json_path: Path) -> Preset:
+    """Copy a preset (STEM.json + STEM.safetensors, checked first) into the user's folder under a stem no other
+    preset has (stems identify presets in the editor and in sidecars)."""
+    import shutil
+
+    from engine.fsutil import atomic_path
+
+    source = read_preset(Path(json_path))
+    folder = user_presets_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = {preset.stem for preset in list_presets()}  # shipped stems too: a stem names one preset
+    stem, number = source.stem, 1
+    while stem in taken or (folder / f"{stem}.json").exists() or (folder / f"{stem}.safetensors").exists():
+        number += 1
+        stem = f"{source.stem}-{number}"
+    for src, suffix in ((source.weights_path, ".safetensors"), (source.json_path, ".json")):  # JSON last
+        with atomic_path(folder / f"{stem}{suffix}") as tmp:
+            shutil.copyfile(src, tmp)
+    return read_preset(folder / f"{stem}.json")

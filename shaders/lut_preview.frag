@@ -5,12 +5,21 @@
 uniform sampler2D u_photo;        // one tile of the photo; texture row 0 is the tile's top row
 uniform vec4 u_tile;              // tile rectangle in image pixels: x, y, width, height
 uniform vec2 u_image_size;        // whole photo in pixels
+uniform sampler2D u_before;       // the original photo when it differs from the photo (stretched over it)
+uniform bool u_has_before;        // false: "before" is the photo itself, ungraded
 
 uniform sampler3D u_lut;          // width = red, height = green, depth = blue
 uniform int u_lut_size;
 uniform vec3 u_domain_min;
 uniform vec3 u_domain_max;
 uniform float u_strength;         // 0 original, 1 full LUT
+uniform bool u_clip_warning;      // mark clipped "after" pixels: highlights red, shadows blue
+#if SHAPER
+uniform sampler2D u_shaper;       // the 1D shaper's entries (RGB), SHAPER_ROW to a texture row
+uniform int u_shaper_size;
+uniform vec3 u_shaper_min;
+uniform vec3 u_shaper_max;
+#endif
 
 uniform vec2 u_target_size;       // framebuffer size in pixels
 uniform bool u_rows_down;         // true: framebuffer row 0 is the top row (off-screen read-back order)
@@ -31,8 +40,36 @@ const int SIDE_BY_SIDE = 3;
 const int BEFORE = 4;
 
 // The renderer prepends `#define INTERPOLATION n` (0 none, 1 hardware trilinear, 2 tetrahedral, 3 read
-// from the split cache, a texture holding this very frame graded, while only the split moves) and
-// `#define EXPORT 0|1`: one program per mode, so a software rasterizer never pays for unused branches.
+// from the split cache, a texture holding this very frame graded, while only the split moves),
+// `#define EXPORT 0|1` and `#define SHAPER 0|1` (a 1D shaper before the 3D lookup): one program per
+// mode, so a software rasterizer never pays for unused branches.
+
+#if SHAPER
+const int SHAPER_ROW = 1024;
+
+float shaper_entry(int index, int channel) {
+    return texelFetch(u_shaper, ivec2(index % SHAPER_ROW, index / SHAPER_ROW), 0)[channel];
+}
+
+// Per channel: linear between the two entries around the input, clamped to the shaper's domain
+// (the arithmetic of LUT1D.apply on the CPU).
+vec3 shaped(vec3 rgb) {
+    float top = float(u_shaper_size - 1);
+    vec3 pos = clamp((rgb - u_shaper_min) * (top / (u_shaper_max - u_shaper_min)), 0.0, top);
+    vec3 base = min(floor(pos), vec3(top - 1.0));
+    vec3 f = pos - base;
+    vec3 result;
+    for (int c = 0; c < 3; ++c) {
+        float low = shaper_entry(int(base[c]), c);
+        result[c] = low + f[c] * (shaper_entry(int(base[c]) + 1, c) - low);
+    }
+    return result;
+}
+#else
+vec3 shaped(vec3 rgb) {
+    return rgb;
+}
+#endif
 
 #if INTERPOLATION == 2
 vec3 fetch(ivec3 corner) {
@@ -70,7 +107,7 @@ vec3 graded(vec3 rgb) {
 #elif INTERPOLATION == 3
     return texelFetch(u_graded, ivec2(gl_FragCoord.xy), 0).rgb;
 #else
-    vec3 unit = clamp((rgb - u_domain_min) / (u_domain_max - u_domain_min), 0.0, 1.0);
+    vec3 unit = clamp((shaped(rgb) - u_domain_min) / (u_domain_max - u_domain_min), 0.0, 1.0);
 #if INTERPOLATION == 2
     vec3 looked_up = tetrahedral(unit);
 #else
@@ -118,6 +155,17 @@ void main() {
         discard;
     }
     vec3 rgb = texture(u_photo, in_tile / u_tile.zw).rgb;
-    frag_color = vec4(before ? rgb : graded(rgb), 1.0);
+    vec3 original = rgb;
+    if (u_has_before) {  // a uniform branch: every pixel takes it, so mipmap derivatives stay defined
+        original = texture(u_before, image / u_image_size).rgb;
+    }
+    vec3 after = graded(rgb);
+#if INTERPOLATION != 3
+    if (u_clip_warning) {  // an 8-bit display level 255 in any channel / 0 in every channel (the split cache
+        float top = max(after.r, max(after.g, after.b));  // already holds the marked frame)
+        after = top >= 254.5 / 255.0 ? vec3(1.0, 0.0, 0.0) : (top <= 0.5 / 255.0 ? vec3(0.0, 0.3, 1.0) : after);
+    }
+#endif
+    frag_color = vec4(before ? original : after, 1.0);
 }
 #endif

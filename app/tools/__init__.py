@@ -10,12 +10,13 @@ import importlib
 import logging
 import pkgutil
 import traceback
-from typing import Any
+
+from app.editor_api import Editor
 
 log = logging.getLogger(__name__)
 
 
-def install_tools(window: Any) -> list[str]:
+def install_tools(window: Editor) -> list[str]:
     """Install every plug-in module in this package (alphabetical); returns the names installed."""
     installed = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from app.editor_api import Editor
 
 
-def install(window: Any) -> None:
+def install(window: Editor) -> None:
     from app.preset_panel import PresetPanel
 
     panel = PresetPanel(window)

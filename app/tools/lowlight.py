@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 
+from app.editor_api import Editor
 from engine.image import Photo
 
 UNDO_TEXT = "Enhance low light"
@@ -19,7 +20,7 @@ UNDO_TEXT = "Enhance low light"
 class LowLightTool(QObject):
     """The action and its flow; `dialog` and `job` are kept for inspection (tests, status)."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Editor) -> None:
         super().__init__(window)
         self.setObjectName("lowlight-tool")
         self.window = window
@@ -57,8 +58,10 @@ class LowLightTool(QObject):
                              progress=progress, cancel=cancel)
             return photo.with_pixels(pixels)
 
-        self.job = self.window.run_job(UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT))
+        params = {"gamma": gamma, "exposure": exposure, "strength": strength}
+        self.job = self.window.run_job(
+            UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT, "lowlight", params))
 
 
-def install(window: Any) -> None:
+def install(window: Editor) -> None:
     LowLightTool(window)

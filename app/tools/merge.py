@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from app.editor_api import Editor
 from app.main_window import PHOTO_FILTER
 from app.merge_dialog import MergeDialog
 from engine.fusion.merge import load_bracket
@@ -16,14 +16,14 @@ from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn
 
 
-def install(window: Any) -> None:
+def install(window: Editor) -> None:
     action = window.menu("File").addAction("&Merge Brackets…")
     action.setObjectName("merge-brackets")
     action.triggered.connect(lambda checked=False: ask_for_bracket(window))
     window.on_photos_dropped(lambda paths: open_bracket(window, paths))
 
 
-def ask_for_bracket(window: Any) -> None:
+def ask_for_bracket(window: Editor) -> None:
     paths, _ = QFileDialog.getOpenFileNames(
         window, "Merge brackets: choose 2 to 9 exposures", str(window.settings.value("last_dir", "")), PHOTO_FILTER
     )
@@ -31,7 +31,7 @@ def ask_for_bracket(window: Any) -> None:
         open_bracket(window, paths)
 
 
-def open_bracket(window: Any, paths: Sequence[str | Path]) -> None:
+def open_bracket(window: Editor, paths: Sequence[str | Path]) -> None:
     """Read the frames as a job (errors name the file), then show the merge dialog."""
     paths = [str(p) for p in paths]
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt
 
+from app.editor_api import Editor
 from app.upscale_dialog import UpscaleDialog, upscale_job
 from engine.errors import InputError
 from engine.sr.infer import MAX_OUTPUT_PIXELS, check_output_size
 
 
-def install(window: Any) -> None:
+def install(window: Editor) -> None:
     menu = window.menu("Image")
     for scale in (2, 4):
         action = menu.addAction(f"Upscale ×{scale}…")
@@ -19,7 +18,7 @@ def install(window: Any) -> None:
         action.triggered.connect(lambda checked=False, scale=scale: ask_upscale(window, scale))
 
 
-def ask_upscale(window: Any, scale: int) -> UpscaleDialog | None:
+def ask_upscale(window: Editor, scale: int) -> UpscaleDialog | None:
     """Show the upscale dialog for the open photo; OK starts the job."""
     if window.photo is None:
         window.show_error("Upscale", "Open a photo first.")
@@ -32,7 +31,7 @@ def ask_upscale(window: Any, scale: int) -> UpscaleDialog | None:
     return dialog
 
 
-def start_upscale(window: Any, scale: int, name: str, path, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
+def start_upscale(window: Editor, scale: int, name: str, path, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
     """Upscale the open photo with the table at `path` as a job; the result replaces it (undoable)."""
     photo = window.photo
     try:
@@ -41,6 +40,5 @@ def start_upscale(window: Any, scale: int, name: str, path, max_pixels: int = MA
         window.show_error("Upscale", str(exc))
         return
     description = f"Upscale ×{scale} ({name})"
-    window.run_job(
-        description, upscale_job(photo, path, max_pixels), lambda result: window.replace_photo(result, description)
-    )
+    window.run_job(description, upscale_job(photo, path, max_pixels),
+                   lambda result: window.replace_photo(result, description, "upscale", {"scale": scale, "model": name}))

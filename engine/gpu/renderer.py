@@ -23,6 +23,7 @@ from engine.lut.apply import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interp
 from engine.lut.lut3d import LUT3D
 
 SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+SHAPER_ROW = 1024  # shaper entries per texture row (as the shader's SHAPER_ROW); 65536 entries = 64 rows
 
 
 class Layout(IntEnum):
@@ -120,13 +121,15 @@ class LutRenderer:
             raise GLUnavailable(f"OpenGL 3.3 core is needed, the context offers {major}.{minor}")
         limit = int(GL.glGetIntegerv(GL.GL_MAX_TEXTURE_SIZE))
         self.max_texture_size = min(limit, max_texture_size or limit)
-        self._programs: dict[tuple[int, bool], tuple[int, dict[str, int]]] = {}
+        self._programs: dict[tuple[int, bool, bool], tuple[int, dict[str, int]]] = {}
         self._program(0)  # compile now, so a broken driver fails here and not mid-frame
         self._vao = GL.glGenVertexArrays(1)
         self._tiles: list[_Tile] = []
         self._image_size = (0, 0)
         self._lut_texture = 0
+        self._shaper_texture = 0  # the LUT's 1D shaper, SHAPER_ROW entries per texture row
         self._lut: LUT3D | None = None
+        self._before_texture = 0  # a separate "before" photo (the source, when pixel edits changed it)
         self._mipmapped = False
         self._fbo = 0
         self._fbo_color = 0
@@ -135,6 +138,7 @@ class LutRenderer:
         self._cache = _GradedCache()
         self.interpolation = DEFAULT_INTERPOLATION
         self.strength = 1.0
+        self.clip_warning = False  # preview only: mark clipped highlights red and crushed shadows blue
 
     # ----------------------------------------------------------------------------------- uploads
     @property
@@ -185,6 +189,33 @@ class LutRenderer:
         self._image_size = (width, height)
         self._version += 1
 
+    def set_before(self, pixels: np.ndarray | None) -> None:
+        """Show `pixels` (any size: stretched over the photo) as "before" instead of the photo itself.
+
+        Why: after an upscale, low-light rescue or merge the source differs from the photo being graded;
+        before/after must compare with the original. At most `max_texture_size` a side (it is only looked at).
+        """
+        self._version += 1
+        if pixels is None:
+            if self._before_texture:
+                GL.glDeleteTextures([self._before_texture])
+            self._before_texture = 0
+            return
+        pixels = _as_rgb_float(pixels)
+        step = -(-max(pixels.shape[:2]) // self.max_texture_size)
+        pixels = np.ascontiguousarray(pixels[::step, ::step])
+        if not self._before_texture:
+            self._before_texture = int(GL.glGenTextures(1))
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._before_texture)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+        GL_1_0.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, pixels.shape[1], pixels.shape[0], 0, GL.GL_RGB,
+                            GL.GL_FLOAT, _ptr(pixels))
+        for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, wrap, GL.GL_CLAMP_TO_EDGE)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_LINEAR)
+        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+        GL.glGenerateMipmap(GL.GL_TEXTURE_2D)
+
     def set_lut(self, lut: LUT3D | None) -> None:
         """Upload a LUT as a 32-bit float 3D texture (clamp to edge, linear); None shows the photo as is.
 
@@ -207,15 +238,32 @@ class LutRenderer:
             GL.glTexParameteri(GL.GL_TEXTURE_3D, wrap, GL.GL_CLAMP_TO_EDGE)
         GL.glTexParameteri(GL.GL_TEXTURE_3D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
         GL.glTexParameteri(GL.GL_TEXTURE_3D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+        if lut.shaper is not None:
+            self._upload_shaper(lut.shaper.table)
+
+    def _upload_shaper(self, table: np.ndarray) -> None:
+        """The shaper's (M, 3) entries as an RGB32F texture read with texelFetch, rows of SHAPER_ROW."""
+        rows = -(-len(table) // SHAPER_ROW)
+        texels = np.zeros((rows * SHAPER_ROW, 3), np.float32)
+        texels[: len(table)] = table
+        width = SHAPER_ROW if rows > 1 else len(table)
+        if not self._shaper_texture:
+            self._shaper_texture = int(GL.glGenTextures(1))
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._shaper_texture)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+        GL_1_0.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, width, rows, 0, GL.GL_RGB, GL.GL_FLOAT,
+                            _ptr(np.ascontiguousarray(texels[: width * rows])))
+        for option in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, option, GL.GL_NEAREST)
 
     # ----------------------------------------------------------------------------------- drawing
-    def _program(self, mode: int, export: bool = False) -> tuple[int, dict[str, int]]:
+    def _program(self, mode: int, export: bool = False, shaper: bool = False) -> tuple[int, dict[str, int]]:
         """The program for an interpolation mode (0 no LUT, 1 trilinear, 2 tetrahedral, 3 graded pixels
-        from the split cache), compiled once."""
-        key = (mode, export)
+        from the split cache), with or without a 1D shaper stage, compiled once."""
+        key = (mode, export, shaper)
         if key not in self._programs:
-            program = _link(_shader_source("fullscreen.vert", {}),
-                            _shader_source("lut_preview.frag", {"INTERPOLATION": mode, "EXPORT": int(export)}))
+            defines = {"INTERPOLATION": mode, "EXPORT": int(export), "SHAPER": int(shaper)}
+            program = _link(_shader_source("fullscreen.vert", {}), _shader_source("lut_preview.frag", defines))
             self._programs[key] = (program, {})
         return self._programs[key]
 
@@ -225,7 +273,8 @@ class LutRenderer:
         check_interpolation(self.interpolation)
         lut = self._lut
         mode = 0 if lut is None else 3 if cached else 1 + INTERPOLATIONS.index(self.interpolation)
-        program, locations = self._program(mode, export)
+        shaper = lut.shaper if lut is not None and mode in (1, 2) else None
+        program, locations = self._program(mode, export, shaper is not None)
 
         def u(name: str) -> int:
             if name not in locations:
@@ -240,6 +289,11 @@ class LutRenderer:
         GL.glUniform1i(u("u_photo"), 0)
         GL.glUniform1i(u("u_lut"), 1)
         GL.glUniform1i(u("u_graded"), 2)
+        GL.glUniform1i(u("u_before"), 3)
+        GL.glUniform1i(u("u_has_before"), int(bool(self._before_texture)))
+        if self._before_texture:
+            GL.glActiveTexture(GL.GL_TEXTURE3)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self._before_texture)
         if cached:
             GL.glActiveTexture(GL.GL_TEXTURE2)
             GL.glBindTexture(GL.GL_TEXTURE_2D, self._cache.texture)
@@ -249,7 +303,15 @@ class LutRenderer:
             GL.glUniform1i(u("u_lut_size"), lut.size)
             GL.glUniform3f(u("u_domain_min"), *map(float, lut.domain_min))
             GL.glUniform3f(u("u_domain_max"), *map(float, lut.domain_max))
+        if shaper is not None:
+            GL.glActiveTexture(GL.GL_TEXTURE4)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, self._shaper_texture)
+            GL.glUniform1i(u("u_shaper"), 4)
+            GL.glUniform1i(u("u_shaper_size"), shaper.size)
+            GL.glUniform3f(u("u_shaper_min"), *map(float, shaper.domain_min))
+            GL.glUniform3f(u("u_shaper_max"), *map(float, shaper.domain_max))
         GL.glUniform1f(u("u_strength"), float(self.strength))
+        GL.glUniform1i(u("u_clip_warning"), int(self.clip_warning))
         GL.glActiveTexture(GL.GL_TEXTURE0)
         return u
 
@@ -262,7 +324,8 @@ class LutRenderer:
         """
         split_layout = compare.layout in (Layout.SPLIT_VERTICAL, Layout.SPLIT_HORIZONTAL)
         if reuse_graded and split_layout and self._lut is not None:
-            key = (target_size, view, rows_down, compare.layout, self._version, self.interpolation, self.strength)
+            key = (target_size, view, rows_down, compare.layout, self._version, self.interpolation, self.strength,
+                   self.clip_warning)
             if self._cache.key != key:
                 previous = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
                 self._cache.bind(*target_size)
@@ -374,8 +437,11 @@ class LutRenderer:
     def release(self) -> None:
         """Delete every GL object; call with the renderer's context current."""
         self._delete_tiles()
+        self.set_before(None)
         if self._lut_texture:
             GL.glDeleteTextures([self._lut_texture])
+        if self._shaper_texture:
+            GL.glDeleteTextures([self._shaper_texture])
         if self._fbo:
             GL.glDeleteFramebuffers(1, [self._fbo])
             GL.glDeleteRenderbuffers(1, [self._fbo_color])
@@ -383,7 +449,7 @@ class LutRenderer:
         for program, _ in self._programs.values():
             GL.glDeleteProgram(program)
         self._programs = {}
-        self._lut_texture = self._fbo = self._fbo_color = 0
+        self._lut_texture = self._shaper_texture = self._fbo = self._fbo_color = 0
         self._cache.release()
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine import modelfile
 from engine.errors import InputError
 from engine.fsutil import atomic_path
 
@@ -186,7 +187,8 @@ def load_model(path: str | Path) -> tuple[PairLIE, ModelInfo]:
     if not meta_path.is_file():
         raise ModelFileError(f"{meta_path}: JSON sidecar of {path.name} not found")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = modelfile.read_json(meta_path, ModelFileError,
+                                   optional={"channels": modelfile.integer(1, 256), "metrics": modelfile.mapping()})
         info = ModelInfo(**meta)
     except (json.JSONDecodeError, TypeError) as exc:
         raise ModelFileError(f"{meta_path}: not a low-light model description ({exc})") from exc
@@ -196,7 +198,9 @@ def load_model(path: str | Path) -> tuple[PairLIE, ModelInfo]:
         raise ModelFileError(f"{meta_path}: low-light model version {info.version}, this LUTLab reads {VERSION}")
     model = PairLIE(info.channels)
     try:
+        modelfile.check_safetensors(path, ModelFileError)
         state = load_file(str(path))
+        modelfile.check_finite(state, path, ModelFileError)  # all-NaN weights would give black photos
         model.load_state_dict(state)
     except (SafetensorError, RuntimeError, OSError) as exc:
         raise ModelFileError(f"{path}: weights do not fit a {info.channels}-channel PairLIE ({exc})") from exc

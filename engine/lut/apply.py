@@ -1,7 +1,7 @@
 """CPU application of a LUT3D: trilinear and tetrahedral interpolation, vectorised, tiled and threaded.
 
 Both interpolations reproduce any LUT that is affine in RGB exactly (up to float rounding), which is
-what the tests assert.
+what the tests assert. A LUT with a 1D shaper runs the shaper on each chunk first (`LUT1D.apply`).
 
 Speed comes from the memory layout, not from cleverness in the arithmetic:
 - the table is split into one contiguous float32 plane per output channel, so every corner fetch is a
@@ -56,7 +56,7 @@ def apply_lut(
     def run(start: int) -> None:
         check(cancel)
         source, target = flat[start : start + CHUNK_PIXELS], out[start : start + CHUNK_PIXELS]
-        sample(source, target)
+        sample(source if lut.shaper is None else lut.shaper.apply(source), target)
         if strength != 1.0:
             target -= source
             target *= weight
@@ -69,13 +69,42 @@ def apply_lut(
     return out.reshape(pixels.shape)
 
 
+def apply_lut_in_place(
+    samples: np.ndarray,
+    peak: float,
+    lut: LUT3D,
+    interpolation: str = "trilinear",
+    strength: float = 1.0,
+    *,
+    band_pixels: int = 1 << 20,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> None:
+    """Grade decoded samples (H x W x 3|4, uint8/uint16, or float with `peak` 1) in place, a band of rows
+    at a time: memory is the photo at its own bit depth plus one band in float32. The result equals
+    quantizing `apply_lut(samples / peak)` (alpha, a 4th channel, is left alone)."""
+    from engine.image import quantize
+
+    if samples.ndim != 3 or samples.shape[2] not in (3, 4):
+        raise InputError(f"expected H x W x 3 or 4 samples, got shape {samples.shape}")
+    rows = max(1, band_pixels // max(samples.shape[1], 1))
+    tops = range(0, samples.shape[0], rows)
+    for done, top in enumerate(tops, start=1):
+        band = samples[top : top + rows, :, :3]
+        pixels = band.astype(np.float32) / np.float32(peak)
+        graded = apply_lut(pixels, lut, interpolation, strength, cancel=cancel)
+        band[...] = graded if samples.dtype.kind == "f" else quantize(graded, 8 if samples.dtype == np.uint8 else 16)
+        progress(done / len(tops), "applying LUT")
+
+
 def apply_lut_to_values(lut: LUT3D, values: np.ndarray, interpolation: str = "tetrahedral") -> np.ndarray:
     """Look up an array of RGB triples (..., 3) in `lut`; returns a new float32 array of the same shape."""
     sample = _sampler(lut, interpolation)
     flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1, 3)
     out = np.empty_like(flat)
     for start in range(0, flat.shape[0], CHUNK_PIXELS):
-        sample(flat[start : start + CHUNK_PIXELS], out[start : start + CHUNK_PIXELS])
+        chunk = flat[start : start + CHUNK_PIXELS]
+        sample(chunk if lut.shaper is None else lut.shaper.apply(chunk), out[start : start + CHUNK_PIXELS])
     return out.reshape(np.shape(values))
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from engine import modelfile
 from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.image import Photo
@@ -175,9 +176,10 @@ def load_table(path: Path) -> SRTable:
     path = Path(path)
     sidecar = path.with_suffix(".json")
     try:
-        meta = json.loads(sidecar.read_text())
+        meta = modelfile.read_json(sidecar, ModelFileError,
+                                   required={"kind": modelfile.text(40), "scale": modelfile.integer(1, 16)})
         kind, scale = str(meta["kind"]), int(meta["scale"])
-        with np.load(path, allow_pickle=False) as data:
+        with modelfile.NpzArrays(path, ModelFileError) as data:  # members checked before decompressing
             delta = data["delta"]
             refinement = _load_refinement(data, meta, scale) if "refinement" in meta else None
         if kind not in ROWS or delta.dtype != np.int8 or delta.ndim != 2 or delta.shape[0] != ROWS[kind]:
@@ -404,8 +406,8 @@ def available_models(scale: int) -> list[tuple[str, Path]]:
     folder = user_models_dir()
     for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
         try:
-            meta = json.loads(path.with_suffix(".json").read_text())
-        except (OSError, ValueError):
+            meta = modelfile.read_json(path.with_suffix(".json"))
+        except InputError:  # a broken user table is left out of the list
             continue
         if isinstance(meta, dict) and meta.get("scale") == scale:
             models.append((path.stem, path))

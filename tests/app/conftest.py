@@ -46,7 +46,8 @@ def make_window(qtbot, settings) -> Iterator:
 
     def make(preview: str = "gpu") -> MainWindow:
         window = MainWindow(settings=settings, preview=preview)
-        qtbot.addWidget(window)
+        # closing at teardown must not stop at the "unsaved edits" question (tests that want it ask for it)
+        qtbot.addWidget(window, before_close_func=lambda w: w.document is not None and w.document.mark_saved())
         window.resize(1100, 700)
         window.show()
         qtbot.waitExposed(window)

@@ -53,14 +53,16 @@ def test_panel_thumbnails_click_strength_and_export(tmp_path, editor, qtbot):
         qtbot.mouseClick(panel.list.viewport(), _left(), pos=rect.center())
     expected = predict_lut(load_model(find_preset("Panel Test")), editor.photo.pixels)
     np.testing.assert_allclose(editor.lut.table, expected.table, atol=1e-6)
-    assert editor.lut.title == "Panel Test (adaptive)"
+    assert editor.lut.title == "Preset Panel Test"
 
-    panel.strength.setValue(40)
+    editor.lut_panel.strength.setValue(40)  # the one strength slider
     assert editor.strength == pytest.approx(0.4)
     assert editor.export_lut(tmp_path / "photo.cube")
     np.testing.assert_allclose(read_cube(tmp_path / "photo.cube").table, expected.blended(0.4).table, atol=1e-5)
 
-    editor.undo_stack.undo()
+    editor.document.undo()
+    assert editor.document.undo_text == "Preset Panel Test" and editor.strength == 1.0
+    editor.document.undo()
     assert editor.lut is None
 
 
@@ -186,14 +188,17 @@ def test_panel_shows_whole_thumbnails_with_names_and_marks_the_applied_preset(ed
     with qtbot.waitSignal(panel.presetApplied, timeout=5_000):
         qtbot.mouseClick(grid.viewport(), _left(), pos=grid.visualItemRect(panel.item(stem)).center())
     assert [item.data(_user_role()) for item in grid.selectedItems()] == [stem]
-    editor.undo_stack.undo()
+    editor.document.undo()
     assert grid.selectedItems() == []
-    editor.undo_stack.redo()
+    editor.document.redo()
     assert [item.data(_user_role()) for item in grid.selectedItems()] == [stem]
-    editor.replace_photo(Photo(editor.photo.pixels[::2, ::2]), "smaller")
-    assert grid.selectedItems() == []  # that LUT was predicted for the previous photo
-    placeholder = grid.item(0).icon().pixmap(grid.iconSize()).toImage()
-    assert placeholder.pixelColor(4, 4).getRgb()[:3] == (96, 96, 96)  # not the previous photo's thumbnail
+    with qtbot.waitSignal(editor.jobsIdle, timeout=60_000):  # the preset's LUT is predicted again
+        editor.replace_photo(Photo(editor.photo.pixels[::2, ::2] * 0.5), "darker", "lowlight", {})
+        placeholder = grid.item(0).icon().pixmap(grid.iconSize()).toImage()
+        assert placeholder.pixelColor(4, 4).getRgb()[:3] == (96, 96, 96)  # not the previous pixels' thumbnail
+    assert [item.data(_user_role()) for item in grid.selectedItems()] == [stem]  # still this preset...
+    again = predict_lut(load_model(panel.preset(stem)), editor.photo.pixels)
+    np.testing.assert_allclose(editor.lut.table, again.table, atol=1e-6)  # ...with the new pixels' own LUT
 
 
 def _horizontal():

@@ -30,7 +30,7 @@ def test_enhance_low_light_previews_then_replaces_the_photo_undoably(qtbot, make
 
     window = make_window("cpu")
     install(window)
-    window.replace_photo(dark_photo, "open")
+    window._photo_opened(dark_photo, None)
     original = window.photo
     dialog = _open_dialog(qtbot, window)
     assert dialog.exposure is None and dialog.strength == 1.0
@@ -46,8 +46,8 @@ def test_enhance_low_light_previews_then_replaces_the_photo_undoably(qtbot, make
     expected = enhance(dark_photo.pixels, shipped_model(), gamma=0.3, exposure=4.0, strength=0.8)
     assert window.photo is not original and window.photo.pixels.shape == dark_photo.pixels.shape
     np.testing.assert_allclose(window.photo.pixels, expected, atol=1e-5)
-    assert window.undo_stack.undoText() == UNDO_TEXT
-    window.undo_stack.undo()
+    assert window.document.undo_text == UNDO_TEXT
+    window.document.undo()
     assert window.photo is original
 
 
@@ -62,7 +62,7 @@ def test_cancel_keeps_the_photo_and_no_photo_is_an_error(qtbot, make_window, dar
     assert "Open a photo" in shown.args[1]
 
     big = Photo(np.ascontiguousarray(np.tile(dark_photo.pixels, (6, 6, 1))))
-    window.replace_photo(big, "open")
+    window._photo_opened(big, None)
     dialog = _open_dialog(qtbot, window)
     with qtbot.waitSignal(window.jobsIdle, timeout=60000):
         dialog.ok_button.click()

@@ -70,9 +70,10 @@ def test_dropping_three_exposures_merges_them_into_the_photo_undoably(qtbot, mak
     assert (by_name["b_over"].dy, by_name["b_over"].dx) == SHIFTS[2]
     assert "Merged 3 exposures" in window.statusBar().currentMessage()
 
-    window.undo_stack.undo()
-    assert window.photo is original
-    window.undo_stack.redo()
+    assert Path(window.document.source.path).stem == "a_mid"  # before = the reference exposure
+    window.document.undo()
+    assert window.photo is window.document.source  # the merge switched off: the reference alone
+    window.document.redo()
     assert window.photo is dialog.result.photo
 
 

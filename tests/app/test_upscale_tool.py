@@ -50,8 +50,8 @@ def test_upscale_x2_replaces_the_photo_undoably(qtbot, make_window, photo_file, 
     expected = upscale_uint8(np.round(original.pixels * 255).astype(np.uint8), user_table)
     assert window.photo.pixels.shape == (240, 320, 3)
     np.testing.assert_array_equal(np.round(window.photo.pixels * 255).astype(np.uint8), expected)
-    assert window.undo_stack.undoText() == "Upscale ×2 (mine)"
-    window.undo_stack.undo()
+    assert window.document.undo_text == "Upscale ×2 (mine)"
+    window.document.undo()
     assert window.photo is original
 
 

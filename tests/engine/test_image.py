@@ -130,9 +130,8 @@ def test_export_is_atomic_and_has_normal_permissions(tmp_path, monkeypatch):
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~_umask()
     before = target.read_bytes()
 
-    def failing_save(self, *args, **kwargs):
-        with open(args[0], "wb") as stream:
-            stream.write(b"partial")
+    def failing_save(self, stream, *args, **kwargs):
+        stream.write(b"partial")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", failing_save)

@@ -149,3 +149,34 @@ def test_split_cache_gives_the_same_frame_while_the_split_moves(gl, photo_pixels
     (first, _), (second, _), (third, _) = gl.run(job)
     assert np.abs(first - second).max() > 0.05  # the split really moved
     assert np.abs(second - third).max() > 0.05  # the strength change reached the cached frame
+
+
+def test_before_can_be_the_original_of_an_upscaled_photo(gl, photo_pixels, strong_lut):
+    """After a pixel edit (here a 2x enlargement) "before" shows the original, stretched over the photo."""
+    height, width = photo_pixels.shape[:2]
+    enlarged = np.repeat(np.repeat(photo_pixels, 2, axis=0), 2, axis=1)
+    original = 1.0 - photo_pixels  # distinguishable from the photo everywhere
+
+    def job() -> tuple[np.ndarray, np.ndarray]:
+        renderer = LutRenderer()
+        try:
+            renderer.set_photo(enlarged)
+            renderer.set_lut(strong_lut)
+            renderer.set_before(original)
+            split = renderer.render((2 * width, 2 * height), View(), Compare(Layout.SPLIT_VERTICAL, split=0.5))
+            renderer.set_before(None)
+            plain = renderer.render((2 * width, 2 * height), View(), Compare(Layout.BEFORE))
+            return split, plain
+        finally:
+            renderer.release()
+
+    split, plain = gl.run(job)
+    # left half: the original stretched 2x with bilinear filtering (OpenCV's resize: the same pixel-centre
+    # convention as GL_LINEAR) -- an independent reference
+    import cv2
+
+    stretched = cv2.resize(original, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(split[:, : width - 1] - stretched[:, : width - 1]).max() < 2e-3
+    right = split[:, width + 1:]
+    assert np.abs(right - apply_lut(enlarged, strong_lut)[:, width + 1:]).max() <= TRILINEAR_TOLERANCE
+    assert np.abs(plain - enlarged).max() <= FLOAT_TOLERANCE  # no separate before: the photo itself

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
-from unittest import mock
+import time
+import tracemalloc
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -47,8 +50,6 @@ def test_domain_and_resolve_input_range():
     resolve = parse_cube(("LUT_3D_SIZE 2\nLUT_3D_INPUT_RANGE -0.25 1.25\n" + rows(identity_table(2))).encode())
     np.testing.assert_array_equal(resolve.domain_min, [-0.25] * 3)
     np.testing.assert_array_equal(resolve.domain_max, [1.25] * 3)
-    unknown_keyword = parse_cube(("LUT_IN_VIDEO_RANGE\n" + cube_text(2)).encode())
-    assert unknown_keyword.size == 2
 
 
 def test_resolve_shaper_sample_inverts_twice_to_identity():
@@ -62,21 +63,64 @@ def test_resolve_shaper_sample_inverts_twice_to_identity():
         np.testing.assert_allclose(apply_lut_to_values(lut, values, interpolation), values, atol=1e-5)
 
 
-def test_nonlinear_shaper_is_folded_faithfully():
-    """Shaper x -> x^2 over [0, 2], then an affine 3D table over [0, 4]: folded LUT vs the two-stage truth."""
+def test_nonlinear_shaper_is_applied_in_two_exact_stages():
+    """Shaper x -> x^2 over [0, 2], then an affine 3D table over [0, 4]: both stages vs the truth."""
     knots = np.linspace(0, 2, 1024)
     shaper = "".join(f"{v:.9f} {v:.9f} {v:.9f}\n" for v in knots**2)
     matrix = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.0, 0.3, 0.7]]) / 4
     table = identity_table(9).astype(np.float64) * 4 @ matrix.T
     text = f"LUT_1D_SIZE 1024\nLUT_1D_INPUT_RANGE 0 2\nLUT_3D_SIZE 9\nLUT_3D_INPUT_RANGE 0 4\n{shaper}{rows(table)}"
     lut = parse_cube(text.encode())
-    np.testing.assert_array_equal(lut.domain_max, [2, 2, 2])
+    np.testing.assert_array_equal(lut.input_domain[1], [2, 2, 2])
+    np.testing.assert_array_equal(lut.domain_max, [4, 4, 4])
     values = np.random.default_rng(3).uniform(0, 2, (5000, 3)).astype(np.float32)
     truth = (values.astype(np.float64) ** 2) @ matrix.T
-    # A 65-point fold of x^2 over [0, 2] is off by at most h^2/4 = 2.4e-4 per channel before the matrix.
-    np.testing.assert_allclose(apply_lut_to_values(lut, values, "trilinear"), truth, atol=3e-4)
-    lattice = lut.lattice_inputs().reshape(-1, 3)
-    np.testing.assert_allclose(lut.table.reshape(-1, 3), (lattice.astype(np.float64) ** 2) @ matrix.T, atol=1e-5)
+    # the shaper's own piecewise-linear error is h^2/4 = 1e-6 (h = 2/1023); the affine cube adds none
+    for interpolation in ("trilinear", "tetrahedral"):
+        np.testing.assert_allclose(apply_lut_to_values(lut, values, interpolation), truth, atol=1e-5)
+
+
+def test_1d_only_files_are_read_applied_and_written_back(tmp_path):
+    curve = np.stack([np.linspace(0, 1, 17) ** 2, 1 - np.linspace(0, 1, 17), np.full(17, 0.25)], axis=1)
+    lut = parse_cube(("LUT_1D_SIZE 17\nDOMAIN_MIN 0 0 -1\nDOMAIN_MAX 1 2 1\n" + rows(curve)).encode())
+    values = np.random.default_rng(4).uniform(-1.2, 2.2, (4000, 3)).astype(np.float32)
+    expected = np.stack([np.interp(values[:, c], np.linspace(lo, hi, 17), curve[:, c])
+                         for c, (lo, hi) in enumerate([(0, 1), (0, 2), (-1, 1)])], axis=1)
+    for interpolation in ("trilinear", "tetrahedral"):
+        np.testing.assert_allclose(apply_lut_to_values(lut, values, interpolation), expected, atol=2e-6)
+    write_cube(lut, tmp_path / "one.cube")
+    text = (tmp_path / "one.cube").read_text()
+    assert "LUT_1D_SIZE 17" in text and "LUT_3D_SIZE" not in text and "DOMAIN_MAX 1.0000000 2.0000000" in text
+    np.testing.assert_allclose(apply_lut_to_values(read_cube(tmp_path / "one.cube"), values), expected, atol=2e-6)
+
+
+def test_shaper_luts_are_written_back_as_two_stages(tmp_path):
+    shaper = "".join(f"{v:.9f} {v:.9f} {v:.9f}\n" for v in np.linspace(0, 1, 64) ** 0.5)
+    table = np.random.default_rng(5).random((5, 5, 5, 3))
+    lut = parse_cube(f"LUT_1D_SIZE 64\nLUT_1D_INPUT_RANGE -0.5 1.5\nLUT_3D_SIZE 5\n"
+                     f"LUT_3D_INPUT_RANGE 0.1 0.9\n{shaper}{rows(table)}".encode())
+    write_cube(lut, tmp_path / "two.cube")
+    lines = (tmp_path / "two.cube").read_text().splitlines()
+    assert lines[2:5] == ["LUT_1D_SIZE 64", "LUT_1D_INPUT_RANGE -0.5000000 1.5000000", "LUT_3D_SIZE 5"]
+    back = read_cube(tmp_path / "two.cube")
+    assert back.shaper is not None and back.shaper.size == 64 and back.size == 5 and back.has_unit_domain
+    values = np.random.default_rng(6).uniform(-0.6, 1.6, (4000, 3)).astype(np.float32)
+    for interpolation in ("trilinear", "tetrahedral"):
+        np.testing.assert_allclose(apply_lut_to_values(back, values, interpolation),
+                                   apply_lut_to_values(lut, values, interpolation), atol=2e-6)
+
+
+def test_shaper_survives_blending_resampling_and_composition():
+    shaper = "".join(f"{v:.9f} {v:.9f} {v:.9f}\n" for v in np.linspace(0, 1, 256) ** (1 / 2.4))
+    table = np.random.default_rng(7).random((9, 9, 9, 3))
+    lut = parse_cube(f"LUT_1D_SIZE 256\nLUT_3D_SIZE 9\n{shaper}{rows(table)}".encode())
+    values = np.random.default_rng(8).random((4000, 3)).astype(np.float32)
+    full = apply_lut_to_values(lut, values)
+    # the identity at a lattice point is the shaper's inverse there, interpolated like the table itself
+    np.testing.assert_allclose(apply_lut_to_values(lut.blended(0.5), values), 0.5 * (values + full), atol=0.01)
+    np.testing.assert_allclose(apply_lut_to_values(lut.blended(0.0), values), values, atol=0.01)
+    assert lut.resampled(17).shaper is lut.shaper and lut.then(LUT3D.identity(5)).shaper is lut.shaper
+    np.testing.assert_allclose(apply_lut_to_values(lut.then(LUT3D.identity(5)), values), full, atol=1e-5)
 
 
 @pytest.mark.parametrize("size", [2, 17, 33])
@@ -105,12 +149,15 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     write_cube(LUT3D.identity(3), target)
     before = target.read_bytes()
 
-    def interrupted(self, *args, **kwargs):
-        with open(self, "w") as stream:
-            stream.write("LUT_3D_SIZE 3\n0 0")
-        raise OSError(28, "No space left on device")
+    real_atomic_file = cube.atomic_file
 
-    monkeypatch.setattr(type(target), "write_text", interrupted)
+    @contextlib.contextmanager
+    def interrupted(path):
+        with real_atomic_file(path) as stream:
+            stream.write(b"LUT_3D_SIZE 3\n0 0")
+            yield SimpleNamespace(write=lambda data: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+
+    monkeypatch.setattr(cube, "atomic_file", interrupted)
     with pytest.raises(Exception, match="No space left"):
         write_cube(LUT3D.identity(5), target)
     assert target.read_bytes() == before
@@ -139,7 +186,7 @@ BAD_FILES = [
     ("LUT_3D_SIZE 2\n" + "0 0 0\n" * 7, 8, "wrong row count: found 7, expected 8"),
     ("LUT_3D_SIZE 2\n" + "0 0 0\n" * 9, 10, "found 9, expected 8"),
     ("LUT_1D_SIZE 3\nLUT_3D_SIZE 2\n" + "0 0 0\n" * 8, 10, "found 8, expected 11 (3 shaper rows + 2^3)"),
-    ("LUT_1D_SIZE 3\n0 0 0\n0 0 0\n0 0 0\n", 2, "1D-only LUT"),
+    ("LUT_1D_SIZE 3\n0 0 0\n0 0 0\n", 3, "found 2, expected 3 (a 1D LUT of 3 rows)"),
     ("LUT_3D_SIZE 2\n" + "0 0 0\n" * 4 + "DOMAIN_MIN 0 0 0\n" + "0 0 0\n" * 4, 6, "keyword DOMAIN_MIN after"),
     ("LUT_3D_SIZE 2\n!!\n", 2, "unexpected line"),
     ("DOMAIN_MIN 0 0 0\nLUT_3D_INPUT_RANGE 0 1\n" + cube_text(), 2, "both DOMAIN_MIN/MAX and LUT_3D_INPUT_RANGE"),
@@ -159,6 +206,106 @@ def test_malformed_files_name_the_line_and_problem(text, line, problem):
 def test_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(Exception, match="no such file"):
         read_cube(tmp_path / "nope.cube")
+
+
+# ------------------------------------------------------------------------------- hostile files
+
+
+@pytest.mark.parametrize("raw", [
+    b"1" * 1_000_000,  # a 1 MB single line
+    b"LUT_3D_SIZE 2\n" + b"1" * 20_000 + b"x 0 0\n",  # one long digit run (was quadratic)
+    b"LUT_3D_SIZE 2\n0 0 " + b"9" * 63_000 + b"\n",
+    b"# " + b"#" * 10_000_000,
+])
+def test_over_long_lines_are_refused_at_once(raw):
+    start = time.perf_counter()
+    with pytest.raises(CubeFormatError, match="line is longer than"):
+        parse_cube(raw, "long.cube")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_long_digit_runs_within_the_line_limit_cost_linear_time():
+    start = time.perf_counter()
+    for _ in range(20):
+        with pytest.raises(CubeFormatError, match="malformed triple"):
+            parse_cube(b"LUT_3D_SIZE 2\n" + b"1" * 4000 + b"x 0 0\n" + b"0 0 0\n" * 7)
+        with pytest.raises(CubeFormatError, match="needs one integer"):
+            parse_cube(b"LUT_3D_SIZE " + b"1" * 4000 + b"x\n")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_error_messages_quote_little_and_escape_control_characters():
+    hostile = b"\x1b[2J\x1b]0;pwned\x07" + "\u202e".encode() + b"x" * 3000
+    for raw in (b"LUT_3D_SIZE 2\n" + hostile + b" 0 0\n", b"LUT_3D_SIZE 2\n0 0 0\n1 " + hostile + b" 0\n",
+                b"DOMAIN_MIN 0 " + hostile + b" 0\n" + cube_text(2).encode(), b"TITLE x\n" + b"A" * 3000 + b" 1\n"):
+        with pytest.raises(CubeFormatError) as caught:
+            parse_cube(raw, "bad.cube")
+        message = str(caught.value)
+        assert len(message) < 200, message
+        assert message.isprintable() and "\x1b" not in message and "\u202e" not in message
+        assert "\\x1b" in message or "AAAA" in message
+
+
+def test_only_ascii_digits_are_numbers():
+    for digit in ("\u0661", "\uff11", "\u00b9"):  # Arabic-Indic one, fullwidth one, superscript one
+        raw = f"LUT_3D_SIZE 2\n0 0 0\n{digit} 0 0\n".encode() + b"0 0 0\n" * 6
+        with pytest.raises(CubeFormatError, match="line 3: malformed triple"):
+            parse_cube(raw)
+        with pytest.raises(CubeFormatError):
+            parse_cube(f"LUT_3D_SIZE {digit}\n".encode())
+
+
+@pytest.mark.parametrize("keyword", ["LUT_IN_VIDEO_RANGE", "LUT_OUT_VIDEO_RANGE", "LUT_3D_SIZES", "FOO 1 2"])
+def test_unsupported_keywords_are_refused_by_name(keyword):
+    with pytest.raises(CubeFormatError, match=f"line 1: unsupported keyword {keyword.split()[0]}"):
+        parse_cube((keyword + "\n" + cube_text(2)).encode())
+
+
+def test_a_table_size_the_file_cannot_hold_is_refused_without_allocating_it():
+    tracemalloc.start()
+    try:
+        with pytest.raises(CubeFormatError, match="found 1, expected 16777216"):
+            parse_cube(b"LUT_3D_SIZE 256\n0 0 0\n")
+        assert tracemalloc.get_traced_memory()[1] < 10 << 20
+    finally:
+        tracemalloc.stop()
+
+
+def test_file_size_limit_is_checked_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "big.cube"
+    path.write_text(cube_text(3))
+    monkeypatch.setattr(cube, "MAX_FILE_BYTES", 100)
+    with pytest.raises(CubeFormatError, match="bytes are refused"):
+        read_cube(path)
+
+
+def test_chunked_reading_matches_whole_reading(monkeypatch):
+    """Chunk borders anywhere (inside numbers, CRLF pairs, comments) give the same LUT or the same error."""
+    rng = np.random.default_rng(9)
+    table = rng.random((4, 4, 4, 3)).astype(np.float32)
+    texts = [
+        cube_text(4, "TITLE \"a\"\r\n# note\r\n", table).replace("\n", "\r\n"),
+        cube_text(4, "", table).replace("\n", "\r"),
+        cube_text(4, "", table).replace("0 0.", "0   0.", 5).replace("\n", "  # c\n", 9) + "\n\n",
+        "LUT_1D_SIZE 2\nLUT_3D_SIZE 2\n1 1 1\n0 0 0\n" + rows(identity_table(2)),
+        cube_text(4, "", table).replace("\n", "\nDOMAIN_MIN 0 0 0\n", 30)[:-20],
+    ]
+    for text in texts:
+        raw = text.encode()
+        try:
+            expected = parse_cube(raw).table
+        except CubeFormatError as error:
+            expected = str(error)
+        for chunk in (1, 2, 3, 7, 64):
+            monkeypatch.setattr(cube, "READ_CHUNK", chunk)
+            try:
+                got = parse_cube(raw).table
+            except CubeFormatError as error:
+                got = str(error)
+            if isinstance(expected, str):
+                assert got == expected
+            else:
+                np.testing.assert_array_equal(got, expected)
 
 
 # ------------------------------------------------------------------------------------------ fuzzing
@@ -211,13 +358,11 @@ FILES_PER_EXAMPLE = 20  # hypothesis costs ~ms per example; a batch per example 
 @given(st.randoms(use_true_random=False))
 def test_fuzz_mutated_files_parse_or_raise_cube_format_error(rng):
     """150 x 20 = 3000 mutated files: each parses to a valid LUT or raises CubeFormatError, nothing else."""
-    # The fold's accuracy is tested above; here only robustness matters, so fold onto a small lattice.
-    with mock.patch.object(cube, "MIN_FOLD_SIZE", 2):
-        for _ in range(FILES_PER_EXAMPLE):
-            raw = mutate(rng.choice(SEEDS), rng)
-            try:
-                lut = parse_cube(raw, "fuzz.cube")
-            except CubeFormatError as error:
-                assert error.line >= 1
-                continue
-            assert np.isfinite(lut.table).all() and 2 <= lut.size <= 256
+    for _ in range(FILES_PER_EXAMPLE):
+        raw = mutate(rng.choice(SEEDS), rng)
+        try:
+            lut = parse_cube(raw, "fuzz.cube")
+        except CubeFormatError as error:
+            assert error.line >= 1
+            continue
+        assert np.isfinite(lut.table).all() and 2 <= lut.size <= 256
