@@ -31,7 +31,17 @@ PRESET_FIELDS = {
         "rank_strong": modelfile.integer(1, 256),
         "rank_weak": modelfile.integer(1, 256),
         "predictor_size": modelfile.integer(32, 1024),
+        "physical": modelfile.boolean(),
+        "cnn_width": modelfile.integer(0, 1024),
+        "hidden": modelfile.integer(0, 4096),
+        "stretch": modelfile.boolean(),
     }),
+}
+# A look preset: a base adaptive preset (by stem) followed by the look's own static LUT (`engine.adaptive.infer`)
+LOOK_FIELDS = {
+    "name": modelfile.text(200),
+    "base": modelfile.text(200),
+    "look_size": modelfile.integer(2, 65),
 }
 OPTIONAL_PRESET_FIELDS = {
     "description": modelfile.text(2000),
@@ -76,7 +86,8 @@ def read_preset(json_path: Path, shipped: bool = False) -> Preset:
         raise PresetError(f"{json_path}: not a LUTLab preset (missing \"format\": \"{PRESET_FORMAT}\")")
     if meta.get("kind") not in SUPPORTED_KINDS or not isinstance(meta.get("name"), str):
         raise PresetError(f"{json_path}: unsupported preset kind {modelfile.show(meta.get('kind'))} or missing name")
-    modelfile.check_fields(meta, json_path, PresetError, required=PRESET_FIELDS, optional=OPTIONAL_PRESET_FIELDS)
+    required = LOOK_FIELDS if meta.get("kind") == LOOK_KIND else PRESET_FIELDS
+    modelfile.check_fields(meta, json_path, PresetError, required=required, optional=OPTIONAL_PRESET_FIELDS)
     weights = json_path.with_suffix(".safetensors")
     if not weights.is_file():
         raise PresetError(f"{json_path}: its weights file {weights.name} is missing")
