@@ -404,11 +404,11 @@ def compute_step(step: Step, photo: Photo | None, progress: ProgressFn, cancel: 
         return adjustments_lut(params)
     if step.kind == "preset":
         from engine.adaptive.data import shrink
-        from engine.adaptive.infer import load_model, predict_lut
+        from engine.adaptive.infer import preset_lut
         from engine.presets import find_preset
 
-        preset = find_preset(str(params["stem"]))
-        return predict_lut(load_model(preset), shrink(photo.pixels, 512), title=f"{preset.name} (adaptive)")
+        preset = find_preset(str(params["stem"]))  # a look preset composes its base's LUT for these pixels
+        return preset_lut(preset, shrink(photo.pixels, 512), title=f"{preset.name} (adaptive)")
     if step.kind == "merge":
         from engine.fusion.merge import MergeOptions, load_bracket, merge_photos
 
