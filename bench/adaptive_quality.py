@@ -145,15 +145,30 @@ def ideal_corrections() -> dict[str, list]:
 
 
 def basis_span(model) -> dict[str, float]:
-    """Per fault direction: the least share (over its low/middle/high amounts) Auto's basis can express."""
+    """Per fault direction: the least share (over its low/middle/high amount) Auto's basis can express.
+
+    Physical models: the best weights are fitted (`expressible_share`) with every calibration gate open, i.e.
+    what the basis can express; the gates (printed beside) say which directions the shipped Auto then uses."""
+    import torch
+
+    from engine.adaptive.model import expressible_share
     from engine.lut import identity_table
     from engine.lut.adjust import span_share
 
-    basis = model.basis.forward().detach().permute(0, 2, 3, 4, 1).numpy()  # (K, b, g, r, 3) residuals
-    if not model.config.physical:  # legacy plain basis: LUTs, not residuals; LUT0 carries the identity
-        basis = basis - identity_table(model.config.lut_size)
     size = model.config.lut_size
     identity = identity_table(size)
+    if model.config.physical:
+        gates = model.basis.gates.clone()
+        model.basis.gates.fill_(1.0)
+        try:
+            return {label: min(expressible_share(model, torch.from_numpy(adj.apply_reversed(identity) - identity)
+                                                 .permute(3, 0, 1, 2)) for adj in adjustments)
+                    for label, adjustments in ideal_corrections().items()}
+        finally:
+            model.basis.gates.copy_(gates)
+    basis = model.basis.forward().detach().permute(0, 2, 3, 4, 1).numpy()  # (K, b, g, r, 3)
+    if not model.config.compressed:  # legacy plain basis: LUTs, not residuals; LUT0 carries the identity
+        basis = basis - identity
     return {label: min(span_share(basis, adj.apply(identity) - identity) for adj in adjustments)
             for label, adjustments in ideal_corrections().items()}
 
@@ -242,6 +257,9 @@ def main() -> None:
     span = basis_span(model)
     print("basis span: share of each ideal correction Auto's basis can express over the cube "
           "(least over the low/middle/high amount)")
+    if model.config.physical:
+        print("  calibration gates of the shipped Auto (0: direction not used): "
+              + ", ".join(f"{k} {v:g}" for k, v in auto_preset.meta.get("calibration", {}).get("gates", {}).items()))
     for label, share in span.items():
         print(f"  {label:<22}{100 * share:6.1f} %")
     print()
