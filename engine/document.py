@@ -418,11 +418,10 @@ def compute_step(step: Step, photo: Photo | None, progress: ProgressFn, cancel: 
                                crop=bool(params.get("crop", False)))
         return merge_photos(frames, options, progress=sub_progress(progress, 0.3, 1.0), cancel=cancel).photo
     if step.kind == "lowlight":
-        from engine.lowlight.infer import enhance, shipped_model
+        from engine.lowlight.pipeline import enhance
 
-        controls = {k: params[k] for k in ("gamma", "exposure", "strength") if k in params}
-        return photo.with_pixels(enhance(photo.pixels, shipped_model(), **controls, progress=progress,
-                                         cancel=cancel))
+        controls = {k: params[k] for k in ("gamma", "exposure", "strength", "denoise") if k in params}
+        return photo.with_pixels(enhance(photo.pixels, **controls, progress=progress, cancel=cancel))
     if step.kind == "upscale":
         from engine.sr.infer import available_models, load_table, upscale_photo
 

@@ -1,12 +1,10 @@
-"""Image > Enhance low light...: load the model off the GUI thread, ask, enhance the full photo as a job.
+"""Image > Enhance low light...: ask (the dialog previews off the GUI thread), enhance the full photo as a job.
 
-The result replaces the photo as one undoable step ("Enhance low light"); the dialog's before/after
-preview shows the effect first. Torch is imported only when the action is first used.
+The result is one undoable pixel step ("Enhance low light") whose params are the dialog's controls, so
+the document can recompute it. The default pipeline needs no model and no torch: the dialog is up at once.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
@@ -28,7 +26,7 @@ class LowLightTool(QObject):
         self.job = None
         self.action = QAction("Enhance low light…", window)
         self.action.setObjectName("enhance-low-light")
-        self.action.setStatusTip("Brighten a dark, noisy photo at full resolution (PairLIE)")
+        self.action.setStatusTip("Brighten a dark, noisy photo: exposure in linear light, denoising that keeps texture")
         self.action.triggered.connect(self.start)
         window.menu("Image").addAction(self.action)
 
@@ -36,31 +34,21 @@ class LowLightTool(QObject):
         if self.window.photo is None:
             self.window.show_error("Enhance low light", "Open a photo first.")
             return
-        from engine.lowlight.infer import shipped_model
-
-        self.job = self.window.run_job("Loading the low-light model", lambda progress, cancel: shipped_model(),
-                                       self._ask)
-
-    def _ask(self, model: Any) -> None:
         from app.lowlight_dialog import LowLightDialog
 
         photo = self.window.photo
-        self.dialog = LowLightDialog(photo.pixels, model, self.window)
-        self.dialog.accepted.connect(
-            lambda: self._enhance(photo, model, self.dialog.gamma, self.dialog.exposure, self.dialog.strength))
+        self.dialog = LowLightDialog(photo.pixels, self.window)
+        self.dialog.accepted.connect(lambda: self._enhance(photo, self.dialog.controls()))
         self.dialog.open()
 
-    def _enhance(self, photo: Photo, model: Any, gamma: float, exposure: float | None, strength: float) -> None:
-        from engine.lowlight.infer import enhance
+    def _enhance(self, photo: Photo, controls: dict) -> None:
+        from engine.lowlight.pipeline import enhance
 
         def work(progress, cancel) -> Photo:
-            pixels = enhance(photo.pixels, model, gamma=gamma, exposure=exposure, strength=strength,
-                             progress=progress, cancel=cancel)
-            return photo.with_pixels(pixels)
+            return photo.with_pixels(enhance(photo.pixels, **controls, progress=progress, cancel=cancel))
 
-        params = {"gamma": gamma, "exposure": exposure, "strength": strength}
         self.job = self.window.run_job(
-            UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT, "lowlight", params))
+            UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT, "lowlight", dict(controls)))
 
 
 def install(window: Editor) -> None:

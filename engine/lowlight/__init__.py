@@ -1,9 +1,11 @@
-"""Low-light rescue: PairLIE nets trained here on exposure pairs, fast full-resolution inference.
+"""Low-light rescue: brighten a dark, noisy photo in linear light with a per-photo noise model.
 
 The user-facing controls live here, torch-free, so the CLI parser and the editor can show them without
-loading a model.
+loading anything. `engine.lowlight.pipeline` does the work (numpy + OpenCV); the PairLIE nets
+(`engine.lowlight.model`, trained here) remain as an optional denoiser, measured against it.
 """
 
 GAMMA_RANGE = (0.05, 1.0)
-OUTPUT_GAMMA = 0.8  # default tone, chosen on training photos (see notes); the paper's 0.2 lifts shadows harder
-EXPOSURE_RANGE = (0.25, 32.0)
+OUTPUT_GAMMA = 1.0  # default tone: keep the photo's own contrast (chosen on the corpus validation split)
+EXPOSURE_RANGE = (0.25, 64.0)  # linear gain; 64 = 6 stops
+DENOISE_RANGE = (0.0, 4.0)  # noise-reduction multiplier; 1 = as tuned

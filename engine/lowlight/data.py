@@ -1,8 +1,11 @@
-"""Training data for PairLIE: realistic synthetic low-light pairs, or a SICE-style folder of real ones.
+"""Low-light data: synthetic dark shots of the real-photo corpus (training, validation, benchmark), or a
+SICE-style folder of real exposure pairs.
 
-Synthetic pairs follow the camera: decode sRGB to linear light, scale the exposure down, draw shot
-noise (Poisson in photons) plus read noise (Gaussian), encode back to sRGB and quantise to 8 bits.
-Two exposures of the same clean crop, each with its own factor and noise, form one training pair.
+Synthetic shots follow the camera: decode sRGB to linear light, scale the exposure down (x0.05..0.15),
+draw shot noise (Poisson in photons) plus read noise (Gaussian), encode back to sRGB and quantise to
+8 bits. Two exposures of the same clean crop, each with its own factor and noise, form one PairLIE
+training pair. The photos come from the corpus (`engine.corpus`), split by photo: nets train on its
+train split, settings are chosen on its validation split, and the test split is only reported.
 
 A folder holds one sub-folder per scene, each with two or more aligned exposures of that scene.
 """
@@ -19,12 +22,11 @@ from engine.color import linear_to_srgb, srgb_to_linear
 from engine.errors import InputError
 from engine.image import PHOTO_SUFFIXES
 
-# scikit-image's bundled colour photos (offline). Two stay out of training for the benchmark.
-TRAIN_PHOTOS = ("astronaut", "rocket", "immunohistochemistry", "retina", "stereo_motorcycle", "colorwheel")
-HELD_OUT_PHOTOS = ("coffee", "chelsea")
 # Images larger than this (long side) are area-downscaled on loading: the fast path runs the nets at
 # about this scale anyway, and it keeps a folder of 12 MP brackets in memory.
 MAX_TRAIN_SIDE = 768
+# Corpus photos (2048 px long side) are halved for PairLIE training: the nets run on a reduced copy.
+MAX_CORPUS_TRAIN_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,9 @@ class LowLight:
 
     @staticmethod
     def random(rng: np.random.Generator) -> LowLight:
-        """Exposure 1/30..1/4, 2k..30k photons at white, read noise 0.0002..0.002 (log-uniform)."""
+        """Exposure 0.05..0.15, 2k..30k photons at white, read noise 0.0002..0.002 (log-uniform)."""
         return LowLight(
-            exposure=float(np.exp(rng.uniform(np.log(1 / 30), np.log(1 / 4)))),
+            exposure=float(np.exp(rng.uniform(np.log(0.05), np.log(0.15)))),
             photons=float(np.exp(rng.uniform(np.log(2000), np.log(30000)))),
             read_noise=float(np.exp(rng.uniform(np.log(2e-4), np.log(2e-3)))),
         )
@@ -74,19 +76,40 @@ def area_downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     return blocks.mean(axis=(1, 3)).astype(np.float32)
 
 
-# Fixed held-out test conditions: a moderately dark and a very dark, noisier shot of each held-out photo.
-HELD_OUT_LIGHTS = (LowLight(exposure=1 / 10, photons=8000, read_noise=1e-3), LowLight(1 / 25, 4000, 1.5e-3))
+# The benchmark's and the validation's two cases: dim (x0.15) and dark (x0.05, noisier), both inside the
+# training range. Fixed, so every method meets the same noise.
+CASES = {"dim": LowLight(exposure=0.15, photons=8000, read_noise=1e-3),
+         "dark": LowLight(exposure=0.05, photons=4000, read_noise=1.5e-3)}
 
 
-def held_out_pairs(seed: int = 2023) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(label, clean, dark) for every held-out photo and condition; deterministic for a seed."""
-    rng = np.random.default_rng(seed)
-    pairs = []
-    for name in HELD_OUT_PHOTOS:
-        clean = sample_photo_pixels(name)
-        for light in HELD_OUT_LIGHTS:
-            pairs.append((f"{name} 1/{round(1 / light.exposure)}", clean, darken(clean, light, rng)))
-    return pairs
+@dataclass(frozen=True)
+class DarkCase:
+    """One corpus photo shot dark: `label` is "photo-id/case"."""
+
+    label: str
+    light: LowLight
+    clean: np.ndarray
+    dark: np.ndarray
+
+
+def corpus_cases(split: str, seed: int = 2024, root: Path | None = None) -> list[DarkCase]:
+    """Every photo of a corpus split in every case of `CASES`; deterministic for a seed (one stream per shot)."""
+    from engine.corpus import load_manifest, load_split
+
+    manifest = load_manifest()
+    cases = []
+    for index, (photo, clean) in enumerate(zip(manifest.split(split), load_split(split, root, manifest), strict=True)):
+        for number, (name, light) in enumerate(CASES.items()):
+            rng = np.random.default_rng([seed, index, number])
+            cases.append(DarkCase(f"{photo.id}/{name}", light, clean, darken(clean, light, rng)))
+    return cases
+
+
+def corpus_training_photos(root: Path | None = None) -> list[np.ndarray]:
+    """The corpus train split, area-downscaled to at most MAX_CORPUS_TRAIN_SIDE (PairLIE's training photos)."""
+    from engine.corpus import load_split
+
+    return [area_downscale(photo, MAX_CORPUS_TRAIN_SIDE) for photo in load_split("train", root)]
 
 
 # ---- SICE-style folders ----

@@ -146,7 +146,7 @@ class ModelInfo:
     """The JSON sidecar: what the weights are and how they were made."""
 
     channels: int = DEFAULT_CHANNELS
-    data: str = ""
+    data: str | dict = ""  # a folder path, or (shipped) the corpus description
     steps: int = 0
     seed: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)

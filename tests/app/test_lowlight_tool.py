@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -24,26 +26,47 @@ def _open_dialog(qtbot, window):
     return window.findChild(LowLightDialog, "lowlight-dialog")
 
 
-def test_enhance_low_light_previews_then_replaces_the_photo_undoably(qtbot, make_window, dark_photo):
+def test_dialog_opens_at_once_and_fills_its_preview_in_progressively(qtbot, make_window, dark_photo):
+    from app.lowlight_dialog import LowLightDialog
+    from app.tools.lowlight import install
+    from engine.lowlight.pipeline import measure
+
+    window = make_window("cpu")
+    install(window)
+    big = Photo(np.ascontiguousarray(np.tile(dark_photo.pixels, (8, 8, 1))))  # ~1400 x 1900: a real measuring job
+    window._photo_opened(big, None)
+    action = next(a for a in window.menu("Image").actions() if a.objectName() == "enhance-low-light")
+    started = time.perf_counter()
+    action.trigger()
+    dialog = window.findChild(LowLightDialog, "lowlight-dialog")
+    assert dialog is not None and time.perf_counter() - started < 1.0  # no model to load, nothing heavy here
+    assert dialog.auto_exposure is None and not dialog.preview_ready
+    qtbot.waitUntil(lambda: dialog.auto_exposure is not None and dialog.preview_ready, timeout=60000)
+    assert dialog.auto_exposure == pytest.approx(measure(big.pixels).exposure)
+    assert dialog.exposure is None and dialog.strength == 1.0
+    assert dialog.after_preview.mean() > dark_photo.pixels.mean() + 0.15  # brighter
+
+
+def test_enhance_low_light_replaces_the_photo_undoably(qtbot, make_window, dark_photo):
     from app.tools.lowlight import UNDO_TEXT, install
-    from engine.lowlight.infer import enhance, shipped_model
+    from engine.lowlight.pipeline import enhance
 
     window = make_window("cpu")
     install(window)
     window._photo_opened(dark_photo, None)
     original = window.photo
     dialog = _open_dialog(qtbot, window)
-    assert dialog.exposure is None and dialog.strength == 1.0
-    assert dialog.after_preview.mean() > dark_photo.pixels.mean() + 0.2  # the preview shows a brighter photo
-
-    dialog.gamma_slider.setValue(30)
+    qtbot.waitUntil(lambda: dialog.auto_exposure is not None, timeout=60000)
     dialog.auto_box.setChecked(False)
+    assert dialog.exposure == pytest.approx(dialog.auto_exposure, rel=0.04)  # manual starts where auto was
     dialog.exposure_slider.setValue(20)  # +2 EV
+    dialog.gamma_slider.setValue(60)
+    dialog.denoise_slider.setValue(50)
     dialog.strength_slider.setValue(80)
-    dialog.update_preview()
+    qtbot.waitUntil(lambda: dialog.preview_ready, timeout=60000)
     with qtbot.waitSignal(window.jobsIdle, timeout=60000):
         dialog.ok_button.click()
-    expected = enhance(dark_photo.pixels, shipped_model(), gamma=0.3, exposure=4.0, strength=0.8)
+    expected = enhance(dark_photo.pixels, exposure=4.0, gamma=0.6, denoise=0.5, strength=0.8)
     assert window.photo is not original and window.photo.pixels.shape == dark_photo.pixels.shape
     np.testing.assert_allclose(window.photo.pixels, expected, atol=1e-5)
     assert window.document.undo_text == UNDO_TEXT

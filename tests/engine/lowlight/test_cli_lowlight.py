@@ -21,13 +21,16 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_lowlight_brightens_a_dark_photo_and_keeps_its_size(tmp_path):
     clean = area_downscale(sample_photo_pixels("chelsea"), 230)
     dark = darken(clean, LowLight(exposure=1 / 15, photons=6000, read_noise=1e-3), np.random.default_rng(0))
-    source, target = tmp_path / "dark.png", tmp_path / "bright.png"
+    source, target, exact = tmp_path / "dark.png", tmp_path / "bright.png", tmp_path / "exact.png"
     save_photo(Photo(dark), source)
-    result = run_cli("lowlight", str(source), str(target), "--strength", "1")
+    result = run_cli("lowlight", str(source), str(target))
     assert result.returncode == 0, result.stderr
+    assert "exposure x" in result.stderr  # what automatic exposure chose
     bright = load_photo(target).pixels
-    assert bright.shape == dark.shape
-    assert abs(bright.mean() - clean.mean()) < 0.1 < abs(dark.mean() - clean.mean())
+    assert bright.shape == dark.shape and bright.mean() > dark.mean() + 0.25
+    result = run_cli("lowlight", str(source), str(exact), "--exposure", "15", "--denoise", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert abs(load_photo(exact).pixels.mean() - clean.mean()) < 0.02 < abs(dark.mean() - clean.mean())
 
 
 def test_bad_arguments_exit_2_with_one_error_line_and_write_nothing(tmp_path):
@@ -35,6 +38,8 @@ def test_bad_arguments_exit_2_with_one_error_line_and_write_nothing(tmp_path):
     save_photo(Photo(np.full((16, 16, 3), 0.1, np.float32)), source)
     result = run_cli("lowlight", str(source), str(tmp_path / "out.png"), "--gamma", "5")
     assert result.returncode == 2 and result.stderr.startswith("error:") and "gamma 5.0" in result.stderr
+    result = run_cli("lowlight", str(source), str(tmp_path / "out.png"), "--exposure", "100")
+    assert result.returncode == 2 and "exposure 100.0" in result.stderr
     result = run_cli("lowlight", str(tmp_path / "missing.png"), str(tmp_path / "out.png"))
     assert result.returncode == 2 and "missing.png" in result.stderr
     result = run_cli("lowlight", str(source), str(tmp_path / "out.png"), "--model", str(tmp_path / "w.safetensors"))

@@ -1,0 +1,147 @@
+"""The low-light pipeline against independent references: engine.color, known noise, exact seams, PSNR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.color import linear_to_srgb, psnr, srgb_to_linear
+from engine.errors import Cancelled, InputError
+from engine.jobs import CancelToken
+from engine.lowlight import pipeline
+from engine.lowlight.data import LowLight, area_downscale, darken, sample_photo_pixels
+from engine.lowlight.pipeline import (
+    NoiseModel,
+    Stabiliser,
+    decode,
+    encode,
+    enhance,
+    enhance_details,
+    estimate_noise,
+    measure,
+    wavelet_denoise,
+    with_settings,
+)
+from engine.lowlight.quality import hue_error, lab, texture_sigma
+
+LIGHT = LowLight(exposure=1 / 12, photons=6000, read_noise=1e-3)
+
+
+@pytest.fixture(scope="module")
+def coffee() -> tuple[np.ndarray, np.ndarray]:
+    """A photo at 300 px shot at 1/12 of the light with shot and read noise."""
+    clean = area_downscale(sample_photo_pixels("coffee"), 300)
+    return clean, darken(clean, LIGHT, np.random.default_rng(5))
+
+
+def test_transfer_functions_match_engine_color():
+    values = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
+    values[0, 0] = [0.0, 0.04045, 1.0]
+    assert np.abs(decode(values) - srgb_to_linear(values)).max() < 1e-6
+    assert np.abs(encode(values) - linear_to_srgb(values)).max() < 1e-6
+
+
+def test_noise_model_is_recovered_from_a_textured_photo():
+    clean = sample_photo_pixels("astronaut")
+    for light in (LowLight(0.15, 8000, 1e-3), LowLight(0.05, 4000, 1.5e-3)):
+        noise = estimate_noise(darken(clean, light, np.random.default_rng(1)))
+        for level in (0.2 * light.exposure, 0.8 * light.exposure):  # sigma where the photo has its pixels
+            true = np.sqrt(level / light.photons + light.read_noise**2)
+            assert noise.sigma(level) == pytest.approx(true, rel=0.2)
+
+
+def test_stabiliser_gives_unit_noise_and_its_inverse_undoes_clipping_at_black():
+    noise = NoiseModel(a=2.5e-4, b=2.25e-6)
+    rng = np.random.default_rng(2)
+    stabiliser = Stabiliser(noise)
+    for level in (0.0, 0.002, 0.02, 0.1):
+        shots = np.maximum(level + rng.normal(0, noise.sigma(level), 200_000), 0).astype(np.float32)  # clipped
+        stabilised = stabiliser.forward(shots)
+        if level >= 0.02:
+            assert stabilised.std() == pytest.approx(1.0, rel=0.06)
+        # the mean of the stabilised shots maps back to the true level, black included (no lifted floor)
+        assert float(stabiliser.inverse(np.array([stabilised.mean()], np.float32))[0]) == pytest.approx(level, abs=2e-4)
+
+
+def test_wavelet_shrinkage_removes_flat_noise_and_keeps_an_edge():
+    rng = np.random.default_rng(3)
+    step = np.zeros((128, 128), np.float32)
+    step[:, 64:] = 20.0
+    noisy = step + rng.normal(0, 1, step.shape).astype(np.float32)
+    out = wavelet_denoise(noisy, 1.0, levels=5, k=1.4, radius=2)
+    assert out[:, 8:56].std() < 0.3 and out[:, 72:120].std() < 0.3  # flat parts: most noise gone
+    assert out[:, 66:].mean() - out[:, :62].mean() == pytest.approx(20.0, abs=0.5)
+    assert out[:, 60].mean() < 3 and out[:, 67].mean() > 17  # the edge stays sharp
+
+
+def test_enhance_brightens_denoises_and_keeps_hue(coffee):
+    clean, dark = coffee
+    result = enhance_details(dark)
+    assert result.pixels.shape == dark.shape and result.pixels.dtype == np.float32
+    assert result.exposure == pytest.approx(12, rel=0.15)  # the coffee cup's white highlights
+    assert psnr(result.pixels, clean) > psnr(linear_to_srgb(srgb_to_linear(dark) * 12), clean) + 4  # the oracle
+    clean_lab = lab(clean)
+    assert hue_error(lab(result.pixels), clean_lab) < hue_error(lab(dark), clean_lab)
+    assert 0.5 < texture_sigma(result.pixels) / texture_sigma(clean) < 1.5
+
+
+def test_blacks_stay_black():
+    photo = np.zeros((200, 300, 3), np.float32)
+    photo[:, 150:] = np.linspace(0, 1, 150, dtype=np.float32)[None, :, None]
+    for light in (LowLight(0.15, 8000, 1e-3), LowLight(0.05, 4000, 1.5e-3)):
+        out = enhance(darken(photo, light, np.random.default_rng(4)), exposure=1 / light.exposure)
+        assert 255 * out[20:180, 10:140].mean() < 1.0  # a lifted noise floor would read 10-30 levels here
+
+
+def test_controls_exposure_strength_denoise_and_gamma(coffee):
+    _, dark = coffee
+    assert np.allclose(enhance(dark, strength=0.0), dark, atol=1e-6)
+    assert enhance(dark, exposure=8.0).mean() > enhance(dark, exposure=4.0).mean() + 0.05
+    raw = enhance(dark, exposure=4.0, denoise=0.0)  # no noise reduction: the plain linear gain ...
+    plain = linear_to_srgb(np.clip(srgb_to_linear(dark) * 4.0, 0, 1))
+    lit = dark > 0.1  # ... but for the clipping correction near black
+    assert np.abs(raw - plain)[lit].max() < 0.01
+    assert texture_sigma(enhance(dark, exposure=4.0)) < 0.5 * texture_sigma(raw)
+    flat, lifted = enhance(dark, exposure=4.0), enhance(dark, exposure=4.0, gamma=0.5)
+    shadows = flat.mean(axis=2) < np.percentile(flat.mean(axis=2), 20)
+    assert lifted[shadows].mean() > 1.5 * flat[shadows].mean()
+
+
+def test_measure_matches_enhance_and_strips_leave_no_seams(coffee, monkeypatch):
+    _, dark = coffee
+    settings = with_settings(work_pixels=dark.shape[0] * dark.shape[1] // 16)  # a 4x reduced working copy
+    result = enhance_details(dark, settings=settings)
+    assert result.factor == 4
+    assert measure(dark, settings=settings).exposure == result.exposure
+    monkeypatch.setattr(pipeline, "STRIP_ROWS", 7)
+    thin = enhance(dark, settings=settings)
+    monkeypatch.setattr(pipeline, "STRIP_ROWS", 10_000)
+    whole = enhance(dark, settings=settings)
+    assert np.array_equal(thin, whole)
+    assert np.array_equal(whole, result.pixels)
+
+
+def test_odd_sizes_work_at_every_factor():
+    rng = np.random.default_rng(6)
+    photo = darken(rng.random((203, 317, 3), dtype=np.float32), LIGHT, rng)
+    for work in (10**6, 20_000, 3_000):
+        out = enhance(photo, settings=with_settings(work_pixels=work))
+        assert out.shape == photo.shape and np.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+
+
+def test_cancel_and_bad_input_raise_typed_errors(coffee):
+    _, dark = coffee
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        enhance(dark, cancel=token)
+    with pytest.raises(InputError, match="float32"):
+        enhance(dark.astype(np.float64))
+    with pytest.raises(InputError, match="gamma"):
+        enhance(dark, gamma=3.0)
+    with pytest.raises(InputError, match="exposure"):
+        enhance(dark, exposure=1000.0)
+    with pytest.raises(InputError, match="strength"):
+        enhance(dark, strength=-1.0)
+    with pytest.raises(InputError, match="denoise"):
+        enhance(dark, denoise=9.0)
