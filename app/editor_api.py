@@ -53,7 +53,7 @@ class Editor(Protocol):
     def run_job(self, title: str, fn: Callable[[ProgressFn, CancelToken], Any],
                 on_done: Callable[[Any], None]) -> Any: ...
 
-    def add_dock(self, widget: QWidget, title: str) -> QDockWidget: ...
+    def add_dock(self, widget: QWidget, title: str, tab_with: str | None = None) -> QDockWidget: ...
 
     def show_error(self, title: str, text: str) -> None: ...
 
@@ -61,8 +61,5 @@ class Editor(Protocol):
 
     def ask_export_lut(self) -> None: ...
 
-    def statusBar(self) -> QStatusBar: ...  # noqa: N802 - Qt's names
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 - Qt's name
 
-    def tabifyDockWidget(self, first: QDockWidget, second: QDockWidget) -> None: ...  # noqa: N802
-
-    def findChild(self, kind: type, name: str = "") -> Any: ...  # noqa: N802

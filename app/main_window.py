@@ -170,12 +170,18 @@ class MainWindow(QMainWindow):
         job.start()
         return job
 
-    def add_dock(self, widget: QWidget, title: str) -> QDockWidget:
+    def add_dock(self, widget: QWidget, title: str, tab_with: str | None = None) -> QDockWidget:
+        """A panel on the right; `tab_with`: the title of a panel to share a tabbed place with (that one
+        stays in front)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title}")
         dock.setWidget(widget)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.menu("View").addAction(dock.toggleViewAction())
+        neighbour = self.findChild(QDockWidget, f"dock-{tab_with}") if tab_with else None
+        if neighbour is not None:
+            self.tabifyDockWidget(neighbour, dock)
+            neighbour.raise_()
         return dock
 
     def show_error(self, title: str, text: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDockWidget
-
 from app.editor_api import Editor
 
 
@@ -11,9 +9,5 @@ def install(window: Editor) -> None:
     from app.adjust_panel import AdjustPanel
 
     panel = AdjustPanel(window)
-    dock = window.add_dock(panel, "Adjustments")
-    presets = window.findChild(QDockWidget, "dock-Adaptive presets")
-    if presets is not None:
-        window.tabifyDockWidget(presets, dock)
-        presets.raise_()
-    window.adjustments_panel = panel
+    window.add_dock(panel, "Adjustments", tab_with="Adaptive presets")
+    window.adjustments_panel = panel  # type: ignore[attr-defined]
