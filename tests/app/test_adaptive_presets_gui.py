@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.adaptive.data import validate_pairs
-from engine.adaptive.infer import load_model, predict_lut
+from engine.adaptive.infer import load_model, predict_lut, preset_lut
 from engine.adaptive.model import ModelConfig
 from engine.adaptive.train import TrainConfig, train_from_folder
 from engine.image import Photo, sample_photo
@@ -197,7 +197,7 @@ def test_panel_shows_whole_thumbnails_with_names_and_marks_the_applied_preset(ed
         placeholder = grid.item(0).icon().pixmap(grid.iconSize()).toImage()
         assert placeholder.pixelColor(4, 4).getRgb()[:3] == (96, 96, 96)  # not the previous pixels' thumbnail
     assert [item.data(_user_role()) for item in grid.selectedItems()] == [stem]  # still this preset...
-    again = predict_lut(load_model(panel.preset(stem)), editor.photo.pixels)
+    again = preset_lut(panel.preset(stem), editor.photo.pixels)  # a look: Auto's LUT, then the look's
     np.testing.assert_allclose(editor.lut.table, again.table, atol=1e-6)  # ...with the new pixels' own LUT
 
 
