@@ -1,10 +1,13 @@
 """LUT super-resolution benchmark: quality on held-out photos, table sizes, speed and peak memory.
 
-    python bench/sr.py [--repeat 3] [--skip-quality]
+    python bench/sr.py [--repeat 3] [--skip-quality] [--quality-only] [--photos NAME ...]
 
-Quality: Y-PSNR (BT.601, border crop = scale, HR mod-cropped, LR by antialiased bicubic
-downscaling) of bicubic, SR-LUT, SR-LUT + filter refinement, MuLUT and EC-LUT on the photos held out of
-training (chelsea, coffee).
+Quality, at x2 and x4: Y-PSNR and SSIM (BT.601 Y, border crop = scale, HR mod-cropped, LR by antialiased
+bicubic downscaling, `engine.sr.metrics`) of the baselines -- MATLAB-style bicubic (the reference every
+gain is measured against), Pillow's bicubic and Lanczos -- and of each shipped model, on the real-photo
+corpus's test split (`engine.corpus`; no table, filter or setting was chosen on it), with the two
+photos held out since the first models (chelsea, coffee; both in that split) summarised on their own.
+Without a built corpus, or with --photos, scikit-image's photos of those names are scored instead.
 Speed: a 750x1000 RGB photo upscaled x4 to 3000x4000, each method in its own subprocess (best of
 --repeat runs; peak RSS of that process, and its RSS before the work: interpreter, libraries,
 input and table), with Pillow's bicubic resize as the reference in the same run.
@@ -26,9 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._measure import rss_mb, run_json  # noqa: E402
-from engine.sr.infer import load_table, shipped_table_path  # noqa: E402
+from engine.sr.infer import MODEL_NAMES, load_table, shipped_table_path  # noqa: E402
 
-MODELS = ("srlut", "srlut-filter", "mulut", "eclut")
+MODELS = MODEL_NAMES  # the default first
+OLD_HELD_OUT = ("skimage-chelsea", "skimage-coffee")  # the corpus ids of scikit-image's chelsea and coffee
 SPEED_SIZE = (750, 1000)  # LR height, width -> 3000 x 4000 at x4
 
 
@@ -84,53 +88,103 @@ def run_child(method: str, repeat: int, input_path: Path, path: Path | None = No
     return run_json(*command)
 
 
-def quality_table(names: tuple[str, ...]) -> None:
-    from engine.sr.infer import upscale_uint8
-    from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr
+def _photos(names: tuple[str, ...] | None) -> tuple[str, dict[str, np.ndarray]]:
+    """(what they are, {name: float RGB}): the corpus test split, or scikit-image photos by name."""
     from engine.sr.train import sample_photo_arrays
 
-    photos = dict(zip(names, sample_photo_arrays(names), strict=True))
-    print(f"\nY-PSNR (dB) on {', '.join(names)} (BT.601 Y, border = scale)")
-    header = f"{'scale':>5} {'photo':<17} {'bicubic':>8}" + "".join(f" {m:>12} {'gain':>6}" for m in MODELS)
-    print(header)
-    print("-" * len(header))
+    if names is None:
+        from engine.corpus import CorpusError, load_manifest, load_split
+
+        try:
+            manifest = load_manifest()
+            ids = [photo.id for photo in manifest.split("test")]
+            return "real-photo corpus test split", dict(zip(ids, load_split("test", manifest=manifest), strict=True))
+        except CorpusError as exc:
+            print(f"(corpus not available: {exc}; scoring scikit-image's chelsea and coffee)")
+            names = ("chelsea", "coffee")
+    return "scikit-image photos", dict(zip(names, sample_photo_arrays(names), strict=True))
+
+
+def _pillow_upscale(lr: np.ndarray, scale: int, method: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(lr).resize((lr.shape[1] * scale, lr.shape[0] * scale), method))
+
+
+def quality_table(names: tuple[str, ...] | None) -> None:
+    from PIL import Image
+
+    from engine.sr.infer import upscale_uint8
+    from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr, y_ssim
+
+    what, photos = _photos(names)
+    baselines = {
+        "bicubic": lambda lr, s: bicubic_upscale(lr, s),
+        "PIL bicubic": lambda lr, s: _pillow_upscale(lr, s, Image.BICUBIC),
+        "PIL Lanczos": lambda lr, s: _pillow_upscale(lr, s, Image.LANCZOS),
+    }
     for scale in (2, 4):
         tables = {m: load_table(shipped_table_path(m, scale)) for m in MODELS if shipped_table_path(m, scale).exists()}
-        sums: dict[str, list[float]] = {"bicubic": [], **{m: [] for m in tables}}
-        for name, photo in photos.items():
+        methods = [*baselines, *tables]
+        psnrs: dict[str, list[float]] = {m: [] for m in methods}
+        ssims: dict[str, list[float]] = {m: [] for m in methods}
+        for photo in photos.values():
             hr, lr = make_pair(photo, scale)
-            base = y_psnr(hr, bicubic_upscale(lr, scale), scale)
-            sums["bicubic"].append(base)
-            row = f"{scale:>5} {name:<17} {base:8.2f}"
-            for model in MODELS:
-                if model not in tables:
-                    row += f" {'-':>12} {'-':>6}"
-                    continue
-                value = y_psnr(hr, upscale_uint8(lr, tables[model]), scale)
-                sums[model].append(value)
-                row += f" {value:12.2f} {value - base:+6.2f}"
-            print(row)
-        mean = np.mean(sums["bicubic"])
-        row = f"{scale:>5} {'mean':<17} {mean:8.2f}"
-        for model in MODELS:
-            row += f" {np.mean(sums[model]):12.2f} {np.mean(sums[model]) - mean:+6.2f}" if model in tables else ""
-        print(row)
+            for method in methods:
+                out = baselines[method](lr, scale) if method in baselines else upscale_uint8(lr, tables[method])
+                psnrs[method].append(y_psnr(hr, out, scale))
+                ssims[method].append(y_ssim(hr, out, scale))
+        old = [i for i, name in enumerate(photos) if name in OLD_HELD_OUT]
+        _print_scores(f"x{scale} Y-PSNR (dB) on the {what}; models as the gain over bicubic", photos, psnrs, old,
+                      gains=True)
+        _print_scores(f"x{scale} SSIM (Y) on the {what}", photos, ssims, old, gains=False)
+
+
+def _print_scores(title: str, photos: dict, scores: dict[str, list[float]], old: list[int], *, gains: bool) -> None:
+    methods = list(scores)
+    print(f"\n{title}")
+    header = f"{'photo':<20}" + "".join(f" {m:>12}" for m in methods)
+    print(header)
+    print("-" * len(header))
+    base = np.array(scores["bicubic"])
+
+    def row(label: str, pick) -> str:
+        text = f"{label:<20}"
+        for method in methods:
+            values = np.array(scores[method])
+            if gains and method not in ("bicubic", "PIL bicubic", "PIL Lanczos"):
+                text += f" {pick(values - base):+12.2f}"
+            elif gains:
+                text += f" {pick(values):12.2f}"
+            else:
+                text += f" {pick(values):12.4f}"
+        return text
+
+    for i, name in enumerate(photos):
+        print(row(name, lambda v, i=i: v[i]))
+    print(row("mean", np.mean))
+    if gains:
+        print(row("lowest gain", np.min).replace("lowest gain", "lowest", 1))
+    if old and len(old) < len(photos):
+        print(row("mean chelsea+coffee", lambda v: np.mean(v[old])))
 
 
 def size_table() -> None:
     print("\nTables")
-    print(f"{'model':<16} {'shape':<18} {'entries':>10} {'raw KiB':>8} {'file KiB':>9}")
+    print(f"{'model':<16} {'shape':<28} {'entries':>10} {'raw KiB':>8} {'file KiB':>9}")
     for model in MODELS:
         for scale in (2, 4):
             path = shipped_table_path(model, scale)
             if not path.exists():
                 continue
             loaded = load_table(path)
-            arrays = [loaded.table] + ([loaded.refinement.filters] if loaded.refinement else [])
-            shape = " + ".join("x".join(map(str, a.shape)) for a in arrays)
-            entries, raw = sum(a.size for a in arrays), loaded.table.nbytes + 4 * sum(a.size for a in arrays[1:])
+            tables = ([loaded.pre.table] if loaded.pre is not None else []) + [loaded.table]  # int8
+            filters = [loaded.refinement.filters] if loaded.refinement else []  # int32
+            shape = " + ".join("x".join(map(str, a.shape)) for a in tables + filters)
+            entries = sum(a.size for a in tables + filters)
+            raw = sum(a.nbytes for a in tables) + 4 * sum(a.size for a in filters)
             print(
-                f"{model + f' x{scale}':<16} {shape:<18} {entries:>10,} {raw / 1024:8.0f} "
+                f"{model + f' x{scale}':<16} {shape:<28} {entries:>10,} {raw / 1024:8.0f} "
                 f"{path.stat().st_size / 1024:9.0f}"
             )
 
@@ -161,7 +215,7 @@ def main() -> int:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--quality-only", action="store_true", help="only the Y-PSNR table")
     parser.add_argument("--photos", nargs="+", default=None,
-                        help="scikit-image photos to score (default: the held-out ones, chelsea and coffee)")
+                        help="scikit-image photos to score (default: the real-photo corpus's test split)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", default="", help=argparse.SUPPRESS)
     parser.add_argument("--input", default="", help=argparse.SUPPRESS)
@@ -170,9 +224,7 @@ def main() -> int:
         child(args.child, args.repeat, args.path, args.input)
         return 0
     if not args.skip_quality:
-        from engine.sr.train import HELD_OUT
-
-        quality_table(tuple(args.photos or HELD_OUT))
+        quality_table(tuple(args.photos) if args.photos else None)
     if args.quality_only:
         return 0
     size_table()

@@ -54,6 +54,9 @@ def _sr_options(group: argparse._ArgumentGroup) -> None:
         "--sr-model", choices=("srlut", "mulut", "eclut"), default=None, help="sr: net kind (default srlut)"
     )
     group.add_argument("--scale", type=int, choices=(2, 4), default=None, help="sr: upscale factor (default 4)")
+    group.add_argument("--stages", type=int, choices=(1, 2), default=None,
+                       help="sr: 2 puts a first table in front that refines the photo at its own size (MuLUT's "
+                       "cascade; about twice the training time; default 1)")
     group.add_argument("--steps", type=int, default=None,
                        help="sr, lowlight: training steps (sr default 2000; lowlight: epochs x max(25, scenes / 4))")
     group.add_argument("--finetune-steps", type=int, default=None,

@@ -38,7 +38,7 @@ from engine import modelfile
 from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.image import Photo
-from engine.jobs import CancelToken, ProgressFn, check, no_progress
+from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.sr.filters import FilterBank, FilterConfig, refine, ring_around
 
 INT8_SCALE = 127.0  # a net output of 1.0 is table value 127
@@ -77,12 +77,15 @@ class SRTable:
     table: np.ndarray
     meta: dict = field(default_factory=dict)
     refinement: FilterBank | None = None  # optional filter stage after the table (`engine.sr.filters`)
+    pre: SRTable | None = None  # optional first stage (a scale-1 table run on the photo before this one)
 
     def __post_init__(self) -> None:
         if self.kind not in ROWS:
             raise ModelFileError(f"unknown SR table kind {self.kind!r}; expected one of {', '.join(ROWS)}")
-        if self.scale not in (2, 3, 4):
-            raise ModelFileError(f"SR table scale must be 2, 3 or 4, not {self.scale}")
+        if self.scale not in (1, 2, 3, 4):  # 1: the first stage of a cascade
+            raise ModelFileError(f"SR table scale must be 1, 2, 3 or 4, not {self.scale}")
+        if self.pre is not None and (self.pre.scale != 1 or self.pre.pre is not None):
+            raise ModelFileError("the first stage of a cascade must be one scale-1 table")
         expected = (ROWS[self.kind], GROUPS[self.kind] * self.scale**2)
         if self.table.dtype != np.int8 or self.table.shape != expected:
             raise ModelFileError(
@@ -153,10 +156,14 @@ def save_table(table: SRTable, path: Path) -> None:
     instead of 6.7 MB); `load_table` undoes it exactly with a wrapping cumulative sum.
     """
     path = Path(path)
-    levels = table.table.reshape(-1, _first_input_rows(table.kind), table.table.shape[1])
-    delta = np.diff(levels.view(np.uint8), axis=0, prepend=np.uint8(0)).view(np.int8)
-    arrays = {"delta": delta.reshape(table.table.shape)}
+    delta = _deltas(table)
+    arrays = {"delta": delta}
     meta = dict(table.meta)
+    if table.pre is not None:
+        arrays["pre_delta"] = _deltas(table.pre)
+        meta["pre"] = {"kind": table.pre.kind, "scale": 1}
+    else:
+        meta.pop("pre", None)
     if table.refinement is not None:
         bank = table.refinement
         arrays.update(
@@ -171,6 +178,20 @@ def save_table(table: SRTable, path: Path) -> None:
         tmp.write_text(json.dumps(meta, indent=1) + "\n")
 
 
+def _deltas(table: SRTable) -> np.ndarray:
+    """The table's differences along its first input (modulo 256), as stored."""
+    levels = table.table.reshape(-1, _first_input_rows(table.kind), table.table.shape[1])
+    return np.diff(levels.view(np.uint8), axis=0, prepend=np.uint8(0)).view(np.int8).reshape(table.table.shape)
+
+
+def _undelta(kind: str, delta: np.ndarray) -> np.ndarray:
+    """Undo `_deltas` exactly (a wrapping cumulative sum); ModelFileError when the array cannot be a table."""
+    if kind not in ROWS or delta.dtype != np.int8 or delta.ndim != 2 or delta.shape[0] != ROWS[kind]:
+        raise ModelFileError(f"{kind} table must be int8 with {ROWS.get(kind)} rows, not {delta.dtype} {delta.shape}")
+    levels = delta.view(np.uint8).reshape(-1, _first_input_rows(kind), delta.shape[1])
+    return np.cumsum(levels, axis=0, dtype=np.uint8).view(np.int8).reshape(delta.shape)
+
+
 def load_table(path: Path) -> SRTable:
     """Read a table written by `save_table` (never unpickles); ModelFileError when unusable."""
     path = Path(path)
@@ -179,16 +200,16 @@ def load_table(path: Path) -> SRTable:
         meta = modelfile.read_json(sidecar, ModelFileError,
                                    required={"kind": modelfile.text(40), "scale": modelfile.integer(1, 16)})
         kind, scale = str(meta["kind"]), int(meta["scale"])
+        if scale == 1:
+            raise ModelFileError("a scale-1 table is only the first stage of a cascade, not a model")
         with modelfile.NpzArrays(path, ModelFileError) as data:  # members checked before decompressing
-            delta = data["delta"]
+            table = _undelta(kind, data["delta"])
             refinement = _load_refinement(data, meta, scale) if "refinement" in meta else None
-        if kind not in ROWS or delta.dtype != np.int8 or delta.ndim != 2 or delta.shape[0] != ROWS[kind]:
-            raise ModelFileError(
-                f"{kind} table must be int8 with {ROWS.get(kind)} rows, not {delta.dtype} {delta.shape}"
-            )
-        levels = delta.view(np.uint8).reshape(-1, _first_input_rows(kind), delta.shape[1])
-        table = np.cumsum(levels, axis=0, dtype=np.uint8).view(np.int8).reshape(delta.shape)
-        return SRTable(kind=kind, scale=scale, table=table, meta=meta, refinement=refinement)
+            pre = None
+            if "pre" in meta:
+                pre_kind = str(meta["pre"]["kind"])
+                pre = SRTable(kind=pre_kind, scale=1, table=_undelta(pre_kind, data["pre_delta"]))
+        return SRTable(kind=kind, scale=scale, table=table, meta=meta, refinement=refinement, pre=pre)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -316,13 +337,21 @@ def upscale_uint8(
     height, width, channels = image.shape
     r, p = table.scale, table.padding
     check_output_size(height, width, r, max_pixels)
+    workers = workers or os.cpu_count() or 1
+    table_input = image
+    if table.pre is not None:  # the cascade's first stage: the photo refined at its own size, in its own pass
+        table_input = upscale_uint8(
+            image, table.pre, strip_values=strip_values, workers=workers, max_pixels=max_pixels,
+            progress=sub_progress(progress, 0.0, 0.2), cancel=cancel,
+        )  # fmt: skip
+        progress = sub_progress(progress, 0.2, 1.0)
     mode = "reflect" if min(height, width) > p else "symmetric"  # reflect needs more pixels than the pad
-    padded = np.pad(image, ((p, p), (p, p), (0, 0)), mode=mode)
+    padded = np.pad(table_input, ((p, p), (p, p), (0, 0)), mode=mode)
     out = np.empty((height * r, width * r, channels), np.uint8)
     strip = max(1, strip_values // (width * channels))
     strips = [slice(y, min(y + strip, height)) for y in range(0, height, strip)]
     compute = _simplex_strip if table.kind in SIMPLEX_KINDS else _eclut_strip
-    anchor = image.astype(np.int16)
+    anchor = table_input.astype(np.int16)
     bank = table.refinement
     if bank is not None:
         halo = bank.config.halo
@@ -346,7 +375,6 @@ def upscale_uint8(
         out[rows.start * r : rows.stop * r] = block.reshape(h * r, width * r, channels)
 
     _ = table.terms  # build the permuted tables once, before the threads share them
-    workers = workers or os.cpu_count() or 1
     # the workers already fill the cores: BLAS threads of their own (the filter stage) would only contend
     blas_threads = 1 if workers > 1 else None
     with threadpool_limits(blas_threads, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:

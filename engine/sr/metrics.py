@@ -1,4 +1,4 @@
-"""The SR-paper evaluation: Y-PSNR (BT.601 luma, border crop = scale) against a bicubic baseline."""
+"""The SR-paper evaluation: Y-PSNR and SSIM (BT.601 luma, border crop = scale) against a bicubic baseline."""
 
 from __future__ import annotations
 
@@ -14,6 +14,17 @@ def y_psnr(reference: np.ndarray, test: np.ndarray, border: int) -> float:
     crop = (slice(border, -border or None), slice(border, -border or None))
     ref_y, test_y = (bt601_luma(np.asarray(im, np.float64)[crop] / 255.0) for im in (reference, test))
     return psnr(ref_y, test_y, peak=255.0)
+
+
+def y_ssim(reference: np.ndarray, test: np.ndarray, border: int) -> float:
+    """SSIM of BT.601 Y (0..255) between two 8-bit RGB images, `border` cropped: the SR papers' setting
+    (Gaussian window sigma 1.5, K1 0.01, K2 0.03, population covariance)."""
+    from skimage.metrics import structural_similarity
+
+    crop = (slice(border, -border or None), slice(border, -border or None))
+    ref_y, test_y = (bt601_luma(np.asarray(im, np.float64)[crop] / 255.0) for im in (reference, test))
+    return float(structural_similarity(ref_y, test_y, data_range=255.0, gaussian_weights=True, sigma=1.5,
+                                       use_sample_covariance=False))
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:

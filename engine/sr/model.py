@@ -21,6 +21,11 @@ gathered as channels, so a pattern's inputs can lie anywhere around the pixel:
 
 Borders: the low-resolution image is reflect-padded (1 px for SR-LUT, 2 px for MuLUT and EC-LUT) on
 all sides, which is what the tiled numpy inference in `infer.py` does too.
+
+**Cascade** (MuLUT's second stage, ``stages=2``): a first net of the same kind at scale 1 refines the
+low-resolution image itself (one output per pixel, a residual over the pixel), its output is rounded to
+8 bits as the table pipeline will round it (straight-through gradient), and the upscaling net runs on
+that. Each output then sees twice the context (MuLUT: 9x9) for the price of one more small table.
 """
 
 from __future__ import annotations
@@ -69,8 +74,8 @@ class LutNet(nn.Module):
 
     def __init__(self, scale: int, width: int = 64) -> None:
         super().__init__()
-        if scale not in (2, 3, 4):
-            raise ValueError(f"scale must be 2, 3 or 4, not {scale}")
+        if scale not in (1, 2, 3, 4):  # 1: the first stage of a cascade
+            raise ValueError(f"scale must be 1, 2, 3 or 4, not {scale}")
         self.scale = scale
         self.patterns = PATTERNS[self.kind]
         self.pad = PADDING[self.kind]
@@ -109,6 +114,11 @@ class LutNet(nn.Module):
         nearest = lr.repeat_interleave(self.scale, dim=2).repeat_interleave(self.scale, dim=3)
         return nearest + total / (self.residual_divisor() * 255.0)
 
+    @property
+    def context(self) -> int:
+        """Low-resolution pixels each output reads on every side (the reflect padding)."""
+        return self.pad
+
 
 class SRLutNet(LutNet):
     """SR-LUT-S: 2x2 window, four-rotation ensemble; table 17^4 x r^2 (interval 16)."""
@@ -143,9 +153,36 @@ class ECLutNet(LutNet):
         return float(1 << EC_ALPHA_SHIFT)
 
 
-def build_net(kind: str, scale: int, width: int = 64) -> LutNet:
-    """The net of `kind` (see `KINDS`) for upscale factor `scale`."""
+class CascadeNet(nn.Module):
+    """Two stages (MuLUT's cascade): `pre` (scale 1) refines the low-resolution image, its output rounded
+    to 8 bits with a straight-through gradient, then `main` upscales it."""
+
+    def __init__(self, pre: LutNet, main: LutNet) -> None:
+        super().__init__()
+        self.pre, self.main = pre, main
+        self.kind, self.scale = main.kind, main.scale
+
+    @property
+    def context(self) -> int:
+        return self.pre.pad + self.main.pad
+
+    def first_stage(self, lr: torch.Tensor) -> torch.Tensor:
+        """The refined low-resolution image, clipped and rounded to 8 bits as the tables do it."""
+        refined = torch.clamp(self.pre(lr).float(), 0.0, 1.0)  # float32 even under bf16 autocast: k/255 exact
+        return refined + (torch.round(refined * 255.0) / 255.0 - refined).detach()
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.main(self.first_stage(lr))
+
+
+def build_net(kind: str, scale: int, width: int = 64, stages: int = 1) -> LutNet | CascadeNet:
+    """The net of `kind` (see `KINDS`) for upscale factor `scale`; `stages=2` puts a scale-1 net of the
+    same kind in front (`CascadeNet`)."""
     nets = {"srlut": SRLutNet, "mulut": MuLutNet, "eclut": ECLutNet}
     if kind not in nets:
         raise ValueError(f"unknown SR model kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if stages not in (1, 2):
+        raise ValueError(f"an SR net has 1 or 2 stages, not {stages}")
+    if stages == 2:
+        return CascadeNet(nets[kind](1, width), nets[kind](scale, width))
     return nets[kind](scale, width)

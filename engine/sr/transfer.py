@@ -1,5 +1,6 @@
 """Sample a trained SR net into its int8 table (the only thing inference needs).
 
+A cascade (`engine.sr.model.CascadeNet`) is sampled stage by stage.
 SR-LUT and MuLUT: each of the 4 inputs takes the 17 levels 0, 16, ..., 240, 255 -> 17^4 rows, indexed
 ((a * 17 + b) * 17 + c) * 17 + d, of r*r values (MuLUT: 3 * r*r, one group per pattern, all three
 sampled on the same lattice); inference interpolates between rows (4-simplex).
@@ -26,8 +27,15 @@ def lattice_inputs(kind: str) -> np.ndarray:
 
 
 def net_to_table(net, *, progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> SRTable:
-    """Evaluate `net` (an `engine.sr.model.LutNet`) on its lattice -> int8 `SRTable`."""
+    """Evaluate `net` (an `engine.sr.model.LutNet`, or a `CascadeNet` of two) on its lattice -> int8 `SRTable`
+    (a cascade's first stage becomes the table's `pre`)."""
     import torch
+
+    if hasattr(net, "pre"):
+        pre = net_to_table(net.pre, progress=lambda f, m="": progress(0.25 * f, m), cancel=cancel)
+        main = net_to_table(net.main, progress=lambda f, m="": progress(0.25 + 0.75 * f, m), cancel=cancel)
+        pre.meta = {}
+        return SRTable(kind=main.kind, scale=main.scale, table=main.table, meta=main.meta, pre=pre)
 
     inputs = lattice_inputs(net.kind)
     table = np.empty((len(inputs), net.outputs), np.int8)

@@ -201,3 +201,50 @@ def test_pattern_sampling_is_exact_on_linear_tables(kind: str, scale: int) -> No
     expected = rotation_reference_upscale(image, kind, coefficients, offsets)
     np.testing.assert_array_equal(result, expected)
     assert (result != image.repeat(scale, 0).repeat(scale, 1)).mean() > 0.3  # the residual is not all zero
+
+
+def cascade_table(scale: int, seed: int = 0) -> SRTable:
+    """A MuLUT cascade: a random scale-1 first stage in front of a random upscaling table."""
+    pre = SRTable("mulut", 1, np.random.default_rng(seed + 50).integers(-60, 61, size=(17**4, 3)).astype(np.int8))
+    main = random_table("mulut", scale, seed)
+    return SRTable("mulut", scale, main.table, {"kind": "mulut", "scale": scale}, pre=pre)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_cascade_is_the_first_stage_then_the_second(scale: int) -> None:
+    table = cascade_table(scale)
+    image = np.random.default_rng(9).integers(0, 256, size=(23, 17, 3)).astype(np.uint8)
+    whole = upscale_uint8(image, table, strip_values=10**9, workers=1)
+    refined = upscale_uint8(image, table.pre, strip_values=10**9, workers=1)
+    assert refined.shape == image.shape and (refined != image).mean() > 0.5  # the first stage does something
+    second = SRTable("mulut", scale, table.table)
+    np.testing.assert_array_equal(whole, upscale_uint8(refined, second, strip_values=10**9, workers=1))
+    for strip_values, workers in ((17 * 3, 2), (17 * 3 * 5, 3)):
+        np.testing.assert_array_equal(upscale_uint8(image, table, strip_values=strip_values, workers=workers), whole)
+
+
+def test_cascade_file_round_trip_and_a_missing_first_stage(tmp_path) -> None:
+    table = cascade_table(2)
+    save_table(table, tmp_path / "c.npz")
+    loaded = load_table(tmp_path / "c.npz")
+    np.testing.assert_array_equal(loaded.table, table.table)
+    np.testing.assert_array_equal(loaded.pre.table, table.pre.table)
+    assert loaded.meta["pre"] == {"kind": "mulut", "scale": 1}
+    with np.load(tmp_path / "c.npz") as data:
+        np.savez(tmp_path / "broken.npz", delta=data["delta"])  # the first stage's table left out
+    (tmp_path / "broken.json").write_text((tmp_path / "c.json").read_text())
+    with pytest.raises(ModelFileError, match="broken.npz"):
+        load_table(tmp_path / "broken.npz")
+    with pytest.raises(ModelFileError, match="one scale-1 table"):
+        SRTable("mulut", 2, table.table, pre=SRTable("mulut", 2, table.table))
+
+
+def test_y_ssim_is_one_for_the_same_image_and_lower_for_bicubic() -> None:
+    import skimage.data
+
+    from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr, y_ssim
+
+    hr, lr = make_pair(skimage.data.astronaut()[:120, :160] / 255.0, 4)
+    assert y_ssim(hr, hr, 4) == pytest.approx(1.0)
+    bicubic = bicubic_upscale(lr, 4)
+    assert 0.3 < y_ssim(hr, bicubic, 4) < 0.95 and 15 < y_psnr(hr, bicubic, 4) < 40
