@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine import distributed
 from engine.adaptive.data import (
     WORKING_SIDE,
     FolderPairs,
@@ -144,8 +145,10 @@ def write_preset(model: AdaptiveLUT, folder: Path, name: str, meta: dict) -> Pat
     """
     from safetensors.torch import save_file
 
-    folder.mkdir(parents=True, exist_ok=True)
     stem = preset_stem(name)
+    if not distributed.is_main():  # under torchrun every rank holds the same model; rank 0 writes it
+        return folder / f"{stem}.json"
+    folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(folder / f"{stem}.safetensors") as tmp:
         save_file(tensors, str(tmp))
@@ -232,6 +235,7 @@ def train_model(
     steps_per_epoch = config.steps_per_epoch or max(1, math.ceil(len(source) / config.batch_size))
     identity = {"model": model_config.to_json(), "train": asdict(config), **(identity or {})}
     rng = np.random.default_rng(config.seed)
+    draw = distributed.shard_source(source, "pairs" if isinstance(source, FolderPairs) else "photos", config.batch_size)
     start_epoch, history, best_psnr, best_epoch = 0, [], -math.inf, 0
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if init is not None and val_pairs:  # fine-tuning must not end worse than where it started
@@ -254,10 +258,11 @@ def train_model(
             if config.cosine:
                 for group, rate in zip(optimizer.param_groups, base_rates, strict=True):
                     group["lr"] = rate * 0.5 * (1.0 + math.cos(math.pi * done / total_steps))
-            inputs, targets = source.batch(rng, config.batch_size)
+            inputs, targets = draw(rng)
             loss, mse = training_loss(model, inputs, targets, loss_weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            distributed.average_gradients(model)
             optimizer.step()
             losses.append(loss.item())
             mses.append(mse.item())
@@ -272,13 +277,14 @@ def train_model(
         if score > best_psnr:
             best_psnr, best_epoch = score, epoch + 1
             best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and distributed.is_main():
             _save_checkpoint(checkpoint_dir, model, best, optimizer,
                              {"identity": identity, "epoch": epoch + 1, "best_psnr": best_psnr,
                               "best_epoch": best_epoch, "history": [asdict(h) for h in history],
                               "rng": rng.bit_generator.state})
         if on_epoch is not None:
             on_epoch(metrics)
+    distributed.barrier()  # rank 0's last checkpoint is written before anyone removes it
     model.load_state_dict(best)
     model.eval()
     return TrainResult(model, best_psnr, identity_psnr, best_epoch, history, total_steps)
@@ -655,8 +661,10 @@ def write_look(folder: Path, name: str, table: np.ndarray, base: str, meta: dict
     """A look preset: `base` (an adaptive preset's stem, e.g. "auto") then this static LUT, composed per photo."""
     from safetensors.torch import save_file
 
-    folder.mkdir(parents=True, exist_ok=True)
     stem = preset_stem(name)
+    if not distributed.is_main():
+        return folder / f"{stem}.json"
+    folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / f"{stem}.safetensors") as tmp:
         save_file({"look": torch.from_numpy(np.ascontiguousarray(table, np.float32))}, str(tmp))
     sidecar = {"format": "lutlab-preset", "kind": LOOK_KIND, "version": PRESET_VERSION, "name": name,
