@@ -1,27 +1,11 @@
-"""LUTLab entry point: no sub-command opens the editor; a sub-command runs a headless job."""
+"""LUTLab from a checkout: `python main.py [PHOTO]` opens the editor, `python main.py COMMAND ...` runs a job.
+
+The installed `lutlab` command runs the same function (app.launcher.main).
+"""
 
 import sys
 
-
-def main() -> int:
-    args = sys.argv[1:]
-    if args and not args[0].startswith("-") and not _looks_like_photo(args[0]):
-        from engine.cli import main as cli_main
-
-        return cli_main(args)
-    if args and args[0] in ("-h", "--help"):
-        from engine.cli import main as cli_main
-
-        return cli_main(args)
-    from app.main import run_editor
-
-    return run_editor(args[0] if args else None)
-
-
-def _looks_like_photo(arg: str) -> bool:
-    """`python main.py photo.jpg` opens the editor; a bare word is a sub-command."""
-    return "." in arg or "/" in arg
-
+from app.launcher import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import locations
 from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
-MANIFEST = Path(__file__).resolve().parents[1] / "resources" / "corpus.json"
 SPLITS = ("train", "validation", "test")
 SKIMAGE = "scikit-image"
 
@@ -62,8 +62,9 @@ class Manifest:
         return [photo for photo in self.photos if photo.split == name]
 
 
-def load_manifest(path: Path = MANIFEST) -> Manifest:
-    """Read and validate the curated list (ids unique, splits known, sources declared)."""
+def load_manifest(path: Path | None = None) -> Manifest:
+    """Read and validate the curated list (ids unique, splits known, sources declared); default: the shipped one."""
+    path = path or locations.resources_dir() / "corpus.json"
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         packages = {str(k): str(v) for k, v in raw["packages"].items()}
@@ -86,11 +87,10 @@ def load_manifest(path: Path = MANIFEST) -> Manifest:
 
 
 def corpus_dir() -> Path:
-    """Where the built corpus lives: $LUTLAB_CORPUS_DIR, else $XDG_CACHE_HOME/lutlab/corpus."""
+    """Where the built corpus lives: $LUTLAB_CORPUS_DIR, else `corpus` in the user's cache folder (engine.locations)."""
     if os.environ.get("LUTLAB_CORPUS_DIR"):
         return Path(os.environ["LUTLAB_CORPUS_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "lutlab" / "corpus"
+    return locations.user_cache_dir() / "corpus"
 
 
 def photo_path(photo: CorpusPhoto, root: Path | None = None) -> Path:

@@ -9,14 +9,13 @@ refused because its first bytes are not a safetensors header.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import modelfile
+from engine import locations, modelfile
 from engine.errors import InputError
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+SHIPPED_DIR = locations.shipped_presets_dir()
 PRESET_FORMAT = "lutlab-preset"
 LOOK_KIND = "adaptive-look"  # a base adaptive preset followed by a static LUT (see engine.adaptive.infer)
 SUPPORTED_KINDS = ("adaptive-lut", LOOK_KIND)
@@ -66,11 +65,8 @@ class Preset:
 
 
 def user_presets_dir() -> Path:
-    """Where the user's trained presets live: $LUTLAB_DATA_DIR/presets or $XDG_DATA_HOME/lutlab/presets."""
-    if os.environ.get("LUTLAB_DATA_DIR"):
-        return Path(os.environ["LUTLAB_DATA_DIR"]) / "presets"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "lutlab" / "presets"
+    """Where the user's trained presets live: `presets` in the user's data folder (engine.locations)."""
+    return locations.user_data_dir() / "presets"
 
 
 def check_safetensors(path: Path) -> dict:

@@ -5,6 +5,7 @@ Every module in this package that defines ``NAME``, ``HELP``, ``add_arguments(pa
 touches no shared file. Modules import their heavy dependencies (torch) inside ``run``.
 
 Exit status: 0 success, 2 bad input (one ``error:`` line on stderr), 130 cancelled (Ctrl+C).
+``-v`` before the sub-command logs progress notes to stderr (``-vv``: debug); see engine.logsetup.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from types import ModuleType
 
 from engine.errors import Cancelled, LutLabError
 from engine.jobs import CancelToken
+from engine.logsetup import configure_cli_logging
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 2, 130
 
@@ -25,6 +27,11 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 2, 130
 def _commands() -> list[ModuleType]:
     modules = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)]
     return sorted((m for m in modules if hasattr(m, "NAME") and hasattr(m, "run")), key=lambda m: m.NAME)
+
+
+def command_names() -> list[str]:
+    """The sub-commands' names (the launcher tells `lutlab COMMAND` from `lutlab PHOTO` with them)."""
+    return [module.NAME for module in _commands()]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +44,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lutlab", description="LUTLab headless jobs. Without a sub-command: the editor.")
+    # `dest` differs from the sub-commands' own -v options, which would otherwise overwrite it
+    parser.add_argument("-v", "--verbose", dest="verbosity", action="count", default=0,
+                        help="log progress notes to stderr (-vv: debugging detail)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for module in _commands():
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
@@ -66,6 +76,7 @@ class StderrProgress:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_cli_logging(args.verbosity)
     try:
         return int(args._module.run(args, StderrProgress(), CancelToken()) or EXIT_OK)
     except LutLabError as exc:

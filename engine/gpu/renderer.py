@@ -11,18 +11,17 @@ import ctypes
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from pathlib import Path
 
 import numpy as np
 from OpenGL import GL
 from OpenGL.raw.GL.VERSION import GL_1_0, GL_1_1
 
+from engine import locations
 from engine.errors import InputError
 from engine.gpu.context import GLUnavailable
 from engine.lut.apply import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation
 from engine.lut.lut3d import LUT3D
 
-SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
 SHAPER_ROW = 1024  # shaper entries per texture row (as the shader's SHAPER_ROW); 65536 entries = 64 rows
 
 
@@ -103,8 +102,13 @@ def _link(vertex_source: str, fragment_source: str) -> int:
 
 
 def _shader_source(name: str, defines: dict[str, int]) -> str:
+    """A shipped shader with `defines`; a missing one makes the GPU path unavailable (callers fall back to the CPU)."""
     lines = ["#version 330 core"] + [f"#define {key} {value}" for key, value in defines.items()]
-    return "\n".join(lines) + "\n" + (SHADER_DIR / name).read_text()
+    try:
+        source = locations.shader_path(name).read_text()
+    except (OSError, RuntimeError) as exc:
+        raise GLUnavailable(f"shader {name} cannot be read: {exc}") from exc
+    return "\n".join(lines) + "\n" + source
 
 
 class LutRenderer:
