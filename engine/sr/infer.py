@@ -39,6 +39,7 @@ from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
+from engine.locations import shipped_models_dir
 from engine.sr.filters import FilterBank, FilterConfig, refine, ring_around
 
 INT8_SCALE = 127.0  # a net output of 1.0 is table value 127
@@ -406,7 +407,7 @@ def upscale_pixels(
     return np.multiply(out, np.float32(1 / 255), dtype=np.float32)
 
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
+MODELS_DIR = shipped_models_dir()
 MODEL_NAMES = ("srlut-filter", "srlut", "mulut", "eclut")  # the first is the default (CLI, Upscale dialog)
 
 
