@@ -16,6 +16,7 @@ scene must share a reflectance, which (like noise2noise) also teaches R to avera
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine import distributed
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 from engine.lowlight.data import (
     PairSampler,
@@ -101,6 +103,7 @@ def train_model(
         loss = terms.total
         optimizer.zero_grad()
         loss.backward()
+        distributed.average_gradients(model)
         optimizer.step()
         losses.append(loss.item())
         progress(
@@ -116,7 +119,8 @@ def train_model(
 
 def corpus_sampler(config: TrainConfig) -> PairSampler:
     """Synthetic low-light pairs from the corpus train split (validation and test photos never seen)."""
-    return synthetic_sampler(corpus_training_photos(), config.batch, config.crop)
+    make = functools.partial(synthetic_sampler, crop=config.crop)
+    return distributed.shard_sampler(make, corpus_training_photos(), config.batch)
 
 
 def corpus_description() -> dict:
@@ -156,7 +160,8 @@ def train_lowlight(
             check(cancel)
             scenes.append(load_scene(files))
             progress(0.0, f"loaded scene {name}")
-        sampler, description = folder_sampler(scenes, config.batch, config.crop), f"folder {Path(data).resolve()}"
+        make = functools.partial(folder_sampler, crop=config.crop)
+        sampler, description = distributed.shard_sampler(make, scenes, config.batch), f"folder {Path(data).resolve()}"
         epoch_steps = steps_per_epoch(len(scenes), config.batch)
     model, losses = train_model(sampler, config, on_epoch=on_epoch, steps_per_epoch=epoch_steps,
                                 progress=progress, cancel=cancel)
@@ -168,7 +173,8 @@ def train_lowlight(
         seed=config.seed,
         metrics={"final_loss": round(float(np.mean(tail)), 6), "first_loss": round(losses[0], 6)},
     )
-    save_model(model, output, info)
+    if distributed.is_main():
+        save_model(model, output, info)
     return info
 
 
@@ -242,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         output, config = args.output, TrainConfig(steps=args.steps)
     info = train_lowlight(output, data=None if args.shipped else args.data, config=config,
                           progress=_printing_progress(25))
-    if args.shipped:
+    if args.shipped and distributed.is_main():
         _score_into_sidecar(output, info)
     print(f"wrote {output}: {info.metrics}")
 
