@@ -19,15 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.sr.infer import (
-    EC_ALPHA_SHIFT,
-    EC_OFFSETS,
-    INT8_SCALE,
-    SIMPLEX_KINDS,
-    SIMPLEX_WEIGHT,
-    SR_STRIDES,
-    SRTable,
-)
+from engine.sr.infer import SRTable
+from engine.sr.patches import PatchSampler
+from engine.sr.spec import EC_ALPHA_SHIFT, EC_OFFSETS, INT8_SCALE, SIMPLEX_KINDS, SIMPLEX_WEIGHT, SR_STRIDES
 
 
 @dataclass(frozen=True)
@@ -120,11 +114,9 @@ def finetune_table(
     """A new table (and first stage) trained through the lookup on random crops of `photos`; also the losses."""
     import torch
 
-    from engine.sr.train import PatchSampler, TrainConfig
-
     context = table.padding + (table.pre.padding if table.pre is not None else 0)
     sampler = PatchSampler(
-        photos, TrainConfig(scale=table.scale, batch=config.batch, crop=config.crop, seed=config.seed), context
+        photos, scale=table.scale, crop=config.crop, batch=config.batch, seed=config.seed, context=context
     )
     weights = torch.nn.Parameter(torch.from_numpy(table.table.astype(np.float32)))
     parameters = [weights]

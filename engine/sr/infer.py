@@ -5,7 +5,7 @@ folded into the tables instead of rotating the image: for rotation k the window'
 expanded-convolution offsets and the r*r output sub-pixels are permuted once into the original
 frame, so every rotation reads the same unrotated image.
 
-The 4-input kinds differ only in their sampling patterns (`PATTERNS`): SR-LUT reads a 2x2 block;
+The 4-input kinds differ only in their sampling patterns (`engine.sr.spec.PATTERNS`): SR-LUT reads a 2x2 block;
 MuLUT (Li et al., ECCV 2022, complementary indexing) has three 4-input tables over a 3x3
 neighbourhood -- "S" the 2x2 block, "D" its dilated corners, "Y" a Y shape -- whose 12 rotated terms
 are averaged, so each output sees a 5x5 window while every table stays 17^4 rows.
@@ -41,22 +41,18 @@ from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.locations import shipped_models_dir
 from engine.sr.filters import FilterBank, FilterConfig, refine, ring_around
+from engine.sr.spec import (
+    EC_ALPHA_SHIFT,
+    EC_OFFSETS,
+    GROUPS,
+    PADDING,
+    PATTERNS,
+    ROWS,
+    SIMPLEX_KINDS,
+    SIMPLEX_WEIGHT,
+    SR_STRIDES,
+)
 
-INT8_SCALE = 127.0  # a net output of 1.0 is table value 127
-SIMPLEX_WEIGHT = 16  # the 4-simplex weights of one term sum to 16
-EC_ALPHA_SHIFT = 4  # EC-LUT alpha = 1/16: residual = (sum of 36 int8 terms) >> 4
-EC_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # expanded-conv neighbours
-SR_LEVELS = np.array([*range(0, 256, 16), 255])  # 17 lattice levels per input, interval 16
-SR_STRIDES = (17**3, 17**2, 17, 1)
-SR_WINDOW = ((0, 0), (0, 1), (1, 0), (1, 1))  # a, b, c, d of the 2x2 window (rotated frame)
-DILATED_WINDOW = ((0, 0), (0, 2), (2, 0), (2, 2))  # MuLUT "D": the corners of the 3x3 neighbourhood
-Y_WINDOW = ((0, 0), (1, 1), (1, 2), (2, 1))  # MuLUT "Y"
-EC_WINDOW = ((0, 0), (1, 0))  # the pixel and the one below (rotated frame)
-PATTERNS = {"srlut": (SR_WINDOW,), "mulut": (SR_WINDOW, DILATED_WINDOW, Y_WINDOW), "eclut": (EC_WINDOW,)}
-SIMPLEX_KINDS = ("srlut", "mulut")  # 4-input tables on the 17-level lattice, interpolated
-PADDING = {"srlut": 1, "mulut": 2, "eclut": 2}
-GROUPS = {"srlut": 1, "mulut": 3, "eclut": 9}  # output groups of r*r per table row (MuLUT: one per pattern)
-ROWS = {"srlut": 17**4, "mulut": 17**4, "eclut": 256**2}
 MAX_OUTPUT_PIXELS = 100_000_000  # 100 MP: 300 MB of 8-bit output
 STRIP_VALUES = 96_000  # low-resolution values (pixels x channels) per strip: a few MB of work arrays
 

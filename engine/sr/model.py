@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.sr.infer import EC_ALPHA_SHIFT, EC_OFFSETS, GROUPS, INT8_SCALE, PADDING, PATTERNS
+from engine.sr.spec import EC_ALPHA_SHIFT, EC_OFFSETS, GROUPS, INT8_SCALE, PADDING, PATTERNS
 
 KINDS = ("srlut", "mulut", "eclut")
 

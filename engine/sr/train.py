@@ -36,7 +36,7 @@ from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progres
 from engine.sr.filters import FilterConfig
 from engine.sr.finetune import FinetuneConfig
 from engine.sr.infer import MODELS_DIR
-from engine.sr.resize import resize_matrix
+from engine.sr.patches import PatchSampler, channel_planes
 
 TRAIN_SAMPLES = (
     "astronaut",
@@ -93,10 +93,6 @@ class TrainResult:
     best_step: int = 0
 
 
-FLAT_TRIES = 10
-DOWNSCALE_MARGIN = 2  # low-resolution pixels of high-resolution support the bicubic kernel needs per side
-
-
 def sample_photo_arrays(names: Sequence[str]) -> list[np.ndarray]:
     """scikit-image's bundled photos as float32 arrays in [0, 1] (offline, from site-packages)."""
     import skimage.data
@@ -150,66 +146,6 @@ def describe_folder(folder: Path, *, min_side: int, cancel: CancelToken | None =
     if not usable:
         lines.append("Add photos (JPEG, PNG, TIFF) to train on; the model learns from their fine detail.")
     return "\n".join([head, *lines]), usable > 0
-
-
-def _channel_planes(photos: Sequence[np.ndarray]) -> list[np.ndarray]:
-    planes = []
-    for photo in photos:
-        photo = np.asarray(photo, dtype=np.float32)
-        planes.extend([photo] if photo.ndim == 2 else [photo[:, :, c] for c in range(min(photo.shape[2], 3))])
-    return planes
-
-
-class PatchSampler:
-    """Random (LR, HR) single-channel patch batches: crop, flip, rotate, bicubic-downscale, 8-bit LR.
-
-    The LR patch has `context` extra pixels on every side, downscaled from real neighbourhood (the HR crop
-    is taken DOWNSCALE_MARGIN LR pixels larger still, so no LR pixel sees a mirrored border); the HR
-    target covers only the inner `crop` x `crop` LR pixels. Planes too small for that are reflect-padded."""
-
-    def __init__(self, photos: Sequence[np.ndarray], config: TrainConfig, context: int = 0) -> None:
-        r = config.scale
-        self.context, self.scale = context, r
-        outer = config.crop + 2 * (context + DOWNSCALE_MARGIN)  # LR side of the crop taken from the photo
-        self.hr_side = outer * r
-        planes = [p for p in _channel_planes(photos) if min(p.shape) >= config.crop * r]
-        if not planes:
-            raise InputError(f"no photo of at least {config.crop * r}x{config.crop * r} pixels to train on")
-        self.planes = [_pad_to(p, self.hr_side) for p in planes]
-        areas = np.array([p.size for p in planes], dtype=np.float64)
-        self.weights = areas / areas.sum()
-        full = resize_matrix(self.hr_side, outer).astype(np.float32)
-        self.down = np.ascontiguousarray(full[DOWNSCALE_MARGIN : outer - DOWNSCALE_MARGIN])
-        self.target = slice((context + DOWNSCALE_MARGIN) * r, (outer - context - DOWNSCALE_MARGIN) * r)
-        self.batch, self.flat_std, self.seed = config.batch, config.flat_std, config.seed
-        self.rng = np.random.default_rng(config.seed)
-
-    def _crop(self, rng: np.random.Generator) -> np.ndarray:
-        side = self.hr_side
-        for _ in range(FLAT_TRIES):
-            plane = self.planes[rng.choice(len(self.planes), p=self.weights)]
-            y = rng.integers(0, plane.shape[0] - side + 1)
-            x = rng.integers(0, plane.shape[1] - side + 1)
-            patch = plane[y : y + side, x : x + side]
-            if self.flat_std <= 0 or patch[self.target, self.target].std() >= self.flat_std:
-                break
-        patch = np.rot90(patch, rng.integers(4))
-        return patch[:, ::-1] if rng.integers(2) else patch
-
-    def __call__(self, step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """One batch: ((B, 1, crop + 2 context, ...) LR, (B, 1, crop * r, ...) HR). With `step`, the batch
-        depends on (seed, step) alone, so a resumed run draws the same batches."""
-        rng = self.rng if step is None else np.random.default_rng([self.seed, step])
-        hr = np.stack([self._crop(rng) for _ in range(self.batch)]).astype(np.float32)
-        lr = self.down @ hr @ self.down.T
-        lr = np.round(np.clip(lr, 0.0, 1.0) * 255.0) / 255.0
-        return lr[:, None].astype(np.float32), np.ascontiguousarray(hr[:, None, self.target, self.target])
-
-
-def _pad_to(plane: np.ndarray, side: int) -> np.ndarray:
-    """`plane`, reflect-padded (symmetrically) up to `side` on each axis where it is smaller."""
-    pads = [((side - n + 1) // 2, (side - n) // 2) if n < side else (0, 0) for n in plane.shape]
-    return np.pad(plane, pads, mode="symmetric") if any(sum(p) for p in pads) else plane
 
 
 def _trim(out, context: int, scale: int):
@@ -309,7 +245,8 @@ def train_net(
 
     torch.manual_seed(config.seed)
     net = build_net(config.kind, config.scale, config.width, config.stages)
-    sampler = PatchSampler(photos, config, context=net.context)
+    sampler = PatchSampler(photos, scale=config.scale, crop=config.crop, batch=config.batch, seed=config.seed,
+                           context=net.context, flat_std=config.flat_std)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     result = TrainResult(net)
     best = _load_checkpoint(net, optimizer, config, checkpoint, result) if checkpoint else None
@@ -471,9 +408,9 @@ def refine_table(
     cancel: CancelToken | None = None,
 ) -> None:
     """Fit a filter refinement (`engine.sr.filters`) for `table` on `photos` and attach it to the table."""
-    from engine.sr.filters import fit_filters
+    from engine.sr.filter_fit import fit_filters
 
-    table.refinement = fit_filters(_channel_planes(photos), table, config, progress=progress, cancel=cancel)
+    table.refinement = fit_filters(channel_planes(photos), table, config, progress=progress, cancel=cancel)
 
 
 def model_file_stem(name: str) -> str:
@@ -553,13 +490,16 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken 
 # The shipped tables: trained on the corpus's train split, the checkpoint kept that scores best on its
 # validation split; the test split is only reported. (config, table fine-tuning or None).
 _LONG = dict(bf16=True, flat_std=0.02, schedule="cosine", final_learning_rate=1e-5)  # all shipped runs
+_MULUT_FINETUNE = FinetuneConfig(steps=300, batch=16, crop=24)  # MuLUT's LUT-aware fine-tuning, both stages
 SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
     (TrainConfig(kind="srlut", scale=4, steps=10000, crop=48, checkpoint_every=1000, seed=4, **_LONG), None),
     (TrainConfig(kind="srlut", scale=2, steps=4000, crop=48, checkpoint_every=500, seed=2, **_LONG), None),
-    (TrainConfig(kind="mulut", scale=4, stages=2, steps=2000, crop=24, checkpoint_every=500, seed=24, **_LONG), None),
-    (TrainConfig(kind="mulut", scale=2, stages=2, steps=1500, crop=24, checkpoint_every=500, seed=22, **_LONG), None),
-    (TrainConfig(kind="eclut", scale=4, steps=1200, seed=14), None),
-    (TrainConfig(kind="eclut", scale=2, steps=1000, seed=12), None),
+    (TrainConfig(kind="mulut", scale=4, stages=2, steps=2000, crop=24, checkpoint_every=500, seed=24, **_LONG),
+     _MULUT_FINETUNE),
+    (TrainConfig(kind="mulut", scale=2, stages=2, steps=1500, crop=24, checkpoint_every=500, seed=22, **_LONG),
+     _MULUT_FINETUNE),
+    (TrainConfig(kind="eclut", scale=4, steps=3000, crop=32, checkpoint_every=500, seed=14, **_LONG), None),
+    (TrainConfig(kind="eclut", scale=2, steps=3000, crop=32, checkpoint_every=500, seed=12, **_LONG), None),
 )
 
 

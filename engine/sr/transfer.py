@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.sr.infer import SIMPLEX_KINDS, SR_LEVELS, SRTable
+from engine.sr.infer import SRTable
+from engine.sr.spec import SIMPLEX_KINDS, SR_LEVELS
 
 CHUNK_ROWS = 8192
 

@@ -7,15 +7,14 @@ import pytest
 
 from engine.errors import Cancelled
 from engine.jobs import CancelToken
+from engine.sr.filter_fit import fit_filters, within_budget
 from engine.sr.filters import (
     FILTER_BITS,
     FilterBank,
     FilterConfig,
-    fit_filters,
     refine,
     ring_around,
     structure,
-    within_budget,
 )
 from engine.sr.infer import ModelFileError, SRTable, load_table, save_table, shipped_table_path, upscale_uint8
 from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr

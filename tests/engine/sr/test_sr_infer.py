@@ -12,7 +12,6 @@ from engine.errors import Cancelled
 from engine.jobs import CancelToken
 from engine.sr.infer import (
     PADDING,
-    SR_LEVELS,
     ModelFileError,
     OutputTooLargeError,
     SRTable,
@@ -21,6 +20,7 @@ from engine.sr.infer import (
     save_table,
     upscale_uint8,
 )
+from engine.sr.spec import SR_LEVELS
 
 
 def linear_table(coefficients: np.ndarray, offsets: np.ndarray) -> np.ndarray:
