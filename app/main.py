@@ -23,7 +23,10 @@ def configure_opengl() -> None:
 
 def create_application(argv: list[str] | None = None):  # -> QApplication
     """The QApplication with LUTLab's names (QSettings location) and GL format; reuses an existing one."""
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from engine.locations import icon_path
 
     app = QApplication.instance()
     if app is None:
@@ -31,6 +34,8 @@ def create_application(argv: list[str] | None = None):  # -> QApplication
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName("LUTLab")
     app.setApplicationName("LUTLab")
+    app.setDesktopFileName("lutlab")  # Wayland and taskbars match the window with lutlab.desktop
+    app.setWindowIcon(QIcon(str(icon_path())))
     return app
 
 
@@ -55,8 +60,15 @@ def build_window(path: str | None = None, **window_options):  # -> MainWindow
 
 
 def run_editor(path: str | None = None) -> int:
-    """Open the editor (blocking) and return the exit status."""
+    """Open the editor (blocking) and return the exit status. $LUTLAB_QUIT_AFTER=SECONDS closes it that long after
+    it shows (the packaging smoke test opens a photo and checks the log)."""
+    import os
+
+    from PySide6.QtCore import QTimer
+
     app = create_application()
     window = build_window(path)
     window.show()
+    if os.environ.get("LUTLAB_QUIT_AFTER"):
+        QTimer.singleShot(int(1000 * float(os.environ["LUTLAB_QUIT_AFTER"])), window.close)
     return int(app.exec())

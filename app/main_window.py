@@ -236,6 +236,7 @@ class MainWindow(QMainWindow):
     def _photo_opened(self, photo: Photo, path: Path | None, state: EditState | None = None) -> None:
         """Make `photo` (with `state`'s edits) the document: fit to the window, title, session."""
         self.show_document(EditDocument(photo, path, state or EditState()))
+        log.info("opened %s (%d x %d)", path or "the sample photo", photo.pixels.shape[1], photo.pixels.shape[0])
         if path is not None:
             self._remember_recent(path)
             self.settings.setValue("last_dir", str(path.parent))
@@ -502,6 +503,7 @@ class MainWindow(QMainWindow):
         use_gl, reason = (False, "CPU preview requested") if choice == "cpu" else gl_preview_available()
         if use_gl:
             preview: GLPreview | CPUPreview = GLPreview(self)
+            log.info("preview: OpenGL")
             preview.glFailed.connect(lambda why: QTimer.singleShot(0, lambda: self._fall_back_to_cpu(why)))
         else:
             preview = CPUPreview(self)
@@ -526,6 +528,7 @@ class MainWindow(QMainWindow):
         old.deleteLater()
 
     def _set_fallback_message(self, reason: str) -> None:
+        log.warning("OpenGL 3.3 unavailable (%s); preview on the CPU", reason)
         self._gl_label.setText("CPU preview (no OpenGL 3.3)")
         self._gl_label.setToolTip(reason)
         self.statusBar().showMessage(f"OpenGL 3.3 unavailable ({reason}); preview on the CPU at screen size", 15000)
