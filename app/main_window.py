@@ -49,8 +49,8 @@ from engine.gpu.renderer import Layout
 from engine.image import Photo, load_photo, sample_photo, save_photo
 from engine.jobs import CancelToken, ProgressFn
 from engine.lut import LUT3D, apply_lut
-from engine.lut.apply import apply_lut_to_values
 from engine.lut.files import CUBE_SUFFIXES
+from engine.lut.sampling import apply_lut_to_values
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,9 @@ import logging
 import numpy as np
 
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.lut.apply import DEFAULT_INTERPOLATION, apply_lut, check_interpolation
+from engine.lut.apply import apply_lut
 from engine.lut.lut3d import LUT3D
+from engine.lut.sampling import DEFAULT_INTERPOLATION, check_interpolation
 
 EXPORT_TILE = 4096
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from OpenGL.raw.GL.VERSION import GL_1_0, GL_1_1
 from engine import locations
 from engine.errors import InputError
 from engine.gpu.context import GLUnavailable
-from engine.lut.apply import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation
 from engine.lut.lut3d import LUT3D
+from engine.lut.sampling import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation
 
 SHAPER_ROW = 1024  # shaper entries per texture row (as the shader's SHAPER_ROW); 65536 entries = 64 rows
 

@@ -1,9 +1,10 @@
 """LUT core: the LUT3D type, CPU application, .cube and Hald CLUT I/O."""
 
-from engine.lut.apply import INTERPOLATIONS, apply_lut, apply_lut_to_values
+from engine.lut.apply import apply_lut
 from engine.lut.cube import CubeFormatError, read_cube, write_cube
 from engine.lut.files import load_lut, save_lut
 from engine.lut.lut3d import LUT3D, identity_table
+from engine.lut.sampling import INTERPOLATIONS, apply_lut_to_values
 
 __all__ = [
     "INTERPOLATIONS",

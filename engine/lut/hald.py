@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.image import ImageError, Photo, load_photo, save_photo
-from engine.lut.apply import apply_lut_to_values
 from engine.lut.lut3d import LUT3D, MAX_SIZE, identity_table
+from engine.lut.sampling import apply_lut_to_values
 
 DEFAULT_LEVEL = 8  # 512 x 512 image, 64-point cube
 HALD_SUFFIXES = (".png", ".tif", ".tiff")  # lossless only: a JPEG would bend the lattice

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import InputError
+from engine.lut.sampling import apply_lut_to_values
 
 MIN_SIZE, MAX_SIZE = 2, 256
 MAX_1D_SIZE = 65536
@@ -145,8 +146,6 @@ class LUT3D:
         """One plain 3D table over the input domain (exact at its lattice points only)."""
         if self.shaper is None:
             return self
-        from engine.lut.apply import apply_lut_to_values
-
         lo, hi = self.input_domain
         inputs = LUT3D(identity_table(size), "", lo, hi).lattice_inputs()
         return LUT3D(apply_lut_to_values(self, inputs, interpolation), self.title, lo, hi)
@@ -166,16 +165,12 @@ class LUT3D:
 
     def resampled(self, size: int, interpolation: str = "tetrahedral") -> LUT3D:
         """The same transform on a lattice of another size."""
-        from engine.lut.apply import apply_lut_to_values
-
         table = apply_lut_to_values(self.without_shaper(), LUT3D(identity_table(size), "", self.domain_min,
                                                                  self.domain_max).lattice_inputs(), interpolation)
         return LUT3D(table, self.title, self.domain_min, self.domain_max, self.shaper)
 
     def then(self, other: LUT3D, interpolation: str = "tetrahedral") -> LUT3D:
         """The composition "apply self, then other", on self's lattice and domain (self's shaper kept)."""
-        from engine.lut.apply import apply_lut_to_values
-
         return LUT3D(apply_lut_to_values(other, self.table, interpolation), self.title,
                      self.domain_min, self.domain_max, self.shaper)
 
