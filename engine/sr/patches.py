@@ -76,7 +76,10 @@ class PatchSampler:
     def __call__(self, step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One batch: ((B, 1, crop + 2 context, ...) LR, (B, 1, crop * r, ...) HR). With `step`, the batch
         depends on (seed, step) alone, so a resumed run draws the same batches."""
-        rng = self.rng if step is None else np.random.default_rng([self.seed, step])
+        return self.draw(self.rng if step is None else np.random.default_rng([self.seed, step]))
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One batch drawn with `rng` (a torchrun shard's own generator, see engine.distributed)."""
         hr = np.stack([self._crop(rng) for _ in range(self.batch)]).astype(np.float32)
         lr = self.down @ hr @ self.down.T
         lr = np.round(np.clip(lr, 0.0, 1.0) * 255.0) / 255.0

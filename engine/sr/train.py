@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import distributed
 from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.image import PHOTO_SUFFIXES
@@ -245,8 +246,9 @@ def train_net(
 
     torch.manual_seed(config.seed)
     net = build_net(config.kind, config.scale, config.width, config.stages)
-    sampler = PatchSampler(photos, scale=config.scale, crop=config.crop, batch=config.batch, seed=config.seed,
-                           context=net.context, flat_std=config.flat_std)
+    sampler = distributed.shard_sampler(  # under torchrun: this process's photo shards of each batch
+        lambda part, batch: PatchSampler(part, scale=config.scale, crop=config.crop, batch=batch, seed=config.seed,
+                                         context=net.context, flat_std=config.flat_std).draw, photos, config.batch)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     result = TrainResult(net)
     best = _load_checkpoint(net, optimizer, config, checkpoint, result) if checkpoint else None
@@ -256,12 +258,13 @@ def train_net(
         check(cancel)
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate_at(step)
-        lr, hr = (torch.from_numpy(a) for a in sampler(step))
+        lr, hr = (torch.from_numpy(a) for a in sampler(np.random.default_rng([config.seed, step])))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
             out = _trim(net(lr), net.context, config.scale)
         loss = torch.nn.functional.mse_loss(out.float(), hr)
         optimizer.zero_grad()
         loss.backward()
+        distributed.average_gradients(net)
         optimizer.step()
         result.losses.append(loss.item())
         done = step + 1
@@ -274,7 +277,7 @@ def train_net(
                 result.best_step = done
                 best = {k: v.detach().clone() for k, v in net.state_dict().items()}
         result.seconds = time.perf_counter() - began
-        if checkpoint and (done % config.checkpoint_every == 0 or done == config.steps):
+        if checkpoint and distributed.is_main() and (done % config.checkpoint_every == 0 or done == config.steps):
             _save_checkpoint(net, optimizer, config, result, checkpoint, best)
         if on_report and (done % report_every == 0 or done == config.steps):
             on_report(done, float(np.mean(result.losses[-report_every:])))
@@ -390,7 +393,8 @@ def train_table(
             "train_seconds": round(result.seconds, 1),
         }
     )
-    save_table(table, output)
+    if distributed.is_main():  # under torchrun every rank holds the same table
+        save_table(table, output)
     progress(1.0, f"saved {output.name}")
     return table.meta
 
@@ -582,7 +586,8 @@ def train_shipped(work_dir: Path, models_dir: Path = MODELS_DIR, only: Sequence[
                 **evaluate_table(table, test, test_ids),
             }
             table.meta["data"] = {**data, "refinement": "filters fitted on the train split too"}
-            save_table(table, models_dir / f"{name}.npz")
+            if distributed.is_main():
+                save_table(table, models_dir / f"{name}.npz")
             print(json.dumps({name: table.meta["metrics"], "refine_seconds": table.meta["refine_seconds"]}), flush=True)
 
 
