@@ -4,7 +4,8 @@
     LUTLAB_SHARDS=2 python tests/engine/distributed_job.py DATA OUT        # the same global batches, 1 process
 
 DATA holds `photos/*.png` (clean photos for Auto) and `scenes/<scene>/*.png` (exposure pairs for low-light).
-OUT receives `adaptive.safetensors` and `lowlight.safetensors` (float32 weights) and `ranks.txt`.
+OUT receives `adaptive.safetensors`, `lowlight.safetensors` and `sr.safetensors` (float32 weights) and
+`ranks.txt`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def main(data: Path, out: Path) -> None:
     from engine.image import load_photo
     from engine.lowlight.train import TrainConfig as LowLightConfig
     from engine.lowlight.train import train_lowlight
+    from engine.sr.train import TrainConfig as SRConfig
+    from engine.sr.train import train_net
 
     torch.set_num_threads(1)
     photos = [load_photo(p).pixels for p in sorted((data / "photos").glob("*.png"))]
@@ -31,8 +34,10 @@ def main(data: Path, out: Path) -> None:
                              description="torchrun test", confirm=lambda outcome: True)
     train_lowlight(out / "lowlight.safetensors", data=data / "scenes",
                    config=LowLightConfig(steps=4, batch=4, crop=32, channels=8, seed=2))
+    sr = train_net(SRConfig(kind="srlut", scale=2, steps=4, batch=4, crop=8, width=8, seed=1), photos).net
     if distributed.is_main():
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "adaptive.safetensors"))
+        for family, net in (("adaptive", model), ("sr", sr)):
+            save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(out / f"{family}.safetensors"))
     run = distributed.context()
     with open(out / "ranks.txt", "a") as log:  # every rank says it ran; only rank 0 wrote the weights
         log.write(f"{run.rank}/{run.world} shards {run.shards}\n")

@@ -18,6 +18,7 @@ JOB = Path(__file__).with_name("distributed_job.py")
 # measured: the largest weight difference between the 2-process and the 1-process run was ~1e-7 (float
 # summation order); a run that draws other batches (LUTLAB_SHARDS=1) differs by ~1e-3 and more
 TOLERANCE = 1e-5
+FAMILIES = ("adaptive", "lowlight", "sr")
 
 
 def test_one_shard_is_the_plain_sampler():
@@ -70,7 +71,7 @@ def _run(command: list[str], out: Path, **env: str) -> dict:
     environment.update(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", PYTHONPATH=str(ROOT), **env)
     done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {family: load_file(out / f"{family}.safetensors") for family in ("adaptive", "lowlight")}
+    return {family: load_file(out / f"{family}.safetensors") for family in FAMILIES}
 
 
 def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
@@ -81,7 +82,7 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
     one = _run([sys.executable, *job, str(tmp_path / "one")], tmp_path / "one", LUTLAB_SHARDS="2")
     assert sorted((tmp_path / "two" / "ranks.txt").read_text().split("\n")) == ["", "0/2 shards 2", "1/2 shards 2"]
     assert not list((tmp_path / "two" / "presets").glob(".*")), "a checkpoint was left behind"
-    for family in ("adaptive", "lowlight"):
+    for family in FAMILIES:
         assert two[family].keys() == one[family].keys()
         worst = max(float(np.max(np.abs(two[family][k] - one[family][k]))) for k in one[family])
         print(f"{family}: largest weight difference 2 processes vs 1: {worst:.2e}")
