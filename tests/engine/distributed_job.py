@@ -20,7 +20,9 @@ def main(data: Path, out: Path) -> None:
     from safetensors.torch import save_file
 
     from engine import distributed
-    from engine.adaptive.train import SHIPPED_MODEL, TrainConfig, train_auto
+    from engine.adaptive.data import SyntheticPairs
+    from engine.adaptive.synthetic import auto
+    from engine.adaptive.train import SHIPPED_MODEL, TrainConfig, train_model, write_preset
     from engine.image import load_photo
     from engine.lowlight.train import TrainConfig as LowLightConfig
     from engine.lowlight.train import train_lowlight
@@ -30,8 +32,9 @@ def main(data: Path, out: Path) -> None:
     torch.set_num_threads(1)
     photos = [load_photo(p).pixels for p in sorted((data / "photos").glob("*.png"))]
     config = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=4, crop=32, learning_rate=1e-3, seed=3)
-    _, _, model = train_auto(photos[:-1], photos[-1:], "ddp", out / "presets", SHIPPED_MODEL, config, data={},
-                             description="torchrun test", confirm=lambda outcome: True)
+    model = train_model(SyntheticPairs(photos, auto, config.crop), [], SHIPPED_MODEL, config,
+                        checkpoint_dir=out / "checkpoint").model
+    write_preset(model, out / "presets", "ddp", {})
     train_lowlight(out / "lowlight.safetensors", data=data / "scenes",
                    config=LowLightConfig(steps=4, batch=4, crop=32, channels=8, seed=2))
     sr = train_net(SRConfig(kind="srlut", scale=2, steps=4, batch=4, crop=8, width=8, seed=1), photos).net

@@ -81,7 +81,8 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
                 str(tmp_path / "two")], tmp_path / "two")
     one = _run([sys.executable, *job, str(tmp_path / "one")], tmp_path / "one", LUTLAB_SHARDS="2")
     assert sorted((tmp_path / "two" / "ranks.txt").read_text().split("\n")) == ["", "0/2 shards 2", "1/2 shards 2"]
-    assert not list((tmp_path / "two" / "presets").glob(".*")), "a checkpoint was left behind"
+    assert sorted(p.name for p in (tmp_path / "two" / "presets").iterdir()) == ["ddp.json", "ddp.safetensors"]
+    assert (tmp_path / "two" / "checkpoint" / "state.json").is_file()
     for family in FAMILIES:
         assert two[family].keys() == one[family].keys()
         worst = max(float(np.max(np.abs(two[family][k] - one[family][k]))) for k in one[family])
