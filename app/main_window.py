@@ -40,13 +40,14 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from app.export_dialog import ExportImageDialog, ExportOptions, suggested_path
 from app.histogram import HistogramView
+from app.imaging import from_qimage
 from app.jobs import Job
 from app.lut_panel import LutPanel
-from app.preview import CPUPreview, GLPreview, Grading, downscale, gl_preview_available
+from app.preview import CPUPreview, GLPreview, Grading, gl_preview_available
 from engine.document import EditDocument, EditState, Step, lut_step, preset_step, read_sidecar, sidecar_path
 from engine.errors import LutLabError
 from engine.gpu.renderer import Layout
-from engine.image import Photo, load_photo, sample_photo, save_photo
+from engine.image import Photo, load_photo, sample_photo, save_photo, shrink_by_blocks
 from engine.jobs import CancelToken, ProgressFn
 from engine.lut import LUT3D, apply_lut
 from engine.lut.files import CUBE_SUFFIXES
@@ -492,8 +493,7 @@ class MainWindow(QMainWindow):
         """Histogram of the displayed result, from a small proxy graded on the CPU."""
         if self.photo is None:
             return
-        height, width = self.photo.pixels.shape[:2]
-        proxy = downscale(self.photo.pixels, min(1.0, HISTOGRAM_LONG_SIDE / max(height, width)))
+        proxy = shrink_by_blocks(self.photo.pixels, HISTOGRAM_LONG_SIDE)
         if self.lut is not None and self.preview.state.compare.layout != Layout.BEFORE:
             proxy = apply_lut(proxy, self.lut, self.interpolation)
         self.histogram.show_pixels(proxy)
@@ -777,7 +777,4 @@ def rendered_pixels(window: MainWindow) -> np.ndarray:
         preview.render(painter, QPoint(), QRegion(), QWidget.RenderFlag.DrawWindowBackground)
         painter.end()
 
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    width, height = image.width(), image.height()
-    data = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * height)
-    return data.reshape(height, image.bytesPerLine())[:, : 3 * width].reshape(height, width, 3) / np.float32(255.0)
+    return from_qimage(image)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.editor_api import Editor
-from app.preview import downscale
+from app.imaging import to_pixmap
 from engine.fusion.merge import MergeOptions, MergeResult, analyse_bracket, merge_photos
-from engine.image import Photo
+from engine.image import Photo, shrink_by_blocks
 from engine.jobs import CancelToken, ProgressFn
 
 THUMBNAIL_SIDE = 160
@@ -35,11 +35,7 @@ THUMBNAIL_SIDE = 160
 
 def thumbnail(pixels: np.ndarray, side: int = THUMBNAIL_SIDE) -> QPixmap:
     """A pixmap whose longer side is `side` pixels."""
-    small = downscale(pixels, min(1.0, side / max(pixels.shape[:2])))
-    data = np.ascontiguousarray(np.rint(np.clip(small, 0.0, 1.0) * 255.0).astype(np.uint8))
-    height, width = data.shape[:2]
-    image = QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888)
-    return QPixmap.fromImage(image.copy())  # copy: the QImage must not outlive `data`
+    return to_pixmap(shrink_by_blocks(pixels, side))
 
 
 def ev_text(ev: float) -> str:

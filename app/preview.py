@@ -18,8 +18,10 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QOpenGLContext, QPainter,
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import QLabel, QWidget
 
+from app.imaging import to_qimage
 from engine.color import mark_clipping
 from engine.gpu.renderer import Compare, Layout, View
+from engine.image import shrink_by_blocks
 from engine.lut import LUT3D, apply_lut
 
 log = logging.getLogger(__name__)
@@ -337,7 +339,6 @@ class CPUPreview(PreviewInteraction, QWidget):
         super().__init__(parent)
         self._init_interaction()
         self._proxy: np.ndarray | None = None
-        self._proxy_factor = 1.0
         self._before: QImage | None = None
         self._original: QImage | None = None  # set_before's image; None: the photo itself
         self._after: QImage | None = None
@@ -345,14 +346,12 @@ class CPUPreview(PreviewInteraction, QWidget):
 
     def set_before(self, pixels: np.ndarray | None) -> None:
         """The original to show as "before" (any size: drawn over the photo's rectangle)."""
-        self._original = None if pixels is None else to_qimage(
-            downscale(pixels, min(1.0, PROXY_LONG_SIDE / max(pixels.shape[:2]))))
+        self._original = None if pixels is None else to_qimage(shrink_by_blocks(pixels, PROXY_LONG_SIDE))
         self.update()
 
     def set_pixels(self, pixels: np.ndarray) -> None:
         height, width = pixels.shape[:2]
-        self._proxy_factor = min(1.0, PROXY_LONG_SIDE / max(width, height))
-        self._proxy = downscale(pixels, self._proxy_factor)
+        self._proxy = shrink_by_blocks(pixels, PROXY_LONG_SIDE)
         self.state.image_size = (width, height)
         self._before = to_qimage(self._proxy)
         self._after = None
@@ -410,23 +409,6 @@ class CPUPreview(PreviewInteraction, QWidget):
         if divider:
             painter.setPen(QPen(QColor.fromRgbF(*compare.divider_color), compare.divider_width))
             painter.drawLine(QPointF(*divider[0]), QPointF(*divider[1]))
-
-
-def downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
-    """Box-filter downscale by `factor` <= 1 (area average over whole source pixels)."""
-    if factor >= 1.0:
-        return pixels
-    step = int(np.ceil(1.0 / factor))
-    height, width = (pixels.shape[0] // step) * step, (pixels.shape[1] // step) * step
-    cropped = pixels[:height, :width]
-    return cropped.reshape(height // step, step, width // step, step, 3).mean(axis=(1, 3), dtype=np.float32)
-
-
-def to_qimage(pixels: np.ndarray) -> QImage:
-    """8-bit RGB QImage that owns a copy of the rounded pixels."""
-    data = np.ascontiguousarray((np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
-    height, width = data.shape[:2]
-    return QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 def gl_preview_available() -> tuple[bool, str]:

@@ -8,6 +8,11 @@ Routes, chosen by the file's magic bytes (not its name):
 
 The pixel limit is checked from the header, before any pixel is decoded, so a decompression bomb costs
 nothing. EXIF orientation is applied on load; JPEG/PNG exports keep EXIF with the orientation reset to 1.
+
+It is also the one home of the resizing every capability shares (block-average and area shrinking, bilinear
+resizing), backed by OpenCV, which is 8-20x faster than the numpy versions it replaced and equal to 1e-6. Why one
+module over 300 lines: loading, resizing and saving share the Photo type and the format rules; split, each part
+would import the others.
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ class Photo:
         pixels = np.asarray(pixels, dtype=np.float32)
         alpha = self.alpha
         if alpha is not None and alpha.shape != pixels.shape[:2]:
-            alpha = _resize_bilinear(alpha, pixels.shape[0], pixels.shape[1])
+            alpha = resize_bilinear(alpha, pixels.shape[0], pixels.shape[1])
         return Photo(pixels, alpha, self.bit_depth, self.exif, self.icc, self.path, self.source_icc)
 
 
@@ -293,24 +298,15 @@ def _quiet_opencv(cv2) -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
-def _resize_bilinear(plane: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Separable bilinear resize of a 2-D plane (pixel centres aligned)."""
-    for axis, size in ((0, height), (1, width)):
-        n = plane.shape[axis]
-        pos = np.clip((np.arange(size) + 0.5) * (n / size) - 0.5, 0, n - 1)
-        low = np.minimum(pos.astype(np.int64), max(n - 2, 0))
-        frac = (pos - low).astype(np.float32)
-        high = np.minimum(low + 1, n - 1)
-        shape = (-1, 1) if axis == 0 else (1, -1)
-        a, b = np.take(plane, low, axis=axis), np.take(plane, high, axis=axis)
-        plane = a + frac.reshape(shape) * (b - a)
-    return plane.astype(np.float32)
+# --------------------------------------------------------------------------------------------- resizing
 
 
-# ---------------------------------------------------------------------------------------------- saving
+def resize_bilinear(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of an H x W plane or H x W x C image, pixel centres aligned, no anti-aliasing (OpenCV)."""
+    import cv2
 
-
-PROFILES = ("working", "source")  # export in the working space (sRGB), or back in the file's own profile
+    return np.ascontiguousarray(cv2.resize(np.asarray(pixels, np.float32), (width, height),
+                                           interpolation=cv2.INTER_LINEAR))
 
 
 def fit_long_side(pixels: np.ndarray, long_side: int) -> np.ndarray:
@@ -323,6 +319,29 @@ def fit_long_side(pixels: np.ndarray, long_side: int) -> np.ndarray:
         return pixels
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.ascontiguousarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
+
+
+def shrink_by_blocks(pixels: np.ndarray, long_side: int) -> np.ndarray:
+    """Average k x k pixel blocks, k the smallest whole number that brings the long side to `long_side` or less
+    (the rows and columns a block would overhang are dropped), as float32. Every output pixel is the plain mean
+    of whole source pixels: previews, thumbnails, histograms and training photos."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    factor = min(-(-max(height, width) // max(1, long_side)), height, width)
+    if factor <= 1:
+        return np.ascontiguousarray(pixels, dtype=np.float32)
+    rows, cols = height // factor, width // factor
+    cropped = np.asarray(pixels[: rows * factor, : cols * factor], np.float32)
+    return np.ascontiguousarray(cv2.resize(cropped, (cols, rows), interpolation=cv2.INTER_AREA))  # exact block means
+
+
+# ---------------------------------------------------------------------------------------------- saving
+
+
+PROFILES = ("working", "source")  # export in the working space (sRGB), or back in the file's own profile
+
+
 
 
 def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95,
