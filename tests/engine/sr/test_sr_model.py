@@ -253,7 +253,7 @@ def test_shipped_build_records_corpus_split_steps_seed_and_metrics(tmp_path, mon
     monkeypatch.setattr(train, "corpus_splits", lambda: (data, splits, ["a", "b"]))
     config = TrainConfig(kind="srlut", scale=2, steps=4, batch=2, crop=8, width=8, checkpoint_every=2, seed=3)
     monkeypatch.setattr(train, "SHIPPED", ((config, None),))
-    monkeypatch.setattr(train, "SHIPPED_REFINED", (("srlut-filter", "srlut", FilterConfig(phases=1)),))
+    monkeypatch.setattr(train, "SHIPPED_REFINED", (("srlut-filter", "srlut", {2: FilterConfig(phases=1)}),))
     train.train_shipped(tmp_path / "work", tmp_path, only=["sr_srlut_x2", "sr_srlut-filter_x2"])
     meta = json.loads((tmp_path / "sr_srlut_x2.json").read_text())
     assert meta["data"] == data and (meta["steps"], meta["seed"], meta["config"]["crop"]) == (4, 3, 8)
