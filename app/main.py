@@ -34,8 +34,8 @@ def create_application(argv: list[str] | None = None):  # -> QApplication
         app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setOrganizationName("LUTLab")
     app.setApplicationName("LUTLab")
-    app.setDesktopFileName("lutlab")  # Wayland and taskbars match the window with lutlab.desktop
-    app.setWindowIcon(QIcon(str(icon_path())))
+    QApplication.setDesktopFileName("lutlab")  # Wayland and taskbars match the window with lutlab.desktop
+    QApplication.setWindowIcon(QIcon(str(icon_path())))
     return app
 
 

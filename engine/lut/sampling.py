@@ -34,11 +34,14 @@ class LatticeTable(Protocol):
     """What the kernel reads of a LUT (engine.lut.lut3d.LUT3D has it): an (N, N, N, 3) [b, g, r] table over
     the input box [domain_min, domain_max], optionally after a per-channel shaper (``shaper.apply``)."""
 
-    table: np.ndarray
-    domain_min: np.ndarray
-    domain_max: np.ndarray
-    shaper: Any
-
+    @property
+    def table(self) -> np.ndarray: ...
+    @property
+    def domain_min(self) -> np.ndarray: ...
+    @property
+    def domain_max(self) -> np.ndarray: ...
+    @property
+    def shaper(self) -> Any: ...
     @property
     def size(self) -> int: ...
 
@@ -87,7 +90,8 @@ class _Lattice:
     def locate(self, rgb: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Flat index of each colour's cell corner and its (fr, fg, fb) position inside the cell."""
         top = np.float32(self.n - 1)
-        fractions, index = [], None
+        fractions: list[np.ndarray] = []
+        index: np.ndarray | None = None
         for channel, step in ((2, self.n * self.n), (1, self.n), (0, 1)):  # blue first: index = b*N^2 + g*N + r
             pos = rgb[:, channel] * self.scale[channel]
             pos += self.offset[channel]
@@ -102,6 +106,7 @@ class _Lattice:
             else:
                 index += corner if step == 1 else corner * np.float32(step)
         fb, fg, fr = fractions
+        assert index is not None
         return index.astype(np.intp), [fr, fg, fb]
 
     def trilinear(self, rgb: np.ndarray, out: np.ndarray) -> None:
