@@ -38,8 +38,8 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)
 
 
-CLIPPED_HIGHLIGHT = np.float32([1.0, 0.0, 0.0])
-CRUSHED_SHADOW = np.float32([0.0, 0.3, 1.0])
+CLIPPED_HIGHLIGHT = np.array([1.0, 0.0, 0.0], np.float32)
+CRUSHED_SHADOW = np.array([0.0, 0.3, 1.0], np.float32)
 
 
 def mark_clipping(rgb: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any
 from engine import modelfile
 from engine.errors import InputError
 from engine.fsutil import atomic_path
-from engine.image import Photo
+from engine.image import Photo, shrink_by_blocks
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.lut import LUT3D
 
@@ -269,7 +269,8 @@ class EditDocument:
         source, source_id = self.source, self.source_id
 
         def work(progress: ProgressFn, cancel: CancelToken) -> list[tuple[Step, int, Any]]:
-            photo, state_id, filled = source, source_id, []
+            photo, state_id = source, source_id
+            filled: list[tuple[Step, int, Any]] = []
             for step, _seen in walked:
                 check(cancel)
                 value = step.output(state_id)
@@ -402,13 +403,6 @@ def compute_step(step: Step, photo: Photo | None, progress: ProgressFn, cancel: 
         from engine.lut.tone import adjustments_lut
 
         return adjustments_lut(params)
-    if step.kind == "preset":
-        from engine.adaptive.data import shrink
-        from engine.adaptive.infer import preset_lut
-        from engine.presets import find_preset
-
-        preset = find_preset(str(params["stem"]))  # a look preset composes its base's LUT for these pixels
-        return preset_lut(preset, shrink(photo.pixels, 512), title=f"{preset.name} (adaptive)")
     if step.kind == "merge":
         from engine.fusion.merge import MergeOptions, load_bracket, merge_photos
 
@@ -417,6 +411,14 @@ def compute_step(step: Step, photo: Photo | None, progress: ProgressFn, cancel: 
         options = MergeOptions(align=bool(params.get("align", True)), deghost=bool(params.get("deghost", False)),
                                crop=bool(params.get("crop", False)))
         return merge_photos(frames, options, progress=sub_progress(progress, 0.3, 1.0), cancel=cancel).photo
+    if photo is None:
+        raise InputError(f"a {step.kind!r} step needs a photo before it")
+    if step.kind == "preset":
+        from engine.adaptive.infer import preset_lut
+        from engine.presets import find_preset
+
+        preset = find_preset(str(params["stem"]))  # a look preset composes its base's LUT for these pixels
+        return preset_lut(preset, shrink_by_blocks(photo.pixels, 512), title=f"{preset.name} (adaptive)")
     if step.kind == "lowlight":
         from engine.lowlight.pipeline import enhance
 

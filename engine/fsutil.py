@@ -85,7 +85,7 @@ def atomic_file(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
 
 def remove_stale_temps(folder: Path) -> list[Path]:
     """Delete this module's temporaries in `folder` whose writer is gone (no lock held); returns them."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = [entry for entry in os.scandir(folder) if _TEMP_NAME.fullmatch(entry.name)]
     except OSError:

@@ -138,7 +138,7 @@ def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Raw
 def _to_working_space(raw: RawPhoto) -> RawPhoto:
     from engine import icc
 
-    if not icc.is_rgb_profile(raw.icc) or icc.is_srgb(raw.icc):
+    if raw.icc is None or not icc.is_rgb_profile(raw.icc) or icc.is_srgb(raw.icc):
         return raw
     if not icc.convert_samples(raw.values, raw.peak, raw.icc, icc.srgb_profile()):
         return raw  # a profile we cannot apply exactly: pixels and tag kept as they are
@@ -245,11 +245,11 @@ def _load_tiff(path: Path, max_pixels: int) -> RawPhoto:
             raise ImageError(f"{path}: truncated TIFF (image data runs past the end of the file)")
         photometric = int(page.photometric)
         if photometric not in (0, 1, 2, 3, 6):  # MINISWHITE, MINISBLACK, RGB, PALETTE, YCBCR
-            raise ImageError(f"{path}: unsupported TIFF colour model {page.photometric.name}")
+            raise ImageError(f"{path}: unsupported TIFF colour model {photometric}")
         data = page.asarray()
         if page.planarconfig == 2 and data.ndim == 3:  # separate planes: (S, H, W)
             data = np.moveaxis(data, 0, -1)
-        if photometric == 3:
+        if photometric == 3 and page.colormap is not None:
             data = np.moveaxis(page.colormap, 0, -1)[data]
         tags = page.tags
         orientation = int(tags[274].value) if 274 in tags else 1
