@@ -32,7 +32,7 @@ class AdjustPanel(QWidget):
 
     def __init__(self, window: Editor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.window = window
+        self.editor = window
         self.sliders: dict[str, QSlider] = {}
         self._values: dict[str, QLabel] = {}
         form = QFormLayout()
@@ -65,12 +65,12 @@ class AdjustPanel(QWidget):
         self.sliders[name].setValue(round(value / SLIDERS[name] * STEPS))
 
     def reset(self) -> None:
-        if self.window.document is not None:
-            self.window.document.set_step("adjust", None, "Reset adjustments")
+        if self.editor.document is not None:
+            self.editor.document.set_step("adjust", None, "Reset adjustments")
 
     def _moved(self, name: str, unit: str) -> None:
         self._values[name].setText(f"{self.value(name):+.2f}{unit}" if self.sliders[name].value() else "0")
-        document = self.window.document
+        document = self.editor.document
         if document is None or self._showing:
             return
         step = adjust_step({n: self.value(n) for n in self.sliders})
@@ -80,7 +80,7 @@ class AdjustPanel(QWidget):
 
     def show_document(self) -> None:
         """Sliders follow the document (undo, redo, another photo, a sidecar)."""
-        document = self.window.document
+        document = self.editor.document
         step = None if document is None else document.find("adjust")
         values = dict(step.params) if step is not None else {}
         self._showing = True

@@ -11,7 +11,7 @@ from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QWidget
 
 BINS = 256
-LUMA_WEIGHTS = np.float32([0.2126, 0.7152, 0.0722])  # Rec. 709 weights on the encoded values (luma)
+LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights on the encoded values (luma)
 CURVES = (("r", (230, 60, 60)), ("g", (60, 200, 60)), ("b", (70, 110, 240)), ("luma", (220, 220, 220)))
 
 

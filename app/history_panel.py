@@ -15,7 +15,7 @@ UID_ROLE = Qt.ItemDataRole.UserRole
 class HistoryPanel(QWidget):
     def __init__(self, window: Editor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.window = window
+        self.editor = window
         self.list = QListWidget()
         self.list.setObjectName("history")
         self.hint = QLabel("No edits yet: the photo as it was opened.")
@@ -27,7 +27,7 @@ class HistoryPanel(QWidget):
         window.documentChanged.connect(self.show_document)
 
     def show_document(self) -> None:
-        document = self.window.document
+        document = self.editor.document
         self.list.blockSignals(True)
         self.list.clear()
         stale = {step.uid for step in document.stale()} if document is not None else set()
@@ -42,7 +42,7 @@ class HistoryPanel(QWidget):
         self.hint.setVisible(self.list.count() == 0)
 
     def _item_changed(self, item: QListWidgetItem) -> None:
-        document = self.window.document
+        document = self.editor.document
         uid = item.data(UID_ROLE)
         if document is not None and document.step(uid).enabled != (item.checkState() == Qt.CheckState.Checked):
             document.toggle(uid)

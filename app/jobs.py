@@ -8,6 +8,7 @@ whose window was closed never calls back into it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ class Job(QObject):
         self.dialog.setAutoClose(False)
         self.dialog.setAutoReset(False)
         self.dialog.canceled.connect(self.token.cancel)
-        self._thread = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self.dialog.setValue(0)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from app.imaging import to_qimage
 from engine.color import mark_clipping
-from engine.gpu.renderer import Compare, Layout, View
+from engine.gpu.renderer import Compare, Layout, LutRenderer, View
 from engine.image import shrink_by_blocks
 from engine.lut import LUT3D, apply_lut
 
@@ -181,7 +181,7 @@ class PreviewInteraction:
     def _begin_drag(self, event: QMouseEvent) -> None:
         x, y = self._device(event.position())
         distance = self.state.split_distance(x, y)
-        self._drag = "split" if distance is not None and distance <= SPLIT_GRAB_PX else "pan"
+        self._drag: str | None = "split" if distance is not None and distance <= SPLIT_GRAB_PX else "pan"
         self._last = (x, y)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
@@ -246,7 +246,7 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
         self._pixels: np.ndarray | None = None
         self._before_pixels: np.ndarray | None = None
         self._photo_dirty = self._lut_dirty = self._before_dirty = False
-        self._renderer = None
+        self._renderer: LutRenderer | None = None
         self.failure: str | None = None
         self.renderer_name = ""
 
@@ -269,8 +269,6 @@ class GLPreview(PreviewInteraction, QOpenGLWidget):
         self.update()
 
     def initializeGL(self) -> None:  # noqa: N802
-        from engine.gpu.renderer import LutRenderer
-
         try:
             self._renderer = LutRenderer()
             from OpenGL import GL
