@@ -109,13 +109,21 @@ class ColourTable:
         self.lut, self.interpolation, self.strength = lut, interpolation, strength
         self.graded = np.zeros(1 << 24, "<u4")  # r | g << 8 | b << 16, little-endian: its bytes are r, g, b, 0
         self.known = np.zeros(1 << 24, bool)
+        self._seen = np.zeros(1 << 24, bool)
+
+    def retarget(self, lut: LUT3D, interpolation: str = "tetrahedral", strength: float = 1.0) -> None:
+        """Grade with another LUT from now on, keeping the memory (a preset's LUT per photo in a batch)."""
+        check_interpolation(interpolation)
+        self.lut, self.interpolation, self.strength = lut, interpolation, strength
+        self.known.fill(False)
 
     def apply_in_place(self, samples: np.ndarray, *, band_rows: int = 256, cancel: CancelToken | None = None) -> None:
         """Grade H x W x 3|4 uint8 samples in place (alpha, a 4th channel, is left alone)."""
         if samples.dtype != np.uint8 or samples.ndim != 3 or samples.shape[2] not in (3, 4):
             raise InputError(f"expected H x W x 3 or 4 uint8 samples, got {samples.dtype} {samples.shape}")
         codes = np.empty(samples.shape[:2], "<u4")
-        seen = np.zeros(1 << 24, bool)
+        seen = self._seen
+        seen.fill(False)
         for top in range(0, samples.shape[0], band_rows):
             check(cancel)
             band, code = samples[top : top + band_rows], codes[top : top + band_rows]
