@@ -18,6 +18,7 @@ import functools
 import json
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -266,15 +267,15 @@ def _render(recipe: Recipe, task: Task, cancel: CancelToken | None) -> None:
     save_raw(raw, task.target)
 
 
-_colour_tables: dict[bytes, object] = {}
+_worker_thread = threading.local()  # each thread of a (Dask) worker grades with a table of its own
 
 
 def _colour_table(lut, interpolation: str):  # -> engine.lut.apply.ColourTable
     """8-bit photos are graded through a table of the colours met so far (the same bytes, in a quarter of the
-    CPU time). The worker keeps the table of the last LUT, so when every photo gets the same LUT (a LUT, or
-    a recipe whose steps do not look at the photo) each photo only interpolates the colours that earlier
-    photos did not have; a preset's own LUT per photo starts a table of its own. Keyed by the LUT's
-    content, so a long-lived Dask worker never grades with a stale table."""
+    CPU time). Each worker (thread) keeps one table: when every photo gets the same LUT (a LUT, or a recipe whose
+    steps do not look at the photo) each photo only interpolates the colours that earlier photos did not
+    have; a preset's own LUT per photo starts the table afresh. Keyed by the LUT's content, so a long-lived
+    Dask worker never grades with a stale table."""
     import hashlib
 
     from engine.lut.apply import ColourTable
@@ -284,10 +285,13 @@ def _colour_table(lut, interpolation: str):  # -> engine.lut.apply.ColourTable
     for part in (lut.table, lut.domain_min, lut.domain_max, *shaper):
         digest.update(np.ascontiguousarray(part, np.float32).tobytes())
     key = digest.digest()
-    if key not in _colour_tables:
-        _colour_tables.clear()  # one table at a time: up to 96 MB
-        _colour_tables[key] = ColourTable(lut, interpolation)
-    return _colour_tables[key]
+    table = getattr(_worker_thread, "colour_table", None)
+    if table is None:
+        table = _worker_thread.colour_table = ColourTable(lut, interpolation)
+    elif _worker_thread.colour_key != key:
+        table.retarget(lut, interpolation)
+    _worker_thread.colour_key = key
+    return table
 
 
 # ---------------------------------------------------------------------------------------------- many photos
