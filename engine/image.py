@@ -207,6 +207,10 @@ def _load_with_pillow(path: Path, max_pixels: int) -> RawPhoto:
     from PIL import Image
 
     with _open_pillow(path, max_pixels) as image:
+        if image.format == "JPEG" and image.mode == "RGB":
+            data = _decode_jpeg_with_opencv(path, image.width, image.height)
+            if data is not None:
+                return _make_raw(data, 8, *_pillow_metadata(image), path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()  # raises OSError on a truncated file
@@ -215,6 +219,22 @@ def _load_with_pillow(path: Path, max_pixels: int) -> RawPhoto:
         mode = "RGBA" if has_alpha else "RGB"
         data = np.asarray(image if image.mode == mode else image.convert(mode))
     return _make_raw(data, 8, exif, icc, orientation, path)
+
+
+def _decode_jpeg_with_opencv(path: Path, width: int, height: int) -> np.ndarray | None:
+    """An RGB JPEG's samples decoded by OpenCV: the same libjpeg-turbo decode as Pillow's, byte for byte, in a
+    third of the CPU time (Pillow's copy into numpy costs more than its decode). None, and Pillow decides,
+    when the file does not end with the end-of-image marker (possibly truncated: OpenCV would only warn)."""
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size < 4 or data[-2] != 0xFF or data[-1] != 0xD9:
+        return None
+    _quiet_opencv(cv2)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None or bgr.shape != (height, width, 3):
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _load_png16(path: Path, max_pixels: int) -> RawPhoto:
