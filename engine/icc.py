@@ -22,7 +22,6 @@ import numpy as np
 
 D50 = np.array([0.9642, 1.0, 0.8249])
 BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]])
-INTENT_RELATIVE_COLORIMETRIC = 1
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +49,7 @@ class Curve:
             return np.interp(v, np.linspace(0, 1, len(self.table)), self.table).astype(np.float32)
         if self.gamma is not None:
             return v**self.gamma
+        assert self.params is not None, "a curve is a table, a gamma or a parametric function"
         kind, p = self.params
         g, a, b, c, d, e, f = (*p, 0, 0, 0, 0, 0, 0)[:7] if kind else (p[0], 1, 0, 0, 0, 0, 0)
         if kind == 1:
@@ -139,10 +139,10 @@ def matrix_shaper(icc: bytes) -> MatrixShaper | None:
         for name in (b"rXYZ", b"gXYZ", b"bXYZ"):
             data = tags[name]
             columns.append([v / 65536.0 for v in struct.unpack(">3i", data[8:20])])
-        curves = tuple(_parse_curve(tags[name]) for name in (b"rTRC", b"gTRC", b"bTRC"))
-        if any(curve is None for curve in curves):
+        red, green, blue = (_parse_curve(tags[name]) for name in (b"rTRC", b"gTRC", b"bTRC"))
+        if red is None or green is None or blue is None:
             return None
-        return MatrixShaper(np.array(columns).T, curves)
+        return MatrixShaper(np.array(columns).T, (red, green, blue))
     except (KeyError, struct.error, ValueError):
         return None
 
@@ -151,12 +151,12 @@ def is_srgb(icc: bytes | None) -> bool:
     """No profile (the web's default), or one equivalent to sRGB."""
     if not icc or icc == srgb_profile():
         return True
-    shaper = matrix_shaper(icc)
-    return shaper is not None and shaper.close_to(matrix_shaper(srgb_profile()))
+    shaper, reference = matrix_shaper(icc), matrix_shaper(srgb_profile())
+    return shaper is not None and reference is not None and shaper.close_to(reference)
 
 
 def is_rgb_profile(icc: bytes | None) -> bool:
-    return bool(icc) and len(icc) >= 24 and icc[16:20] == b"RGB "
+    return icc is not None and len(icc) >= 24 and icc[16:20] == b"RGB "
 
 
 # ------------------------------------------------------------------------------------------ conversion
@@ -199,7 +199,7 @@ def _littlecms_transform(source: bytes, target: bytes):  # -> ImageCms.ImageCmsT
 
     return ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(source)),
                                    ImageCms.ImageCmsProfile(io.BytesIO(target)), "RGB", "RGB",
-                                   renderingIntent=INTENT_RELATIVE_COLORIMETRIC)
+                                   renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
 
 
 # ------------------------------------------------------------------------------------------ writing profiles
@@ -226,6 +226,7 @@ def matrix_shaper_profile(description: str, primaries: tuple[tuple[float, float]
         kind, params = curve.params
         trc = b"para\0\0\0\0" + struct.pack(">HH", kind, 0) + s15(params)
     else:
+        assert curve.gamma is not None, "an ICC curve written here is parametric or a plain gamma"
         trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, int(round(curve.gamma * 256))) + b"\0\0"
     text = description.encode("ascii")
     desc = b"desc\0\0\0\0" + struct.pack(">I", len(text) + 1) + text + b"\0" + b"\0" * (4 + 4 + 2 + 1 + 67)

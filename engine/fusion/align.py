@@ -120,7 +120,7 @@ def _mismatch(
     usable = ref_keep[ref_rows, ref_cols] & keep[rows, cols]
     differ = np.logical_xor(ref_bits[ref_rows, ref_cols], bits[rows, cols])
     differ &= usable
-    return np.count_nonzero(differ) / max(np.count_nonzero(usable), 1)
+    return int(np.count_nonzero(differ)) / max(int(np.count_nonzero(usable)), 1)
 
 
 def find_shift(reference: np.ndarray, frame: np.ndarray, *, levels: int = DEFAULT_LEVELS) -> Shift:
@@ -156,7 +156,8 @@ def _tile_shift(
     best = start
     for level in range(coarsest, finest - 1, -1):
         scale = 2**level
-        view = tuple(slice(s.start // scale, s.stop // scale) for s in window)
+        row_span, col_span = (slice(s.start // scale, s.stop // scale) for s in window)
+        view = (row_span, col_span)
         if level == coarsest:
             centre = Shift(int(round(start.dy / scale)), int(round(start.dx / scale)))
         else:

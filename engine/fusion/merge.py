@@ -109,7 +109,7 @@ def load_bracket(
     photos = []
     for index, path in enumerate(paths):
         check(cancel)
-        photos.append(load_photo(path))
+        photos.append(load_photo(Path(path)))
         progress((index + 1) / len(paths), f"reading {Path(path).name}")
     check_bracket(photos, [str(p) for p in paths])
     return photos

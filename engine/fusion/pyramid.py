@@ -165,7 +165,8 @@ def level_sizes(height: int, width: int, levels: int | None = None) -> list[tupl
 def gaussian_pyramid(image: np.ndarray, levels: int | None = None) -> list[np.ndarray]:
     """Successively blurred and halved copies, finest (the input as float32) first."""
     pyramid = [np.asarray(image, dtype=np.float32)]
-    for _ in level_sizes(*pyramid[0].shape[-2:], levels)[1:]:
+    height, width = pyramid[0].shape[-2:]
+    for _ in level_sizes(height, width, levels)[1:]:
         pyramid.append(downsample(pyramid[-1]))
     return pyramid
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def _contrast_rows(pixels: np.ndarray, top: int, bottom: int) -> np.ndarray:
     height = pixels.shape[0]
     first, last = max(top - 1, 0), min(bottom + 1, height)
     grey = pixels[first:last] @ GREY_WEIGHTS
-    mode = "reflect" if min(grey.shape) > 1 else "edge"
+    mode: Literal["reflect", "edge"] = "reflect" if min(grey.shape) > 1 else "edge"
     padded = np.pad(grey, ((int(top == 0), int(bottom == height)), (1, 1)), mode=mode)
     lap = padded[:-2, 1:-1] + padded[2:, 1:-1]
     lap += padded[1:-1, :-2]

@@ -100,7 +100,7 @@ def read_cube(path: str | Path) -> LUT3D:
     try:
         with path.open("rb") as stream:
             size = _file_size(stream)
-            if size > MAX_FILE_BYTES:
+            if size is not None and size > MAX_FILE_BYTES:
                 raise CubeFormatError(path, 1, _too_big(size))
             return _Parser(stream, size, path).parse()
     except FileNotFoundError as exc:
@@ -351,6 +351,7 @@ class _Parser:
         values = np.empty((expected, 3), np.float32) if remaining is None or remaining >= MIN_ROW_BYTES * expected - 1 \
             else None
         count, last_line, extra_line = 0, None, None
+        lines: int | list[int] | None
         for first, block in self.source.blocks():
             rows, lines = _fast_rows(block, first, count < expected)
             if rows is None:

@@ -184,9 +184,10 @@ class LUT3D:
         base = self.lattice_inputs()
         if self.shaper is not None:
             inverse = [self.shaper.inverse_at(base[..., channel], channel) for channel in range(3)]
-            if any(values is None for values in inverse):
+            known = [values for values in inverse if values is not None]
+            if len(known) < 3:
                 return self.baked().blended(strength)
-            base = np.stack(inverse, axis=-1).astype(np.float32)
+            base = np.stack(known, axis=-1).astype(np.float32)
         return LUT3D(base + np.float32(strength) * (self.table - base), self.title,
                      self.domain_min, self.domain_max, self.shaper)
 
