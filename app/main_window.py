@@ -27,6 +27,7 @@ Plug-ins: every module in ``app/tools/`` with ``install(window) -> None`` is cal
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionEvent, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
 
 from app.export_dialog import ExportImageDialog, ExportOptions, suggested_path
@@ -502,9 +503,10 @@ class MainWindow(QMainWindow):
     def _make_preview(self, choice: str | None) -> GLPreview | CPUPreview:
         use_gl, reason = (False, "CPU preview requested") if choice == "cpu" else gl_preview_available()
         if use_gl:
-            preview: GLPreview | CPUPreview = GLPreview(self)
+            gl_preview = GLPreview(self)
             log.info("preview: OpenGL")
-            preview.glFailed.connect(lambda why: QTimer.singleShot(0, lambda: self._fall_back_to_cpu(why)))
+            gl_preview.glFailed.connect(lambda why: QTimer.singleShot(0, lambda: self._fall_back_to_cpu(why)))
+            preview: GLPreview | CPUPreview = gl_preview
         else:
             preview = CPUPreview(self)
             self._set_fallback_message(reason)
@@ -549,8 +551,8 @@ class MainWindow(QMainWindow):
         state = self.preview.state
         self._zoom_label.setText(f"{state.view().scale * 100:.0f}%")
 
-    def _action(self, menu: str, text: str, slot: Callable[[], Any], shortcut: QKeySequence | str | None = None,
-                ) -> QAction:
+    def _action(self, menu: str, text: str, slot: Callable[[], Any],
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -579,7 +581,7 @@ class MainWindow(QMainWindow):
 
         self._undo_action = self._action("Edit", "&Undo", self._undo, QKeySequence.StandardKey.Undo)
         self._redo_action = self._action("Edit", "&Redo", self._redo, QKeySequence.StandardKey.Redo)
-        self._redo_action.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        self._redo_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo), QKeySequence("Ctrl+Y")])
         for action in (self._undo_action, self._redo_action):
             action.setEnabled(False)
         self.menu("Edit").addSeparator()
@@ -594,7 +596,7 @@ class MainWindow(QMainWindow):
         group = QActionGroup(self)
         self._layout_actions: dict[Layout, QAction] = {}
         for layout, (text, key) in LAYOUT_KEYS.items():
-            action = self._action("View", text, lambda lay=layout: self.set_layout(lay), key)
+            action = self._action("View", text, functools.partial(self.set_layout, layout), key)
             action.setCheckable(True)
             group.addAction(action)
             self._layout_actions[layout] = action
@@ -608,7 +610,8 @@ class MainWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if (watched is self.menu("File") and event.type() == QEvent.Type.ActionAdded
+        if (watched is self.menu("File") and isinstance(event, QActionEvent)
+                and event.type() == QEvent.Type.ActionAdded
                 and event.action() not in (self._quit_separator, self._quit_action)):
             for action in (self._quit_separator, self._quit_action):
                 watched.removeAction(action)
@@ -633,7 +636,7 @@ class MainWindow(QMainWindow):
         else:  # first start: a slim panel column, the photo gets the room (after the first layout pass)
             QTimer.singleShot(0, lambda: self.resizeDocks(self._docks, [DOCK_WIDTH] * 2, Qt.Orientation.Horizontal))
         try:
-            layout = Layout(int(self.settings.value("preview/layout", int(Layout.SPLIT_VERTICAL))))
+            layout = Layout(self._int_setting("preview/layout", int(Layout.SPLIT_VERTICAL)))
         except ValueError:
             layout = Layout.SPLIT_VERTICAL
         self.preview.state.set_layout(layout)
@@ -691,14 +694,16 @@ class MainWindow(QMainWindow):
     def export_dialog(self) -> ExportImageDialog:
         """The export dialog, filled with the remembered settings: the photo's own folder (else the last
         export folder), the name template, the last format, bit depth, quality and size."""
+        photo = self.photo
+        assert photo is not None, "File > Export needs an open photo"
         source = self.document.path if self.document is not None else None
         folder = source.parent if source is not None else Path(self._start_dir("export/dir"))
         suffix = str(self.settings.value("export/suffix", ".jpg"))
         dialog = ExportImageDialog(suggested_path(folder, source.stem if source else None, suffix),
-                                   int(self.settings.value("export/bit_depth", self.photo.bit_depth)),
-                                   int(self.settings.value("export/quality", 95)), self,
-                                   long_side=int(self.settings.value("export/long_side", 0)),
-                                   has_source_profile=self.photo.source_icc is not None)
+                                   self._int_setting("export/bit_depth", photo.bit_depth),
+                                   self._int_setting("export/quality", 95), self,
+                                   long_side=self._int_setting("export/long_side", 0),
+                                   has_source_profile=photo.source_icc is not None)
         dialog.setObjectName("export-dialog")
         return dialog
 
@@ -728,7 +733,14 @@ class MainWindow(QMainWindow):
 
     def _recent(self) -> list[str]:
         value = self.settings.value("recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        return [value] if isinstance(value, str) else [str(item) for item in value] if isinstance(value, list) else []
+
+    def _int_setting(self, key: str, default: int) -> int:
+        """A remembered number (an INI file gives it back as text); `default` when missing or garbled."""
+        try:
+            return int(str(self.settings.value(key, default)))
+        except ValueError:
+            return default
 
     def _rebuild_recent_menu(self) -> None:
         self._recent_menu.clear()
