@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -30,9 +31,12 @@ import numpy as np
 from engine import locations
 from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
+from engine.logsetup import configure_cli_logging
 
 SPLITS = ("train", "validation", "test")
 SKIMAGE = "scikit-image"
+
+log = logging.getLogger(__name__)
 
 
 class CorpusError(InputError):
@@ -182,7 +186,7 @@ def _unpack(root: Path, package: str, version: str, members: Sequence[str]) -> P
             raise CorpusError(f"apt-get download {package} left no .deb in {debs}")
     got = _run(["dpkg-deb", "-f", str(deb), "Version"], debs, f"{deb}: not a Debian package").strip()
     if got != version:
-        print(f"corpus: warning: {package} is {got}, the list was curated on {version}", file=sys.stderr)
+        log.warning("%s is %s, the list was curated on %s", package, got, version)
     target = root / "unpacked" / package
     target.mkdir(parents=True, exist_ok=True)
     wanted = [f"./{m}" for m in members if not (target / m).is_file()]
@@ -239,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.corpus", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=None, help=f"where to build (default {corpus_dir()})")
     args = parser.parse_args(argv)
+    configure_cli_logging()
     manifest = load_manifest()
     try:
         paths = build_corpus(args.root, manifest=manifest,
