@@ -86,6 +86,9 @@ def test_sub_commands_run_from_another_folder(tmp_path):
     assert iio.imread(tmp_path / "out.png")[0, 0].tolist() == [200, 200, 180]
     verbose = run_lutlab("-v", "presets", cwd=tmp_path)  # -v before the sub-command, beside presets' own -v
     assert verbose.returncode == 0 and verbose.stdout == listed.stdout
+    from importlib.metadata import version
+
+    assert run_lutlab("--version", cwd=tmp_path).stdout == f"lutlab {version('lutlab')}\n"
     typo = run_lutlab("presetz", cwd=tmp_path)
     assert typo.returncode == 2 and typo.stderr.startswith("error: argument command: invalid choice: 'presetz'")
 
