@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import Background, post
-from app.preview import to_qimage
+from app.imaging import to_qimage
 from engine.lowlight import DENOISE_RANGE, EXPOSURE_RANGE, GAMMA_RANGE, OUTPUT_GAMMA
 
 PREVIEW_LONG_SIDE = 480
