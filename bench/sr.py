@@ -1,6 +1,6 @@
 """LUT super-resolution benchmark: quality on held-out photos, table sizes, speed and peak memory.
 
-    python bench/sr.py [--repeat 3] [--skip-quality] [--quality-only] [--photos NAME ...]
+    python bench/sr.py [--repeat 3] [--skip-quality] [--quality-only] [--scales 2 4] [--photos NAME ...]
 
 Quality, at x2 and x4: Y-PSNR and SSIM (BT.601 Y, border crop = scale, HR mod-cropped, LR by antialiased
 bicubic downscaling, `engine.sr.metrics`) of the baselines -- MATLAB-style bicubic (the reference every
@@ -111,7 +111,7 @@ def _pillow_upscale(lr: np.ndarray, scale: int, method: int) -> np.ndarray:
     return np.asarray(Image.fromarray(lr).resize((lr.shape[1] * scale, lr.shape[0] * scale), method))
 
 
-def quality_table(names: tuple[str, ...] | None) -> None:
+def quality_table(names: tuple[str, ...] | None, scales: tuple[int, ...] = (2, 4)) -> None:
     from PIL import Image
 
     from engine.sr.infer import upscale_uint8
@@ -123,7 +123,7 @@ def quality_table(names: tuple[str, ...] | None) -> None:
         "PIL bicubic": lambda lr, s: _pillow_upscale(lr, s, Image.BICUBIC),
         "PIL Lanczos": lambda lr, s: _pillow_upscale(lr, s, Image.LANCZOS),
     }
-    for scale in (2, 4):
+    for scale in scales:
         tables = {m: load_table(shipped_table_path(m, scale)) for m in MODELS if shipped_table_path(m, scale).exists()}
         methods = [*baselines, *tables]
         psnrs: dict[str, list[float]] = {m: [] for m in methods}
@@ -214,6 +214,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--quality-only", action="store_true", help="only the Y-PSNR table")
+    parser.add_argument("--scales", type=int, nargs="+", choices=(2, 4), default=(2, 4), help="quality at these scales")
     parser.add_argument("--photos", nargs="+", default=None,
                         help="scikit-image photos to score (default: the real-photo corpus's test split)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -224,7 +225,7 @@ def main() -> int:
         child(args.child, args.repeat, args.path, args.input)
         return 0
     if not args.skip_quality:
-        quality_table(tuple(args.photos) if args.photos else None)
+        quality_table(tuple(args.photos) if args.photos else None, tuple(args.scales))
     if args.quality_only:
         return 0
     size_table()
