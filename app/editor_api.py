@@ -63,3 +63,10 @@ class Editor(Protocol):
 
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 - Qt's name
 
+
+def as_parent(editor: Editor) -> QWidget:
+    """The editor as the Qt parent of a plug-in's dialogs (the main window, which implements `Editor`, is one)."""
+    if not isinstance(editor, QWidget):
+        raise TypeError(f"the editor must be a QWidget to parent dialogs, not {type(editor).__name__}")
+    return editor
+

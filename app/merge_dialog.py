@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.editor_api import Editor
+from app.editor_api import Editor, as_parent
 from app.imaging import to_pixmap
 from engine.fusion.merge import MergeOptions, MergeResult, analyse_bracket, merge_photos
 from engine.image import Photo, shrink_by_blocks
@@ -49,7 +49,7 @@ class MergeDialog(QDialog):
     """Shows a loaded bracket and merges it into `window` (see `app.main_window` for the window API)."""
 
     def __init__(self, window: Editor, photos: Sequence[Photo], names: Sequence[str]) -> None:
-        super().__init__(window)
+        super().__init__(as_parent(window))
         self.setWindowTitle(f"Merge {len(photos)} exposures")
         self.window_ = window
         self.photos = list(photos)

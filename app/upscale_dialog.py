@@ -27,12 +27,15 @@ class UpscaleDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Upscale")
         self.photo, self.max_pixels = photo, max_pixels
-        self.scale_box = QComboBox(objectName="scale")
+        self.scale_box = QComboBox()
+        self.scale_box.setObjectName("scale")
         for factor in (2, 4):
             self.scale_box.addItem(f"×{factor}", factor)
         self.scale_box.setCurrentIndex(0 if scale == 2 else 1)
-        self.model_box = QComboBox(objectName="model")
-        self.size_label = QLabel(objectName="size")
+        self.model_box = QComboBox()
+        self.model_box.setObjectName("model")
+        self.size_label = QLabel()
+        self.size_label.setObjectName("size")
         self.size_label.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Upscale")

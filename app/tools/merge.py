@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from app.editor_api import Editor
+from app.editor_api import Editor, as_parent
 from app.main_window import PHOTO_FILTER
 from app.merge_dialog import MergeDialog
 from engine.fusion.merge import load_bracket
@@ -24,22 +24,21 @@ def install(window: Editor) -> None:
 
 
 def ask_for_bracket(window: Editor) -> None:
-    paths, _ = QFileDialog.getOpenFileNames(
-        window, "Merge brackets: choose 2 to 9 exposures", str(window.settings.value("last_dir", "")), PHOTO_FILTER
-    )
+    paths, _ = QFileDialog.getOpenFileNames(as_parent(window), "Merge brackets: choose 2 to 9 exposures",
+                                            str(window.settings.value("last_dir", "")), PHOTO_FILTER)
     if paths:
         open_bracket(window, paths)
 
 
 def open_bracket(window: Editor, paths: Sequence[str | Path]) -> None:
     """Read the frames as a job (errors name the file), then show the merge dialog."""
-    paths = [str(p) for p in paths]
+    names = [str(p) for p in paths]
 
     def read(progress: ProgressFn, cancel: CancelToken) -> list[Photo]:
-        return load_bracket(paths, progress=progress, cancel=cancel)
+        return load_bracket(names, progress=progress, cancel=cancel)
 
     def show(photos: list[Photo]) -> None:
-        dialog = MergeDialog(window, photos, paths)
+        dialog = MergeDialog(window, photos, names)
         dialog.setObjectName("merge-dialog")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()

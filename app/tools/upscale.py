@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app.editor_api import Editor
+from app.editor_api import Editor, as_parent
 from app.upscale_dialog import UpscaleDialog, upscale_job
 from engine.errors import InputError
 from engine.sr.infer import MAX_OUTPUT_PIXELS, check_output_size
@@ -23,10 +23,15 @@ def ask_upscale(window: Editor, scale: int) -> UpscaleDialog | None:
     if window.photo is None:
         window.show_error("Upscale", "Open a photo first.")
         return None
-    dialog = UpscaleDialog(window, window.photo, scale)
+    dialog = UpscaleDialog(as_parent(window), window.photo, scale)
     dialog.setObjectName("upscale-dialog")
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.accepted.connect(lambda: start_upscale(window, dialog.scale, *dialog.model))
+
+    def start() -> None:
+        if dialog.model is not None:  # None only while no table exists for the factor (OK is disabled then)
+            start_upscale(window, dialog.scale, *dialog.model)
+
+    dialog.accepted.connect(start)
     dialog.show()
     return dialog
 
@@ -34,6 +39,8 @@ def ask_upscale(window: Editor, scale: int) -> UpscaleDialog | None:
 def start_upscale(window: Editor, scale: int, name: str, path, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
     """Upscale the open photo with the table at `path` as a job; the result replaces it (undoable)."""
     photo = window.photo
+    if photo is None:
+        return
     try:
         check_output_size(photo.height, photo.width, scale, max_pixels)
     except InputError as exc:
