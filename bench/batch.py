@@ -126,9 +126,35 @@ def run_measured(commands: list[list[str]], parallel: int = 1,
                     raise SystemExit(f"{' '.join(process.args)[:300]} failed: {process.stderr.read().decode()}")
         time.sleep(0.05)
     seconds = time.perf_counter() - start
+    _reap_orphans(keep=also)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cluster_cpu = sum(_tree_stats(pid)[1] for pid in also) - cluster_cpu
     return seconds, peak, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime + cluster_cpu
+
+
+def _adopt_orphans() -> None:
+    """Become the subreaper of our descendants (Linux): a batch's pool workers are forked by a fork server that
+    outlives the batch command by a moment; adopted and reaped here, their CPU time counts in RUSAGE_CHILDREN
+    (the server reaps its workers, we reap the server)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # 36 = PR_SET_CHILD_SUBREAPER
+
+
+def _reap_orphans(keep: tuple[int, ...]) -> None:
+    """Wait for every child of ours except `keep` (the Dask cluster): the adopted leftovers of a command."""
+    me = os.getpid()
+    for _ in range(200):
+        children = {int(c) for task in os.listdir(f"/proc/{me}/task")
+                    for c in Path(f"/proc/{me}/task/{task}/children").read_text().split()} - set(keep)
+        if not children:
+            return
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+    raise SystemExit(f"children of the bench do not end: {children}")
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -151,6 +177,7 @@ def main() -> None:
     parser.add_argument("--loop-photos", type=int, default=None, help="photos for the per-photo loops")
     parser.add_argument("--preset", default="auto")
     args = parser.parse_args()
+    _adopt_orphans()
     cache = Path.home() / ".cache" / "lutlab" / "bench-batch" / f"{args.photos}x{args.megapixels:g}mp"
     photos = make_shoot(cache, args.photos, args.megapixels)
     loop = photos[: args.loop_photos or len(photos)]

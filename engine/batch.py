@@ -337,10 +337,10 @@ def _run_pool(recipe: Recipe, tasks: Sequence[Task], workers: int, finished: Cal
               cancel: CancelToken | None) -> None:
     """At most `workers` photos in flight (plus none queued), so memory stays one photo per worker and a
     cancel stops after the photos being worked on."""
-    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (Qt, torch)
+    context = _worker_context(recipe)
     pending = list(reversed(tasks))
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=context,
-                             initializer=_end_with_parent) as pool:
+                             initializer=_end_with_parent, initargs=(os.getpid(),)) as pool:
         running: set[Future] = set()
         try:
             while pending or running:
@@ -357,12 +357,45 @@ def _run_pool(recipe: Recipe, tasks: Sequence[Task], workers: int, finished: Cal
             raise
 
 
-def _end_with_parent() -> None:
-    """Pool worker start-up: on Linux, ask for SIGTERM when the batch process dies (a killed batch must not
-    leave workers behind, waiting forever on a queue nobody feeds). A photo being written then leaves
-    nothing: writes are atomic."""
-    import ctypes
+WORKER_MODULES = ("engine.batch", "engine.document", "engine.image", "engine.lut.apply", "cv2", "PIL.Image")
+
+
+def _worker_context(recipe: Recipe):  # -> multiprocessing context
+    """Workers fork from a fresh single-threaded server process that imported their modules once (torch too
+    when a step needs it), rather than each importing them anew (about 2.5 CPU s each with torch); never a
+    fork of this process, which may hold threads (Qt, torch). Spawn where there is no fork server (Windows).
+    The server starts with the first pool of a process, so it keeps that first batch's modules."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    torch_steps = any(kind in TORCH_KINDS for kind, *_ in recipe.steps)
+    context.set_forkserver_preload([*WORKER_MODULES, *(("torch", "engine.adaptive.infer") if torch_steps else ())])
+    return context
+
+
+def _end_with_parent(batch_pid: int) -> None:
+    """Pool worker start-up: end this worker when the batch process ends (a killed batch must not leave
+    workers behind, waiting on a queue nobody feeds; a photo being written then leaves nothing: writes are
+    atomic). The worker's parent is the fork server, so it watches the batch process itself: a pidfd where
+    Linux has one, else the parent-death signal (spawned workers)."""
     import signal
+    import threading
+
+    if hasattr(os, "pidfd_open"):
+        try:
+            watched = os.pidfd_open(batch_pid)
+        except OSError:  # already gone
+            os._exit(1)
+
+        def wait_for_the_batch() -> None:
+            import select
+
+            select.select([watched], [], [])
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=wait_for_the_batch, daemon=True).start()
+        return
+    import ctypes
 
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG

@@ -175,7 +175,7 @@ def test_killed_batch_resumes_without_redoing_finished_photos(tmp_path, cube):
     deadline = time.monotonic() + 60
     while len(list(out.iterdir())) < 2 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
-    workers = [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+    workers = _descendants(process.pid)  # the fork server and the workers it forked
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 10
@@ -193,6 +193,11 @@ def test_killed_batch_resumes_without_redoing_finished_photos(tmp_path, cube):
     for index in range(8):  # every output complete and right
         source = load_photo(folder / f"p{index}.png").pixels.astype(np.float64)
         np.testing.assert_allclose(load_photo(out / f"p{index}.png").pixels, source @ MATRIX.T, atol=2e-5)
+
+
+def _descendants(pid: int) -> list[int]:
+    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return children + [d for child in children for d in _descendants(child)]
 
 
 def test_plan_refuses_name_clashes_and_overwriting_originals(tmp_path, shoot):
