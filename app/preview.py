@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal, SignalInstance
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QOpenGLContext, QPainter, QPen, QWheelEvent
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import QLabel, QWidget
@@ -130,8 +130,8 @@ class PreviewInteraction:
 
     state: ViewState
     grading: Grading
-    viewChanged: Signal
-    pointerMoved: Signal  # (image x, image y) under the cursor, or None off the photo
+    viewChanged: SignalInstance  # the widget class's Signal, as an instance sees it
+    pointerMoved: SignalInstance  # (image x, image y) under the cursor, or None off the photo
 
     def _init_interaction(self) -> None:
         """The state both widgets start with; call from `__init__` after the QWidget is constructed."""
@@ -373,23 +373,22 @@ class CPUPreview(PreviewInteraction, QWidget):
                 graded = self._proxy if self.grading.lut is None else apply_lut(
                     self._proxy, self.grading.lut, self.grading.interpolation, self.grading.strength)
                 self._after = to_qimage(mark_clipping(graded) if self.grading.clip_warning else graded)
-            self._paint_layout(painter, width, height)
+            self._paint_layout(painter, width, height, self._original or self._before, self._after)
         painter.end()
         self.frameRendered.emit((time.perf_counter() - start) * 1000.0)
 
-    def _paint_layout(self, painter: QPainter, width: int, height: int) -> None:
+    def _paint_layout(self, painter: QPainter, width: int, height: int, before: QImage, after: QImage) -> None:
         state, compare = self.state, self.state.shown
-        before = self._original or self._before
         split_x, split_y = compare.split * width, compare.split * height
         regions = {  # (clip rect, pane x origin, image) for each part of the layout
-            Layout.AFTER: [(QRectF(0, 0, width, height), 0.0, self._after)],
+            Layout.AFTER: [(QRectF(0, 0, width, height), 0.0, after)],
             Layout.BEFORE: [(QRectF(0, 0, width, height), 0.0, before)],
             Layout.SPLIT_VERTICAL: [(QRectF(0, 0, split_x, height), 0.0, before),
-                                    (QRectF(split_x, 0, width - split_x, height), 0.0, self._after)],
+                                    (QRectF(split_x, 0, width - split_x, height), 0.0, after)],
             Layout.SPLIT_HORIZONTAL: [(QRectF(0, 0, width, split_y), 0.0, before),
-                                      (QRectF(0, split_y, width, height - split_y), 0.0, self._after)],
+                                      (QRectF(0, split_y, width, height - split_y), 0.0, after)],
             Layout.SIDE_BY_SIDE: [(QRectF(0, 0, width / 2, height), 0.0, before),
-                                  (QRectF(width / 2, 0, width / 2, height), width / 2, self._after)],
+                                  (QRectF(width / 2, 0, width / 2, height), width / 2, after)],
         }[compare.layout]
         view = state.view()
         img_w, img_h = state.image_size
