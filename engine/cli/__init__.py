@@ -2,7 +2,8 @@
 
 Every module in this package that defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args, progress, cancel) -> int`` is a sub-command, so each capability adds its own module and
-touches no shared file. Modules import their heavy dependencies (torch) inside ``run``.
+touches no shared file. A module is named after its command (``-`` written ``_``), so the launcher knows
+the names without importing any. Modules import their heavy dependencies (torch) inside ``run``.
 
 Exit status: 0 success, 2 bad input (one ``error:`` line on stderr), 130 cancelled (Ctrl+C).
 ``-v`` before the sub-command logs progress notes to stderr (``-vv``: debug); see engine.logsetup.
@@ -30,8 +31,9 @@ def _commands() -> list[ModuleType]:
 
 
 def command_names() -> list[str]:
-    """The sub-commands' names (the launcher tells `lutlab COMMAND` from `lutlab PHOTO` with them)."""
-    return [module.NAME for module in _commands()]
+    """The sub-commands' names, from the module names alone (the launcher tells `lutlab COMMAND` from
+    `lutlab PHOTO` with them before the editor starts, so it imports nothing)."""
+    return sorted(info.name.replace("_", "-") for info in pkgutil.iter_modules(__path__))
 
 
 class _Parser(argparse.ArgumentParser):

@@ -93,6 +93,12 @@ def test_sub_commands_run_from_another_folder(tmp_path):
     assert typo.returncode == 2 and typo.stderr.startswith("error: argument command: invalid choice: 'presetz'")
 
 
+def test_command_names_come_from_module_names_without_imports():
+    from engine.cli import _commands, command_names
+
+    assert command_names() == sorted(module.NAME for module in _commands())
+
+
 def test_the_launcher_tells_photos_from_commands(monkeypatch):
     from app import launcher
 
