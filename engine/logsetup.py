@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 from pathlib import Path
+from typing import TextIO
 
 from engine.locations import user_log_dir
 
@@ -22,23 +24,48 @@ def level_for(verbosity: int) -> int:
     return (logging.WARNING, logging.INFO, logging.DEBUG)[max(0, min(verbosity, 2))]
 
 
+def _install(handler: logging.Handler, name: str) -> None:
+    """Add `handler` to the root logger in place of an earlier one of ours with that name; handlers others
+    installed (a test runner's, an embedding program's) are left alone."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == name]:
+        root.removeHandler(old)
+        old.close()
+    handler.set_name(name)
+    root.addHandler(handler)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record comes (test runners swap it; a handler holding the
+    stream of its creation would write into a closed capture)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def _to_stderr(level: int) -> logging.Handler:
+    handler = _StderrHandler()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
 def configure_cli_logging(verbosity: int = 0) -> None:
     """Log records of `verbosity`'s level and above to stderr, one line each."""
-    logging.basicConfig(level=level_for(verbosity), format="%(levelname)s %(name)s: %(message)s", force=True)
+    _install(_to_stderr(level_for(verbosity)), "lutlab-stderr")
+    logging.getLogger().setLevel(level_for(verbosity))
 
 
 def configure_editor_logging(verbosity: int = 0, folder: Path | None = None) -> Path | None:
     """INFO and above (DEBUG with -vv) to a rotating file in `folder` (default: the user's log folder), warnings
     (or the -v level) also to stderr. Returns the log file, or None when the folder cannot be written."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    console = logging.StreamHandler()
-    console.setLevel(level_for(verbosity))
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(console)
-    root.setLevel(min(logging.INFO, level_for(verbosity)))
+    _install(_to_stderr(level_for(verbosity)), "lutlab-stderr")
+    logging.getLogger().setLevel(min(logging.INFO, level_for(verbosity)))
     path = (folder or user_log_dir()) / "lutlab.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,5 +75,5 @@ def configure_editor_logging(verbosity: int = 0, folder: Path | None = None) -> 
         logging.getLogger(__name__).warning("no log file in %s: %s", path.parent, exc)
         return None
     to_file.setFormatter(logging.Formatter(LOG_FORMAT))
-    root.addHandler(to_file)
+    _install(to_file, "lutlab-file")
     return path

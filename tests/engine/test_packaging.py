@@ -111,21 +111,26 @@ def test_the_launcher_tells_photos_from_commands(monkeypatch):
     assert len(opened) == 3
 
 
-def test_cli_logging_levels(capfd):
+def test_cli_logging_levels_to_the_current_stderr(capsys):
     import logging
 
     from engine.logsetup import configure_cli_logging
 
-    log = logging.getLogger("engine.test")
-    configure_cli_logging(0)
-    log.info("hidden note")
-    log.warning("shown warning")
-    configure_cli_logging(1)
-    log.info("shown note")
-    log.debug("hidden detail")
-    err = capfd.readouterr().err
-    assert "shown warning" in err and "shown note" in err and "hidden" not in err
-    logging.getLogger().handlers.clear()
+    root, log = logging.getLogger(), logging.getLogger("engine.test")
+    before = (root.level, list(root.handlers))
+    try:
+        configure_cli_logging(0)
+        log.info("hidden note")
+        log.warning("shown warning")
+        configure_cli_logging(1)  # replaces its own handler: one line per record, not two
+        log.info("shown note")
+        log.debug("hidden detail")
+        err = capsys.readouterr().err
+        assert err.count("shown warning") == 1 and err.count("shown note") == 1 and "hidden" not in err
+        assert [h for h in root.handlers if h not in before[1]] and all(h in root.handlers for h in before[1])
+    finally:
+        root.handlers[:] = before[1]
+        root.setLevel(before[0])
 
 
 def test_install_desktop_writes_an_entry_that_starts_this_lutlab(tmp_path):
