@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn
 from engine.lut import INTERPOLATIONS
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 NAME = "batch"
 HELP = "apply a LUT, an adaptive preset or a saved edit to many photos, on all cores or a Dask cluster"
@@ -95,7 +99,9 @@ class _Display:
     per-photo lines are the progress then)."""
 
     def __init__(self, total: int) -> None:
-        self.total, self.bar, self._task = total, None, None
+        self.total = total
+        self.bar: Progress | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> _Display:
         if sys.stderr.isatty() and self.total:
@@ -109,15 +115,14 @@ class _Display:
                 TimeRemainingColumn,
             )
 
-            self.bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                                TimeRemainingColumn(), console=Console(stderr=True))
-            self.bar.start()
-            self._task = self.bar.add_task("batch", total=self.total, rate="")
+            bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                           TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
+            bar.start()
+            self.bar, self._task = bar, bar.add_task("batch", total=self.total, rate="")
         return self
 
     def advance(self) -> None:
-        if self.bar is not None:
+        if self.bar is not None and self._task is not None:
             self.bar.advance(self._task)
             task = self.bar.tasks[0]
             if task.elapsed:
