@@ -37,6 +37,11 @@ iio.imwrite("photo.png", (photo * 255).round().astype(np.uint8))
 iio.imwrite("dark.png", (photo * 0.12 * 255).round().astype(np.uint8))
 EOF
 
+say "--version, install-desktop"
+"$LUTLAB" --version
+"$LUTLAB" install-desktop
+grep -q "^Exec=\"$(realpath "$LUTLAB")\" %f" "$HOME/.local/share/applications/lutlab.desktop"
+test -s "$HOME/.local/share/icons/hicolor/scalable/apps/lutlab.svg"
 say "presets"
 "$LUTLAB" presets | tee presets.txt
 grep -q "^Auto	shipped" presets.txt
