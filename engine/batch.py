@@ -357,7 +357,8 @@ def _run_pool(recipe: Recipe, tasks: Sequence[Task], workers: int, finished: Cal
             raise
 
 
-WORKER_MODULES = ("engine.batch", "engine.document", "engine.image", "engine.lut.apply", "cv2", "PIL.Image")
+# imported by the fork server before it forks workers; not OpenCV, whose thread pool is not fork-safe
+WORKER_MODULES = ("engine.batch", "engine.document", "engine.image", "engine.lut.apply", "PIL.Image")
 
 
 def _worker_context(recipe: Recipe):  # -> multiprocessing context
