@@ -9,6 +9,7 @@ It lives in app/ because only the app may start the editor; the headless path im
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,12 +32,23 @@ def _verbosity(args: Sequence[str]) -> int:
     return sum(2 if arg == "-vv" else 1 for arg in args if arg in VERBOSE_FLAGS)
 
 
+def _no_display() -> bool:
+    """On Linux without X11 or Wayland, Qt would abort with a misleading "reinstall the application" message."""
+    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+
+
 def _looks_like_photo(arg: str) -> bool:
     """`lutlab photo.jpg` or `lutlab ~/Pictures/x` opens the editor; a bare unknown word is a mistyped command."""
     return "." in arg or "/" in arg
 
 
 def _editor(path: str | None, verbosity: int) -> int:
+    if _no_display():
+        sys.stderr.write("error: the editor needs a display and this session has none ($DISPLAY and "
+                         "$WAYLAND_DISPLAY are unset); for headless work run a sub-command (lutlab --help), "
+                         "or start the editor inside xvfb-run\n")
+        return 2
     from app.main import run_editor
     from engine.logsetup import configure_editor_logging
 

@@ -99,6 +99,15 @@ def test_command_names_come_from_module_names_without_imports():
     assert command_names() == sorted(module.NAME for module in _commands())
 
 
+def test_the_editor_without_a_display_says_so(tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("X11/Wayland displays are a Linux thing")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "photo.jpg"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith("error: the editor needs a display"), done.stderr
+
+
 def test_the_launcher_tells_photos_from_commands(monkeypatch):
     from app import launcher
 
