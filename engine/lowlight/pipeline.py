@@ -13,15 +13,20 @@ Torch-free (numpy + OpenCV), so the editor and the CLI start it at once. What it
    bias that clipping at 0 leaves in the shadows (the "milky blacks" of a plain brighten + denoise).
 3. **Denoise in two scales.** The photo is box-averaged by a power of two `s` to about `work_pixels`.
    There, colour is denoised in an opponent space (luma and two chroma axes) with an a-trous wavelet
-   and a local Wiener shrinkage per band: texture whose local energy stands above the noise stays,
-   flat areas go smooth; chroma is shrunk further. At full resolution only the grey is processed: its
-   detail above the small image's scale is split into wavelet bands and Wiener-shrunk the same way.
+   and a local shrinkage per band, (max(0, E - noise) / E) ** p with E the local band energy: texture
+   whose energy stands above the noise stays, flat areas go smooth. p = 1 (Wiener) smears texture
+   near the noise level; the luma bands use p = 3/4, which keeps more of it; chroma is shrunk further.
+   At full resolution only the grey is processed: its detail above the small image's scale is split
+   into wavelet bands and Wiener-shrunk the same way.
 4. **Brightness.** Brightening is a gain in linear light (the camera's exposure), so hue and chroma
    follow the denoised input. Automatic exposure maps the 99.9th percentile of the denoised max
-   channel to white: the brightest part of a photo is usually white or clipped (fit on the corpus
-   train split; a photo with no white, such as fog or blue hour, comes out too bright). An exposure
-   given by the user overrides it. `gamma` < 1 lifts shadows more than highlights (a local tone map
-   on a smoothed illumination); the default 1 keeps the photo's own contrast.
+   channel to white: the brightest part of a photo is usually white or clipped, and where it is not
+   (fog, blue hour, a grey wallpaper) this cue is too bright, never too dark. So it is an upper bound,
+   and a second cue, the log-average luminance mapped to a key, pulls the gain down (a geometric blend)
+   where it asks for less light. Both were fit on the corpus train split; photos with no white and a
+   dark key still come out too bright. An exposure given by the user overrides it. `gamma` < 1 lifts
+   shadows more than highlights (a local tone map on a smoothed illumination); the default 1 keeps the
+   photo's own contrast.
 5. **Colour to full resolution.** Per small window, each output channel is fitted as a linear function
    of the grey (a guided-filter fit); the coefficients, upsampled, are applied to the full-resolution
    denoised grey. The full-resolution pass runs in strips of rows, so memory stays bounded.
@@ -29,8 +34,8 @@ Torch-free (numpy + OpenCV), so the editor and the CLI start it at once. What it
    the same at every exposure) is kept: the denoiser stops at an invisible grain instead of a plastic
    look, and faint texture buried in the noise keeps a trace.
 
-Every setting (`Settings`) was chosen on the corpus validation split (bench/lowlight.py reports the
-test split).
+Every setting (`Settings`) was chosen on the corpus train and validation splits (bench/lowlight.py
+reports the test split).
 """
 
 from __future__ import annotations
@@ -52,11 +57,11 @@ MAX_NOISE_A, MAX_NOISE_B = 1e-1, 1e-2
 
 @dataclass(frozen=True)
 class Settings:
-    """The pipeline's constants, chosen on the corpus validation split (see bench/lowlight.py)."""
+    """The pipeline's constants, chosen on the corpus train and validation splits (see bench/lowlight.py)."""
 
     work_pixels: int = 1_000_000  # the small image's size: the photo box-averaged by a power of two
     levels: int = 5  # wavelet bands of the small image's luma
-    luma_k: float = 1.4  # Wiener noise factor of those bands (more = smoother)
+    luma_k: float = 1.4  # noise factor of those bands (more = smoother)
     luma_radius: int = 2  # window radius of the local band energy
     chroma_levels: int = 6
     chroma_k: float = 1.0
@@ -67,13 +72,17 @@ class Settings:
     fit_eps: float = 1e-4  # its regulariser, relative to the squared mean grey
     highlight_percentile: float = 99.9  # automatic exposure maps this percentile of the max channel ...
     highlight_target: float = 1.0  # ... to this linear value
+    key: float = 0.25  # the log-average luminance a photo's exposure aims at (the key cue) ...
+    key_weight: float = 0.2  # ... and its weight where it asks for less light than the highlight cue
     grain: float = 0.4  # kept luma residual, 8-bit levels of output
     fine_k: float = 1.0  # the finest full-resolution band's noise factor: lower keeps more fine texture
+    luma_power: float = 0.75  # shrinkage exponent of the small image's luma bands (1 = Wiener, 1/2 = energy kept)
     tone_radius: float = 0.03  # gamma's illumination smoothing, fraction of the small image's long side
     max_lift: float = 16.0  # gamma < 1 lifts a shadow at most this much above the exposure
 
 
 SETTINGS = Settings()
+LUMINANCE = (0.2126, 0.7152, 0.0722)  # Rec. 709 / sRGB luminance of linear R, G, B
 Denoiser = Callable[[np.ndarray], np.ndarray]  # small sRGB image -> denoised small sRGB image (a net)
 
 
@@ -261,12 +270,20 @@ def _box(image: np.ndarray, radius: int) -> np.ndarray:
     return cv2.blur(image, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def _shrink(band: np.ndarray, noise_variance: float, radius: int) -> np.ndarray:
-    """Local Wiener shrinkage: band * max(0, E - noise) / E with E the band's local mean energy."""
+def _shrink(band: np.ndarray, noise_variance: float, radius: int, power: float = 1.0) -> np.ndarray:
+    """Local shrinkage: band * (max(0, E - noise) / E) ** power with E the band's local mean energy.
+
+    power 1 is the Wiener gain (least squares); 1/2 keeps the band's expected clean energy E - noise, so
+    texture keeps its strength where it stands above the noise while flat areas still go to zero.
+    """
+    import cv2
+
     energy = _box(band * band, radius)
     gain = energy - np.float32(noise_variance)
     np.maximum(gain, 0.0, out=gain)
     gain /= np.maximum(energy, np.float32(1e-20))
+    if power != 1.0:
+        gain = cv2.pow(gain, power, dst=gain)
     gain *= band
     return gain
 
@@ -293,7 +310,7 @@ def _atrous_bands(image: np.ndarray, levels: int) -> list[np.ndarray]:
 
 
 def wavelet_denoise(image: np.ndarray, noise_variance: float, levels: int, k: float, radius: int,
-                    fine_k: float | None = None) -> np.ndarray:
+                    fine_k: float | None = None, power: float = 1.0) -> np.ndarray:
     """Shrink every a-trous band of a 2-D image with white noise of `noise_variance` (noise factor k, or
     `fine_k` for the finest band); keep the smooth rest."""
     unit = _calibrate(("atrous", levels), lambda noise: _atrous_bands(noise, levels)[:-1])
@@ -301,7 +318,7 @@ def wavelet_denoise(image: np.ndarray, noise_variance: float, levels: int, k: fl
     out = bands[-1].copy()
     for level, (band, variance) in enumerate(zip(bands[:-1], unit, strict=True)):
         factor = fine_k if (level == 0 and fine_k is not None) else k
-        out += _shrink(band, factor * noise_variance * variance, radius)
+        out += _shrink(band, factor * noise_variance * variance, radius, power)
     return out
 
 
@@ -322,7 +339,7 @@ def denoise_colour(linear: np.ndarray, noise: NoiseModel, n: int, settings: Sett
     opponent = cv2.transform(stabiliser.forward(linear), OPPONENT)
     # At full resolution (n = 1) the finest band is the photo's finest texture: it gets `fine_k`.
     luma = wavelet_denoise(opponent[..., 0], 1.0, settings.levels, strength * settings.luma_k, settings.luma_radius,
-                           strength * settings.fine_k if n == 1 else None)
+                           strength * settings.fine_k if n == 1 else None, settings.luma_power)
     chroma = [wavelet_denoise(opponent[..., c], 1.0, settings.chroma_levels, strength * settings.chroma_k,
                               settings.chroma_radius) for c in (1, 2)]
     back = cv2.transform(cv2.merge([luma, *chroma]), np.ascontiguousarray(OPPONENT.T))
@@ -334,10 +351,20 @@ def denoise_colour(linear: np.ndarray, noise: NoiseModel, n: int, settings: Sett
 
 
 def auto_exposure(denoised_linear: np.ndarray, settings: Settings = SETTINGS) -> float:
-    """Linear gain that maps the highlight percentile of the max channel to `highlight_target` (never < 1)."""
-    top = float(np.percentile(denoised_linear.max(axis=2), settings.highlight_percentile))
-    gain = settings.highlight_target / max(top, 1e-6)
-    return float(np.clip(gain, 1.0, EXPOSURE_RANGE[1]))
+    """Linear gain (never < 1) from two cues: the highlight percentile of the max channel mapped to
+    `highlight_target`, and the log-average luminance mapped to `key`.
+
+    The highlight cue is exact when the photo holds white and too bright when it does not, so it is an
+    upper bound; the key cue pulls the gain down (geometric blend, weight `key_weight`) only where it asks
+    for less light than the highlight does.
+    """
+    top = max(float(np.percentile(denoised_linear.max(axis=2), settings.highlight_percentile)), 1e-6)
+    log_gain = math.log(settings.highlight_target / top)
+    if settings.key_weight > 0:
+        luminance = denoised_linear @ np.array(LUMINANCE, np.float32)
+        log_average = float(np.mean(np.log(luminance + np.float32(1e-3 * top)), dtype=np.float64))
+        log_gain = min(log_gain, log_gain + settings.key_weight * (math.log(settings.key) - log_average - log_gain))
+    return float(np.clip(math.exp(log_gain), 1.0, EXPOSURE_RANGE[1]))
 
 
 def tone_lift(denoised_linear: np.ndarray, gamma: float, settings: Settings) -> np.ndarray | None:
@@ -456,7 +483,7 @@ def enhance_details(pixels: np.ndarray, *, exposure: float | None = None, gamma:
         return Result(out, noise, gain, factor)
     progress(0.45, "low-light: full resolution")
     low_d = wavelet_denoise(low, 1.0 / (factor * factor), settings.levels, denoise * settings.luma_k,
-                            settings.luma_radius)
+                            settings.luma_radius, power=settings.luma_power)
     guide = grey_stabiliser.inverse(low_d)
     eps = settings.fit_eps * float(guide.mean()) ** 2 + 1e-12
     a, b = _guided(guide, enhanced, settings.fit_radius, eps)

@@ -11,8 +11,10 @@ from engine.jobs import CancelToken
 from engine.lowlight import pipeline
 from engine.lowlight.data import LowLight, area_downscale, darken, sample_photo_pixels
 from engine.lowlight.pipeline import (
+    LUMINANCE,
     NoiseModel,
     Stabiliser,
+    auto_exposure,
     decode,
     encode,
     enhance,
@@ -72,6 +74,34 @@ def test_wavelet_shrinkage_removes_flat_noise_and_keeps_an_edge():
     assert out[:, 8:56].std() < 0.3 and out[:, 72:120].std() < 0.3  # flat parts: most noise gone
     assert out[:, 66:].mean() - out[:, :62].mean() == pytest.approx(20.0, abs=0.5)
     assert out[:, 60].mean() < 3 and out[:, 67].mean() > 17  # the edge stays sharp
+
+
+def test_shrinkage_exponent_one_half_keeps_the_texture_energy_wiener_loses():
+    rng = np.random.default_rng(7)
+    texture = np.sin(np.arange(256, dtype=np.float32) * 2.2)[None, :] * np.ones((256, 1), np.float32)  # fine, power 1/2
+    noisy = texture + rng.normal(0, 1, texture.shape).astype(np.float32)
+    clean_energy = float(np.mean(texture**2))
+    wiener = wavelet_denoise(noisy, 1.0, levels=3, k=1.0, radius=2)
+    kept = wavelet_denoise(noisy, 1.0, levels=3, k=1.0, radius=2, power=0.5)
+    flat = wavelet_denoise(rng.normal(0, 1, texture.shape).astype(np.float32), 1.0, 3, 1.0, 2, power=0.5)
+    assert np.mean((wiener - wiener.mean()) ** 2) < 0.8 * clean_energy  # least squares shrinks texture
+    assert np.mean((kept - kept.mean()) ** 2) == pytest.approx(clean_energy, rel=0.2)  # energy E - noise kept
+    assert flat.std() < 0.4  # pure noise (sigma 1) still mostly goes
+
+
+def test_auto_exposure_maps_white_to_white_and_pulls_a_photo_without_white_towards_the_key():
+    settings = with_settings(key=0.25, key_weight=0.2)
+    dark_scene = np.full((100, 100, 3), 0.002, np.float32)  # a night scene: dark, with a white lamp
+    dark_scene[:5, :5] = 0.05
+    assert auto_exposure(dark_scene, settings) == pytest.approx(1 / 0.05, rel=1e-4)  # the key asks for more: unused
+    grey = np.full((100, 100, 3), 0.02, np.float32)  # no white: highlight cue x50, key cue x(0.25 / 0.02)
+    grey[:5, :5] = 0.025
+    highlight_gain = 1 / 0.025
+    log_average = np.exp(np.mean(np.log(grey @ np.array(LUMINANCE, np.float32) + 1e-3 * 0.025)))
+    key_gain = 0.25 / log_average
+    expected = highlight_gain**0.8 * key_gain**0.2
+    assert auto_exposure(grey, settings) == pytest.approx(expected, rel=1e-4)
+    assert auto_exposure(grey, with_settings(key_weight=0.0)) == pytest.approx(highlight_gain, rel=1e-4)
 
 
 def test_enhance_brightens_denoises_and_keeps_hue(coffee):
