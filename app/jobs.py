@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.background import post, run_off_gui_thread
@@ -45,6 +45,7 @@ class Job(QObject):
         self.dialog.setAutoReset(False)
         self.dialog.canceled.connect(self.token.cancel)
         self._thread: threading.Thread | None = None
+        self._showing_progress = self._ended = False
 
     def start(self) -> None:
         self.dialog.setValue(0)
@@ -56,13 +57,28 @@ class Job(QObject):
                                           name=f"job: {self.title}")
 
     def _show_progress(self, value: int, message: str) -> None:
+        if self._ended:  # a late report: the dialog is gone
+            return
         if message:
             self.dialog.setLabelText(f"{self.title}\n{message}")
-        self.dialog.setValue(value)
+        self._showing_progress = True
+        try:
+            self.dialog.setValue(value)  # a modal QProgressDialog runs the event loop in here
+        finally:
+            self._showing_progress = False
+
+    def _after_progress(self, end: Callable[[], None]) -> bool:
+        """True (and `end` queued) when the job's end arrived inside `_show_progress`'s event loop: closing the
+        dialog there, inside its own setValue, crashed Qt (a segmentation fault seen in the merge test)."""
+        if self._showing_progress:
+            QTimer.singleShot(0, self, end)
+        return self._showing_progress
 
     def _done(self, result: object) -> None:
         """Hand the result over first, then announce the end (a listener of the end, such as the merge
         dialog, must already see the result)."""
+        if self._after_progress(lambda: self._done(result)):
+            return
         self._close_dialog()
         try:
             self._callbacks[0](result)
@@ -71,6 +87,8 @@ class Job(QObject):
         self._finish()
 
     def _failed(self, exc: BaseException) -> None:
+        if self._after_progress(lambda: self._failed(exc)):
+            return
         self._close_dialog()
         if isinstance(exc, Cancelled):
             self._callbacks[2]()
@@ -83,6 +101,7 @@ class Job(QObject):
         self._finish()
 
     def _close_dialog(self) -> None:
+        self._ended = True
         self.dialog.reset()
         self.dialog.close()
         self.dialog.deleteLater()
