@@ -183,6 +183,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle LUT (the slowest column)")
+    parser.add_argument("--split", default="test", choices=("test", "validation"),
+                        help="corpus split (validation: for choices while developing; the note reports test)")
     args = parser.parse_args()
     import torch
     from skimage.color import rgb2lab
@@ -196,16 +198,18 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     manifest = corpus.load_manifest()
-    ids = [photo.id for photo in manifest.split("test")]
-    photos = [shrink(p, args.side) for p in corpus.load_split("test", manifest=manifest)]
+    ids = [photo.id for photo in manifest.split(args.split)]
+    photos = [shrink(p, args.side) for p in corpus.load_split(args.split, manifest=manifest)]
     per_kind = {**{kind: args.variants for kind in FAULT_KINDS}, "clean": 1}
     auto_preset = find_preset("Auto")
-    print(f"corpus test photos ({len(ids)}, never trained on or tuned on): {', '.join(ids)}; long side {args.side};"
+    unseen = ", never trained on or tuned on" if args.split == "test" else ""
+    print(f"corpus {args.split} photos ({len(ids)}{unseen}): {', '.join(ids)}; long side {args.side};"
           f" {args.variants} random amount(s) per fault kind; Auto = {auto_preset.json_path}\n")
 
     methods = [m for m in METHODS if not (args.no_oracle and m == "oracle LUT")]
     table: dict[str, dict[str, list[tuple[float, float]]]] = {}
     clean_by_photo: dict[str, float] = {}
+    faults_by_photo: dict[str, dict[str, list[float]]] = {}
     looks = [look for look in LOOKS if look.stem != "auto"]
     look_rows: dict[str, dict[str, list[float]]] = {look.name: {} for look in looks}
     started = time.perf_counter()
@@ -223,6 +227,7 @@ def main() -> None:
                 table.setdefault(kind, {}).setdefault(method, []).append(score)
                 if kind != "clean":
                     table.setdefault("all faults", {}).setdefault(method, []).append(score)
+                    faults_by_photo.setdefault(photo_id, {}).setdefault(method, []).append(score[0])
             if kind == "clean":
                 clean_by_photo[photo_id] = table["clean"]["Auto"][-1][0]
             for look in looks:  # every look on the same faulty photos, against the look of the clean photo
@@ -250,7 +255,14 @@ def main() -> None:
             print(f"{kind:<17}" + "".join(fmt.format(mean(table[kind][m], index)) for m in methods))
         print()
 
-    print("clean test photos through Auto, PSNR to themselves (dB): "
+    print("per photo: mean PSNR over its faulted versions (dB)")
+    header = f"{'photo':<22}" + "".join(f"{m:>13}" for m in methods)
+    print(header)
+    print("-" * len(header))
+    for photo_id, row in faults_by_photo.items():
+        print(f"{photo_id:<22}" + "".join(f"{float(np.mean(row[m])):>13.2f}" for m in methods))
+    print()
+    print("clean photos through Auto, PSNR to themselves (dB): "
           + ", ".join(f"{k} {v:.1f}" for k, v in clean_by_photo.items()) + "\n")
 
     model = load_model(auto_preset)

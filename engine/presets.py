@@ -24,7 +24,7 @@ MAX_HEADER_BYTES = 16 << 20
 PRESET_FIELDS = {
     "name": modelfile.text(200),
     "model": modelfile.mapping({
-        "n_luts": modelfile.integer(1, 64),
+        "n_luts": modelfile.integer(0, 64),
         "lut_size": modelfile.integer(2, 65),
         "compressed": modelfile.boolean(),
         "rank_strong": modelfile.integer(1, 256),
@@ -34,6 +34,10 @@ PRESET_FIELDS = {
         "cnn_width": modelfile.integer(0, 1024),
         "hidden": modelfile.integer(0, 4096),
         "stretch": modelfile.boolean(),
+        "levels": modelfile.boolean(),
+        "range_size": modelfile.integer(0, 1024),
+        "levels_from": modelfile.number(0.0, 1.0),
+        "levels_full": modelfile.number(0.0, 1.0),
     }),
 }
 # A look preset: a base adaptive preset (by stem) followed by the look's own static LUT (`engine.adaptive.infer`)

@@ -96,7 +96,7 @@ def predict_lut(model: AdaptiveLUT, pixels: np.ndarray, title: str = "") -> LUT3
     """This photo's LUT: the predictor runs on a small square downsample of `pixels` (H x W x 3 in [0, 1])."""
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise InputError(f"expected an H x W x 3 image, got shape {pixels.shape}")
-    small = to_tensor(shrink(pixels, 2 * model.config.predictor_size)).clamp(0.0, 1.0)
+    small = to_tensor(shrink(pixels, max(2 * model.config.predictor_size, model.config.range_size))).clamp(0.0, 1.0)
     luts, _ = model.fused_luts(small)
     table = luts[0].permute(1, 2, 3, 0).numpy()  # (3, b, g, r) -> (b, g, r, 3)
     return LUT3D(np.clip(table, 0.0, 1.0), title=title)

@@ -53,6 +53,12 @@ class ModelConfig:
     cnn_dropout: float = 0.0  # physical: dropout on the pooled CNN features (they see scenes, which can be memorised)
     hidden: int = 128  # physical: width of the predictor's hidden layer (0: linear in the features)
     stretch: bool = False  # physical: one more weight, the strength of a per-channel stretch to the photo's own range
+    levels: bool = False  # physical: one more weight, a stretch of all channels together to the photo's own range
+    range_size: int = 0  # physical: the side of the view the photo's range is read from (0: the predictor's view)
+    # physical levels: trusted from none to fully as the dimmest channel's high end goes from levels_from to
+    # levels_full times the brightest's (see `highlight_trust`)
+    levels_from: float = 0.5
+    levels_full: float = 0.8
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -309,13 +315,39 @@ def photo_ranges(small: torch.Tensor) -> torch.Tensor:
     return _quantiles(small.detach().float().clamp(0.0, 1.0).flatten(2), STRETCH_QUANTILES)
 
 
+def _stretch(lattice: torch.Tensor, logit: torch.Tensor, gate: torch.Tensor, ranges: torch.Tensor) -> torch.Tensor:
+    """Levels from each photo's range (B, 3 or 1, 2) towards the full range, by strength gate * sigmoid(logit)."""
+    batch = lattice.shape[0]
+    strength = (gate * torch.sigmoid(logit)).reshape(batch, 1, 1)
+    low = strength * ranges[:, :, 0:1]
+    span = strength * (ranges[:, :, 1:2] - ranges[:, :, 0:1]).clamp_min(0.05) + (1.0 - strength)
+    shape = (batch, -1, *([1] * (lattice.ndim - 2)))
+    return ((lattice - low.reshape(shape)) / span.reshape(shape)).clamp(0.0, 1.0)
+
+
+def highlight_trust(ranges: torch.Tensor, start: float, full: float) -> torch.Tensor:
+    """(B,) how far levels may be trusted: 0 when the photo's brightest pixels are strongly coloured (the dimmest
+    channel's high end below `start` x the brightest's), 1 when they are near-neutral (above `full` x).
+
+    A dimmed white (under-exposure, flat contrast) keeps its channels together; a night sky, a sunset or a
+    candle-lit room has coloured highlights and no white to restore: stretching it would brighten a photo
+    that is dark by nature."""
+    highs = ranges[:, :, 1]
+    ratio = highs.amin(1) / highs.amax(1).clamp_min(1e-3)
+    return ((ratio - start) / max(full - start, 1e-3)).clamp(0.0, 1.0)
+
+
 class PhysicalBasis(nn.Module):
     """The identity sent through the analytic correction (`correct`) with 7 predicted amounts, plus learned
     residual LUTs with the remaining weights. Zero weights are exactly the identity.
 
     With ``stretch``, weight 8 sets how far each channel is first stretched from the photo's own range to the
-    full range (per-channel levels, as an auto-contrast does; strength sigmoid(w + STRETCH_BIAS)); the photo's
-    range comes from the predictor's view.
+    full range (per-channel levels, as an auto-contrast does; strength sigmoid(w + STRETCH_BIAS)). With
+    ``levels``, the next weight stretches all channels together, from the darkest channel's low end to the
+    brightest channel's high end (levels that keep the colour: under-exposure and flat contrast are undone
+    without the casts a per-channel stretch gives a photo whose channels do not all span the range), as far as
+    `highlight_trust` allows. The
+    photo's range comes from a `ModelConfig.range_size` view (area-averaged views lose their extremes).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -324,6 +356,8 @@ class PhysicalBasis(nn.Module):
 
         n = config.lut_size
         self.stretch = config.stretch
+        self.levels = config.levels
+        self.levels_trust = (config.levels_from, config.levels_full)
         self.learned = nn.Parameter(torch.randn(config.n_luts, 3, n, n, n) * 1e-3)  # non-zero: gradients flow
         self.register_buffer("identity", identity_lut(n), persistent=False)
         self.register_buffer("limits", torch.tensor([LIMITS[d] for d in DIRECTIONS]), persistent=False)
@@ -344,11 +378,13 @@ class PhysicalBasis(nn.Module):
         lattice = self.identity.expand(batch, -1, -1, -1, -1)
         if self.stretch:
             if ranges is not None:
-                strength = self.gates[k] * torch.sigmoid(weights[:, k] + STRETCH_BIAS).reshape(batch, 1, 1)
-                low = strength * ranges[:, :, 0:1]
-                span = strength * (ranges[:, :, 1:2] - ranges[:, :, 0:1]).clamp_min(0.05) + (1.0 - strength)
-                shape = (batch, 3, 1, 1, 1)
-                lattice = ((lattice - low.reshape(shape)) / span.reshape(shape)).clamp(0.0, 1.0)
+                lattice = _stretch(lattice, weights[:, k] + STRETCH_BIAS, self.gates[k], ranges)
+            k += 1
+        if self.levels:
+            if ranges is not None:
+                common = torch.stack([ranges[:, :, 0].amin(1), ranges[:, :, 1].amax(1)], 1).unsqueeze(1)
+                trust = self.gates[k] * highlight_trust(ranges, *self.levels_trust)
+                lattice = _stretch(lattice, weights[:, k] + STRETCH_BIAS, trust, common)
             k += 1
         base = correct(lattice, self.amounts(weights))
         return base + torch.einsum("bk,kcxyz->bcxyz", weights[:, k:] * self.gates[k:], self.learned)
@@ -359,7 +395,7 @@ def n_weights(config: ModelConfig) -> int:
     if config.physical:
         from engine.lut.adjust import DIRECTIONS
 
-        return len(DIRECTIONS) + int(config.stretch) + config.n_luts
+        return len(DIRECTIONS) + int(config.stretch) + int(config.levels) + config.n_luts
     return config.n_luts
 
 
@@ -419,12 +455,18 @@ class AdaptiveLUT(nn.Module):
     def predict_weights(self, images: torch.Tensor) -> torch.Tensor:
         return self.predictor(downsample_for_predictor(images, self.config.predictor_size))
 
-    def fused_luts(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(per-image LUTs (B, 3, N, N, N), weights (B, K)) for images (B, 3, H, W) in [0, 1]."""
+    def fused_luts(self, images: torch.Tensor, ranges: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(per-image LUTs (B, 3, N, N, N), weights (B, K)) for images (B, 3, H, W) in [0, 1].
+
+        `ranges` (B, 3, 2): the photos' own ranges when the caller has them from a larger view (training on small
+        views of larger crops); else they are read from a `range_size` view of `images`."""
         small = downsample_for_predictor(images, self.config.predictor_size)
         weights = self.predictor(small)
-        if isinstance(self.basis, PhysicalBasis) and self.basis.stretch:
-            return self.basis.fuse(weights, photo_ranges(small)), weights
+        if isinstance(self.basis, PhysicalBasis) and (self.basis.stretch or self.basis.levels):
+            if ranges is None:
+                ranges = photo_ranges(downsample_for_predictor(images, self.config.range_size)
+                                      if self.config.range_size else small)
+            return self.basis.fuse(weights, ranges), weights
         return self.basis.fuse(weights), weights
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

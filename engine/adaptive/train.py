@@ -20,6 +20,7 @@ previous preset of the same name untouched.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import shutil
@@ -75,8 +76,8 @@ class TrainConfig:
 DEFAULT_MODEL = ModelConfig(n_luts=3, lut_size=33, physical=True, predictor_size=64)  # looks from pairs
 # Auto (shipped, and from --photos): global statistics only, no CNN (with 30 photos a CNN memorised the scenes:
 # training 25 dB, held-out 21 dB after 300 steps), and the stretch to the photo's own range
-SHIPPED_MODEL = ModelConfig(n_luts=2, lut_size=17, physical=True, predictor_size=64, cnn_width=0, hidden=64,
-                            stretch=True)
+SHIPPED_MODEL = ModelConfig(n_luts=0, lut_size=17, physical=True, predictor_size=64, cnn_width=0, hidden=32,
+                            stretch=True, levels=True, range_size=192)
 DEFAULT_TRAIN, DEFAULT_LOSS = TrainConfig(), LossWeights()
 
 
@@ -410,11 +411,10 @@ def train_from_folder(
 
 # ------------------------------------------------------------------------------ Auto: from clean photos alone
 
-PHOTO_SIDE = 384  # clean photos are held at this long side; training crops are cut from them
+PHOTO_SIDE = 512  # clean photos are held at this long side; training crops are cut from them
 VAL_SIDE = 384  # held-out photos are scored at this long side
 MIN_PHOTOS = 2  # one to train on, one to hold out
 VAL_PER_KIND = {**{kind: 1 for kind in FAULT_KINDS}, "clean": 2}  # per held-out photo
-AUTO_LOSS = LossWeights(harm=2.0)
 
 
 def fault_validation(photos: Sequence[np.ndarray], seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -452,9 +452,10 @@ def _output_groups(config: ModelConfig) -> dict[str, list[int]]:
     """The physical model's outputs by what they correct (indices into the predictor's last layer)."""
     groups = {"exposure": [0], "colour": [1, 2, 6], "tone": [3, 4, 5]}
     start = 7
-    if config.stretch:
-        groups["stretch"] = [7]
-        start = 8
+    for name in ("stretch", "levels"):
+        if getattr(config, name):
+            groups[name] = [start]
+            start += 1
     if config.n_luts:
         groups["learned"] = list(range(start, start + config.n_luts))
     return groups
@@ -498,6 +499,176 @@ def calibrate(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.nd
     return {"gates": scales, "held_out_score": round(best, 3)}
 
 
+AUTO_VIEW = 192  # training crops are cut square and held at this side: the photo's range is read from them
+AUTO_LOSS_PIXELS = 512  # pixels of each sample the loss is computed on (a global correction needs few)
+AUTO_SAMPLES_PER_PHOTO = 96  # crops drawn from each training photo, each faulted and varied per pass
+# where the stretch strengths start (logits; they are not trained, calibration gates them): the per-channel
+# stretch nearly off (it casts photos whose channels do not all span the range), levels over all channels on
+AUTO_START_STRENGTH = {"stretch": -4.0, "levels": 3.0}
+
+
+def scene_variations(clean: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """New plausible good photos from a batch of good ones: half get their hues rotated, all get a tone gamma
+    (0.7..1.4, which keeps black, white and neutral greys) and a small saturation change, half are mirrored.
+
+    With 30 training photos a predictor otherwise learns each scene's own colours and brightness and takes
+    them for faults; varied scenes leave it only what good photos share (a black, a white, neutral greys)."""
+    from engine.adaptive.synthetic import luma
+
+    batch = clean.shape[0]
+
+    def per_image(values: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=clean.dtype).reshape(batch, 1, 1, 1)
+
+    y = luma(clean)
+    chroma = clean - y
+    # chroma in an orthonormal-ish plane (r - g, (r + g - 2b) / sqrt 3), rotated, and back with zero luma
+    u = chroma[:, 0] - chroma[:, 1]
+    v = (chroma[:, 0] + chroma[:, 1] - 2.0 * chroma[:, 2]) / math.sqrt(3.0)
+    angle = per_image(rng.uniform(-math.pi, math.pi, batch))[:, 0]
+    u, v = torch.cos(angle) * u - torch.sin(angle) * v, torch.sin(angle) * u + torch.cos(angle) * v
+    to_rgb = torch.linalg.inv(torch.tensor([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0], [0.2126, 0.7152, 0.0722]]))
+    rotated = y + torch.einsum("ij,bjhw->bihw", to_rgb.to(clean.dtype),
+                               torch.stack([u, math.sqrt(3.0) * v, torch.zeros_like(u)], 1))
+    x = torch.where(per_image(rng.random(batch) < 0.5) > 0, clean, rotated.clamp(0.0, 1.0))
+    x = x.clamp_min(1e-6) ** per_image(np.exp(rng.uniform(math.log(0.7), math.log(1.4), batch)))
+    y = luma(x)
+    x = (y + per_image(np.exp(rng.uniform(math.log(0.8), math.log(1.25), batch))) * (x - y)).clamp(0.0, 1.0)
+    return torch.where(per_image(rng.random(batch) < 0.5) > 0, x.flip(3), x)
+
+
+@dataclass
+class AutoSamples:
+    """Faulted training crops, small: the predictor's view and the clean view, and each crop's own range."""
+
+    faulty: torch.Tensor  # (N, 3, P, P)
+    clean: torch.Tensor  # (N, 3, P, P)
+    ranges: torch.Tensor  # (N, 3, 2), read at AUTO_VIEW like the model reads a photo's
+
+    def __len__(self) -> int:
+        return len(self.faulty)
+
+
+def square_crops(photo: np.ndarray, count: int, min_crop: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """The whole photo (squashed square) and `count` - 1 random square crops of min_crop..1 of its short side,
+    each area-resized to AUTO_VIEW."""
+    import cv2
+
+    height, width = photo.shape[:2]
+    crops = [cv2.resize(photo, (AUTO_VIEW, AUTO_VIEW), interpolation=cv2.INTER_AREA)]
+    for _ in range(count - 1):
+        side = int(min(height, width) * rng.uniform(min_crop, 1.0))
+        top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
+        crops.append(cv2.resize(photo[top:top + side, left:left + side], (AUTO_VIEW, AUTO_VIEW),
+                                interpolation=cv2.INTER_AREA))
+    return crops
+
+
+@torch.no_grad()
+def auto_samples(crops: torch.Tensor, mix, rng: np.random.Generator, predictor_size: int) -> AutoSamples:
+    """One faulted, varied copy of each crop (N, 3, AUTO_VIEW, AUTO_VIEW)."""
+    from engine.adaptive.model import downsample_for_predictor, photo_ranges
+    from engine.adaptive.synthetic import apply_faults
+
+    out = []
+    for start in range(0, len(crops), 64):
+        clean = scene_variations(crops[start:start + 64], rng)
+        faulty = apply_faults(clean, mix.draw(rng, len(clean)), rng)
+        out.append((downsample_for_predictor(faulty, predictor_size), downsample_for_predictor(clean, predictor_size),
+                    photo_ranges(faulty)))
+    return AutoSamples(*(torch.cat(parts) for parts in zip(*out, strict=True)))
+
+
+def _held_out_score(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> float:
+    """Mean held-out closeness, every good photo kept at least CLEAN_MARGIN dB close to itself (a penalty)."""
+    pairs = [(faulty, clean) for _, faulty, clean in triples]
+    worst = min((evaluate(model, [(faulty, clean)]) for kind, faulty, clean in triples if kind == "clean"),
+                default=MAX_PSNR)
+    return evaluate(model, pairs) - 2.0 * max(0.0, CLEAN_MARGIN - worst)
+
+
+def fit_auto(
+    model: AdaptiveLUT,
+    photos: Sequence[np.ndarray],
+    triples: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    config: TrainConfig,
+    *,
+    on_epoch: MetricsFn | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> TrainResult:
+    """Train an Auto's predictor on faulted, varied crops of clean photos; keep the epoch that scores best on the
+    held-out triples (clean photos included). The stretch strengths are not predicted per photo: they stay
+    where they start (a fixed share of levels) and calibration gates them, since a per-photo stretch learned
+    from few scenes was turned off by training where the held-out photos wanted it."""
+    from engine.adaptive.model import STRETCH_BIAS, n_weights, tetrahedral_lookup
+    from engine.adaptive.synthetic import FaultMix
+    from engine.lut.adjust import DIRECTIONS
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    mix = FaultMix(clean=config.clean_share, single=config.single_share)
+    crops = torch.from_numpy(np.stack([crop for photo in photos for crop in square_crops(
+        photo, AUTO_SAMPLES_PER_PHOTO, config.min_crop, rng)])).permute(0, 3, 1, 2).float().contiguous()
+
+    def sampler(photo_numbers: list, count: int):  # samples are photo-major: AUTO_SAMPLES_PER_PHOTO each
+        pool = torch.tensor([p * AUTO_SAMPLES_PER_PHOTO + i for p in photo_numbers
+                             for i in range(AUTO_SAMPLES_PER_PHOTO)])
+        return lambda generator: (pool[torch.from_numpy(generator.integers(0, len(pool), count))],)
+
+    draw = distributed.shard_sampler(sampler, range(len(photos)), config.batch_size)
+    head = model.predictor.head[-1]
+    frozen = list(range(len(DIRECTIONS), n_weights(model.config) - model.config.n_luts))  # the stretch outputs
+    starts = [AUTO_START_STRENGTH[name] for name in ("stretch", "levels") if getattr(model.config, name)]
+    with torch.no_grad():
+        head.bias[frozen] = torch.tensor(starts) - STRETCH_BIAS
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-3)
+    total = config.epochs * config.steps_per_epoch
+    best, best_score, best_epoch, history = copy.deepcopy(model.state_dict()), _held_out_score(model, triples), 0, []
+    pairs = [(faulty, clean) for _, faulty, clean in triples]
+    untouched = float(np.mean([psnr_of(float(np.mean((f - c) ** 2))) for f, c in pairs])) if pairs else float("nan")
+    done = 0
+    for epoch in range(config.epochs):
+        started = time.perf_counter()
+        samples = auto_samples(crops, mix, rng, model.config.predictor_size)
+        model.train()
+        losses = []
+        for _ in range(config.steps_per_epoch):
+            check(cancel)
+            for group in optimizer.param_groups:
+                group["lr"] = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * done / total))
+            (index,) = draw(rng)
+            pixels = torch.from_numpy(rng.integers(0, samples.faulty[0, 0].numel(), AUTO_LOSS_PIXELS))
+            faulty = samples.faulty[index].flatten(2)[:, :, pixels].unsqueeze(2)
+            clean = samples.clean[index].flatten(2)[:, :, pixels].unsqueeze(2)
+            luts, _ = model.fused_luts(samples.faulty[index], samples.ranges[index])
+            mse = (tetrahedral_lookup(luts, faulty) - clean).square().mean(dim=(1, 2, 3))
+            loss = mse.add(1e-5).log().mean()  # the mean of -PSNR: every photo counts, not the worst ones
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            distributed.average_gradients(model)
+            head.weight.grad[frozen] = 0.0
+            head.bias.grad[frozen] = 0.0
+            optimizer.step()
+            with torch.no_grad():
+                head.weight[frozen] = 0.0
+            losses.append(loss.item())
+            done += 1
+            progress(done / total, f"epoch {epoch + 1}/{config.epochs}, step {done}/{total}")
+        score = _held_out_score(model, triples)
+        metrics = EpochMetrics(epoch + 1, config.epochs, done, float(np.mean(losses)),
+                               -10.0 * float(np.mean(losses)) / math.log(10.0), score,
+                               time.perf_counter() - started, untouched)
+        history.append(metrics)
+        if score > best_score:
+            best, best_score, best_epoch = copy.deepcopy(model.state_dict()), score, epoch + 1
+        if on_epoch is not None:
+            on_epoch(metrics)
+    model.load_state_dict(best)
+    model.eval()
+    return TrainResult(model, best_score, untouched, best_epoch, history, done)
+
+
 def train_auto(
     train_photos: Sequence[np.ndarray],
     val_photos: Sequence[np.ndarray],
@@ -508,37 +679,32 @@ def train_auto(
     *,
     data: dict,
     description: str,
-    identity: dict | None = None,
     on_epoch: MetricsFn | None = None,
     confirm: ConfirmFn | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> tuple[Path, Outcome, AdaptiveLUT]:
     """Train an Auto preset on synthetic faults of clean photos; write it (see `train_from_folder`'s confirm)."""
-    from engine.adaptive.synthetic import FaultMix, auto
+    from engine.adaptive.synthetic import FaultMix
 
     mix = FaultMix(clean=config.clean_share, single=config.single_share)
-    source = SyntheticPairs([shrink(p, PHOTO_SIDE) for p in train_photos], auto, config.crop, mix=mix,
-                            min_crop=config.min_crop)
     triples = fault_validation(val_photos, seed=config.seed + 1000)
-    val = [(faulty, clean) for _, faulty, clean in triples]
-    checkpoint = out_dir / f".{preset_stem(name)}.training"
-    result = train_model(source, val, model_config, config, checkpoint_dir=checkpoint, identity=identity,
-                         loss_weights=AUTO_LOSS, on_epoch=on_epoch, progress=progress, cancel=cancel)
+    model = AdaptiveLUT(model_config)
+    result = fit_auto(model, [shrink(p, PHOTO_SIDE) for p in train_photos], triples, config, on_epoch=on_epoch,
+                      progress=progress, cancel=cancel)
     calibration = calibrate(result.model, triples) if model_config.physical else {}
     report = fault_report(result.model, triples)
     outcome = Outcome(report["faulted"]["auto"], report["faulted"]["untouched"], report["clean"]["auto"])
     if not _confirmed(outcome, confirm):
-        shutil.rmtree(checkpoint, ignore_errors=True)
         raise NotSaved(f"preset {name!r} not saved: {outcome.text()}")
     faults = {kind: [[n, lo, hi, signed] for n, lo, hi, signed in ranges] for kind, ranges in FAULT_RANGES.items()}
     data = {**data, "faults": faults, "fault_mix": asdict(mix), "held_out_set": VAL_PER_KIND,
             "photo_side": PHOTO_SIDE, "val_side": VAL_SIDE}
-    meta = _meta(result, config, data, description, outcome, held_out=report, loss=asdict(AUTO_LOSS),
-                 calibration=calibration)
-    path = write_preset(result.model, out_dir, name, meta)
-    shutil.rmtree(checkpoint, ignore_errors=True)
-    return path, outcome, result.model
+    meta = _meta(result, config, data, description, outcome, held_out=report,
+                 loss=f"mean log MSE over {AUTO_LOSS_PIXELS} random pixels of each {model_config.predictor_size} px"
+                      f" view; crops of {AUTO_VIEW} px varied by `scene_variations`",
+                 start_strengths=AUTO_START_STRENGTH, calibration=calibration)
+    return write_preset(result.model, out_dir, name, meta), outcome, result.model
 
 
 def load_photo_folder(folder: Path, *, progress: ProgressFn = no_progress,
@@ -573,8 +739,8 @@ def split_photos(count: int, seed: int, fraction: float = 0.2) -> tuple[list[int
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
-PHOTOS_TRAIN = TrainConfig(epochs=20, steps_per_epoch=100, batch_size=16, crop=64, learning_rate=1e-3,
-                           cosine=True, min_crop=0.3, clean_share=0.25, single_share=0.4)
+PHOTOS_TRAIN = TrainConfig(epochs=6, steps_per_epoch=100, batch_size=64, crop=192, learning_rate=3e-3,
+                           cosine=True, min_crop=0.4, clean_share=0.25, single_share=0.4)
 
 
 def train_from_photos(
@@ -594,10 +760,9 @@ def train_from_photos(
     train_idx, val_idx = split_photos(len(photos), config.seed)
     data = {"source": "photos", "photo_dir": str(folder), "photos": [paths[i].name for i in train_idx],
             "held_out": [paths[i].name for i in val_idx]}
-    fingerprint = [f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in paths]
     path, outcome, _ = train_auto(
         [photos[i] for i in train_idx], [photos[i] for i in val_idx], name, out_dir, model_config, config,
-        data=data, description=f"Auto trained on {len(train_idx)} of your photos", identity={"photos": fingerprint},
+        data=data, description=f"Auto trained on {len(train_idx)} of your photos",
         on_epoch=on_epoch, confirm=confirm, progress=sub_progress(progress, 0.05, 1.0), cancel=cancel)
     return path, outcome
 
@@ -615,7 +780,7 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken)
         raise InputError("adaptive: give --data DIR (before/after pairs) or --photos DIR (good photos)")
     base = SHIPPED_MODEL if photos else DEFAULT_MODEL if not args.compressed else ModelConfig(compressed=True)
     model_config = replace(base, n_luts=args.luts or base.n_luts, lut_size=args.lut_size or base.lut_size)
-    if not 2 <= model_config.lut_size <= 65 or not 1 <= model_config.n_luts <= 64:
+    if not 2 <= model_config.lut_size <= 65 or (args.luts is not None and not 1 <= args.luts <= 64):
         raise InputError("--lut-size must be in 2..65 and --luts in 1..64")
     out_dir = Path(args.out) if args.out else user_presets_dir()
 
@@ -647,7 +812,7 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken)
 
 # ------------------------------------------------------------------------------------------ the shipped presets
 
-LOOK_SIZE = 33  # the lattice a look's own LUT is stored on (and a composed look is built on)
+LOOK_SIZE = 65  # the lattice a look's own LUT is stored on (and a composed look is built on)
 
 
 def look_table(look: Callable, size: int = LOOK_SIZE) -> np.ndarray:
@@ -674,8 +839,8 @@ def write_look(folder: Path, name: str, table: np.ndarray, base: str, meta: dict
     return folder / f"{stem}.json"
 
 
-SHIPPED_AUTO = TrainConfig(epochs=8, steps_per_epoch=250, batch_size=16, crop=64, learning_rate=1e-3, seed=1,
-                           cosine=True, min_crop=0.3, clean_share=0.4, single_share=0.35)
+SHIPPED_AUTO = TrainConfig(epochs=6, steps_per_epoch=250, batch_size=128, crop=192, learning_rate=3e-3, seed=1,
+                           cosine=True, min_crop=0.4, clean_share=0.25, single_share=0.4)
 
 
 def look_report(auto_model: AdaptiveLUT, look: Callable, table: np.ndarray,
@@ -721,7 +886,7 @@ def train_shipped(out_dir: Path, only: Sequence[str] = (), log: Callable[[str], 
                 f"{config.epochs} x {config.steps_per_epoch} steps")
             _, outcome, auto_model = train_auto(
                 train_photos, val_photos, look.name, out_dir, SHIPPED_MODEL, config, data=data,
-                description=look.description, identity={"corpus": data["digest"]},
+                description=look.description,
                 on_epoch=lambda m: log(f"  epoch {m.epoch}/{m.epochs} step {m.step}: training {m.train_psnr:.2f} dB,"
                                        f" held-out {m.val_psnr:.2f} dB, {m.seconds:.0f} s"))
             log(f"  wrote auto: {outcome.text()}")

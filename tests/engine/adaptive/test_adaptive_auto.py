@@ -125,7 +125,7 @@ def _write_auto(folder, model: AdaptiveLUT):
 
 def test_look_preset_is_its_base_then_its_own_lut(tmp_path):
     from engine.adaptive.infer import compose, load_model, predict_lut, preset_lut
-    from engine.adaptive.train import look_table, write_look
+    from engine.adaptive.train import LOOK_SIZE, look_table, write_look
     from engine.presets import LOOK_KIND, read_preset
 
     torch.manual_seed(0)
@@ -135,16 +135,17 @@ def test_look_preset_is_its_base_then_its_own_lut(tmp_path):
     _write_auto(tmp_path, model)
     path = write_look(tmp_path, "Soft Mono", look_table(soft_mono), "auto", {"description": "mono"})
     look = read_preset(path)
-    assert look.meta["kind"] == LOOK_KIND and look.meta["base"] == "auto" and look.meta["look_size"] == 33
+    assert look.meta["kind"] == LOOK_KIND and look.meta["base"] == "auto" and look.meta["look_size"] == LOOK_SIZE
     pixels = _photo("chelsea", 6)
     composed = preset_lut(look, pixels)
     base = predict_lut(load_model(read_preset(tmp_path / "auto.json")), pixels)
-    assert composed.size == 33
+    assert composed.size == LOOK_SIZE
     # at the lattice: exactly the look's LUT applied to the base's output (the base on the finer lattice)
     look_lut = LUT3D(look_table(soft_mono))
-    np.testing.assert_allclose(composed.table, apply_lut_values(look_lut, base.resampled(33).table), atol=1e-6)
+    np.testing.assert_allclose(composed.table, apply_lut_values(look_lut, base.resampled(LOOK_SIZE).table), atol=1e-6)
     # and the look's LUT is its analytic transform to well under a tenth of an 8-bit level
-    analytic_lattice = soft_mono(torch.from_numpy(base.resampled(33).table).reshape(1, -1, 1, 3).permute(0, 3, 1, 2))
+    lattice = torch.from_numpy(base.resampled(LOOK_SIZE).table)
+    analytic_lattice = soft_mono(lattice.reshape(1, -1, 1, 3).permute(0, 3, 1, 2))
     assert np.abs(composed.table - analytic_lattice[0].permute(1, 2, 0).numpy().reshape(composed.table.shape)).max() \
         < 0.1 / 255
     out = apply_lut(pixels, composed)
@@ -155,9 +156,9 @@ def test_look_preset_is_its_base_then_its_own_lut(tmp_path):
     np.testing.assert_allclose(ratios[:, 0] / ratios[:, 1], 1.02, atol=2e-3)
     np.testing.assert_allclose(ratios[:, 2] / ratios[:, 1], 0.96, atol=2e-3)
     # composing onto a finer lattice is exact for the base (tetrahedral subdivides tetrahedra)
-    identity33 = LUT3D.identity(33)
-    np.testing.assert_allclose(compose(base, identity33).table, base.resampled(33).table, atol=1e-6)
-    np.testing.assert_allclose(apply_lut(pixels, base.resampled(33)), apply_lut(pixels, base), atol=2e-6)
+    identity33 = LUT3D.identity(LOOK_SIZE)
+    np.testing.assert_allclose(compose(base, identity33).table, base.resampled(LOOK_SIZE).table, atol=1e-6)
+    np.testing.assert_allclose(apply_lut(pixels, base.resampled(LOOK_SIZE)), apply_lut(pixels, base), atol=2e-6)
 
 
 def apply_lut_values(lut: LUT3D, values: np.ndarray) -> np.ndarray:
@@ -188,3 +189,46 @@ def test_train_from_photos_cli(tmp_path, user_data, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert main(["train", "--kind", "adaptive", "--name", "x"]) == 2
     assert "--photos" in capsys.readouterr().err
+
+
+def test_levels_undo_a_flat_dim_photo_and_trust_only_neutral_highlights():
+    """Levels restore a photo squeezed into [0.2, 0.7] in every channel exactly like a numpy levels, and leave a
+    photo with coloured highlights (no white to restore: a night sky) as it is."""
+    from engine.adaptive.model import downsample_for_predictor, highlight_trust, photo_ranges
+
+    config = ModelConfig(n_luts=0, lut_size=33, physical=True, predictor_size=64, cnn_width=0, stretch=True,
+                         levels=True, range_size=64)
+    model = AdaptiveLUT(config)
+    with torch.no_grad():  # per-channel stretch off, levels fully on, no other correction
+        model.predictor.head[-1].bias[len(DIRECTIONS)] = -40.0
+        model.predictor.head[-1].bias[len(DIRECTIONS) + 1] = 40.0
+    photo = _photo()
+    flat = 0.2 + 0.5 * photo
+    lut = LUT3D(model.fused_luts(_tensor(flat))[0][0].permute(1, 2, 3, 0).detach().numpy())
+    ranges = photo_ranges(downsample_for_predictor(_tensor(flat).float(), 64))[0].numpy()  # the model's range view
+    low, high = ranges[:, 0].min(), ranges[:, 1].max()
+    expected = np.clip((identity_table(33) - low) / (high - low), 0.0, 1.0)  # numpy levels on the lattice
+    assert np.abs(lut.table - expected).max() < 1e-4
+    assert np.abs(apply_lut(flat, lut) - photo).mean() < 0.02  # and that is (nearly) the photo itself
+
+    night = photo * np.array([0.25, 0.4, 0.75], np.float32)  # blue highlights, nothing white
+    assert float(highlight_trust(photo_ranges(_tensor(night).float()), 0.5, 0.8)[0]) == 0.0
+    assert float(highlight_trust(photo_ranges(_tensor(photo).float()), 0.5, 0.8)[0]) == 1.0
+    lut = LUT3D(model.fused_luts(_tensor(night))[0][0].permute(1, 2, 3, 0).detach().numpy())
+    assert np.abs(apply_lut(night, lut) - night).max() < 2e-3
+
+
+def test_scene_variations_keep_black_white_and_neutral_greys():
+    """The training photos' variations (hue rotation, tone gamma, saturation, mirror) keep what good photos
+    share: a neutral grey ramp stays neutral, 0 stays 0 and 1 stays 1, while colours do change."""
+    from engine.adaptive.train import scene_variations
+
+    ramp = torch.linspace(0.0, 1.0, 64).reshape(1, 1, 1, 64).expand(8, 3, 4, 64).clone()
+    varied = scene_variations(ramp, np.random.default_rng(0))
+    assert (varied.amax(1) - varied.amin(1)).abs().max() < 1e-5  # neutral stays neutral
+    ends = torch.minimum(varied[..., 0].abs().amax((1, 2)), varied[..., -1].abs().amax((1, 2)))
+    assert ends.max() < 1e-3  # black kept at one end (the photo may be mirrored)
+    assert torch.isclose(varied.amax(dim=(1, 2, 3)), torch.ones(8), atol=1e-4).all()  # white kept
+    colourful = _tensor(_photo()).float().expand(8, -1, -1, -1)
+    changed = scene_variations(colourful, np.random.default_rng(1))
+    assert (changed - colourful).abs().mean() > 0.02
