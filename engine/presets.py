@@ -38,6 +38,8 @@ PRESET_FIELDS = {
         "range_size": modelfile.integer(0, 1024),
         "levels_from": modelfile.number(0.0, 1.0),
         "levels_full": modelfile.number(0.0, 1.0),
+        "levels_low": modelfile.number(0.0, 1.0),
+        "levels_high": modelfile.number(0.0, 1.0),
     }),
 }
 # A look preset: a base adaptive preset (by stem) followed by the look's own static LUT (`engine.adaptive.infer`)

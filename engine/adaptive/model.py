@@ -59,6 +59,9 @@ class ModelConfig:
     # levels_full times the brightest's (see `highlight_trust`)
     levels_from: float = 0.5
     levels_full: float = 0.8
+    # physical levels leave a photo whose range already reaches these ends alone (see `_stretch`)
+    levels_low: float = 0.0
+    levels_high: float = 1.0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -315,14 +318,20 @@ def photo_ranges(small: torch.Tensor) -> torch.Tensor:
     return _quantiles(small.detach().float().clamp(0.0, 1.0).flatten(2), STRETCH_QUANTILES)
 
 
-def _stretch(lattice: torch.Tensor, logit: torch.Tensor, gate: torch.Tensor, ranges: torch.Tensor) -> torch.Tensor:
-    """Levels from each photo's range (B, 3 or 1, 2) towards the full range, by strength gate * sigmoid(logit)."""
+def _stretch(lattice: torch.Tensor, logit: torch.Tensor, gate: torch.Tensor, ranges: torch.Tensor,
+             keep: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+    """Levels from each photo's range (B, 3 or 1, 2) out to at least `keep` (a range a good photo may keep as
+    it is: the photo's low end goes to min(low, keep[0]), its high end to max(high, keep[1])), blended with the
+    identity by strength gate * sigmoid(logit)."""
     batch = lattice.shape[0]
     strength = (gate * torch.sigmoid(logit)).reshape(batch, 1, 1)
-    low = strength * ranges[:, :, 0:1]
-    span = strength * (ranges[:, :, 1:2] - ranges[:, :, 0:1]).clamp_min(0.05) + (1.0 - strength)
+    low, high = ranges[:, :, 0:1], ranges[:, :, 1:2]
+    to_low, to_high = low.clamp_max(keep[0]), high.clamp_min(keep[1])
+    gain = (to_high - to_low) / (high - low).clamp_min(0.05)
+    scale = strength * gain + (1.0 - strength)
+    offset = strength * (to_low - low * gain)
     shape = (batch, -1, *([1] * (lattice.ndim - 2)))
-    return ((lattice - low.reshape(shape)) / span.reshape(shape)).clamp(0.0, 1.0)
+    return (lattice * scale.reshape(shape) + offset.reshape(shape)).clamp(0.0, 1.0)
 
 
 def highlight_trust(ranges: torch.Tensor, start: float, full: float) -> torch.Tensor:
@@ -358,6 +367,7 @@ class PhysicalBasis(nn.Module):
         self.stretch = config.stretch
         self.levels = config.levels
         self.levels_trust = (config.levels_from, config.levels_full)
+        self.levels_keep = (config.levels_low, config.levels_high)
         self.learned = nn.Parameter(torch.randn(config.n_luts, 3, n, n, n) * 1e-3)  # non-zero: gradients flow
         self.register_buffer("identity", identity_lut(n), persistent=False)
         self.register_buffer("limits", torch.tensor([LIMITS[d] for d in DIRECTIONS]), persistent=False)
@@ -384,7 +394,7 @@ class PhysicalBasis(nn.Module):
             if ranges is not None:
                 common = torch.stack([ranges[:, :, 0].amin(1), ranges[:, :, 1].amax(1)], 1).unsqueeze(1)
                 trust = self.gates[k] * highlight_trust(ranges, *self.levels_trust)
-                lattice = _stretch(lattice, weights[:, k] + STRETCH_BIAS, trust, common)
+                lattice = _stretch(lattice, weights[:, k] + STRETCH_BIAS, trust, common, self.levels_keep)
             k += 1
         base = correct(lattice, self.amounts(weights))
         return base + torch.einsum("bk,kcxyz->bcxyz", weights[:, k:] * self.gates[k:], self.learned)

@@ -77,7 +77,8 @@ DEFAULT_MODEL = ModelConfig(n_luts=3, lut_size=33, physical=True, predictor_size
 # Auto (shipped, and from --photos): global statistics only, no CNN (with 30 photos a CNN memorised the scenes:
 # training 25 dB, held-out 21 dB after 300 steps), and the stretch to the photo's own range
 SHIPPED_MODEL = ModelConfig(n_luts=0, lut_size=17, physical=True, predictor_size=64, cnn_width=0, hidden=32,
-                            stretch=True, levels=True, range_size=192)
+                            stretch=True, levels=True, range_size=192, levels_from=0.6, levels_full=0.85,
+                            levels_low=0.02, levels_high=0.95)  # the levels numbers: chosen on validation photos
 DEFAULT_TRAIN, DEFAULT_LOSS = TrainConfig(), LossWeights()
 
 
@@ -501,10 +502,11 @@ def calibrate(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.nd
 
 AUTO_VIEW = 192  # training crops are cut square and held at this side: the photo's range is read from them
 AUTO_LOSS_PIXELS = 512  # pixels of each sample the loss is computed on (a global correction needs few)
-AUTO_SAMPLES_PER_PHOTO = 96  # crops drawn from each training photo, each faulted and varied per pass
+AUTO_SAMPLES_PER_PHOTO = 96  # crops drawn from each training photo, each faulted and varied per pass...
+AUTO_MAX_SAMPLES = 2880  # ...fewer per photo past this many in all (memory: 2880 crops of 192 px take 1.3 GB)
 # where the stretch strengths start (logits; they are not trained, calibration gates them): the per-channel
 # stretch nearly off (it casts photos whose channels do not all span the range), levels over all channels on
-AUTO_START_STRENGTH = {"stretch": -4.0, "levels": 3.0}
+AUTO_START_STRENGTH = {"stretch": -4.0, "levels": 6.0}
 
 
 def scene_variations(clean: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -608,12 +610,12 @@ def fit_auto(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     mix = FaultMix(clean=config.clean_share, single=config.single_share)
+    per_photo = max(1, min(AUTO_SAMPLES_PER_PHOTO, AUTO_MAX_SAMPLES // len(photos)))
     crops = torch.from_numpy(np.stack([crop for photo in photos for crop in square_crops(
-        photo, AUTO_SAMPLES_PER_PHOTO, config.min_crop, rng)])).permute(0, 3, 1, 2).float().contiguous()
+        photo, per_photo, config.min_crop, rng)])).permute(0, 3, 1, 2).float().contiguous()
 
-    def sampler(photo_numbers: list, count: int):  # samples are photo-major: AUTO_SAMPLES_PER_PHOTO each
-        pool = torch.tensor([p * AUTO_SAMPLES_PER_PHOTO + i for p in photo_numbers
-                             for i in range(AUTO_SAMPLES_PER_PHOTO)])
+    def sampler(photo_numbers: list, count: int):  # samples are photo-major: per_photo each
+        pool = torch.tensor([p * per_photo + i for p in photo_numbers for i in range(per_photo)])
         return lambda generator: (pool[torch.from_numpy(generator.integers(0, len(pool), count))],)
 
     draw = distributed.shard_sampler(sampler, range(len(photos)), config.batch_size)
@@ -812,7 +814,7 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken)
 
 # ------------------------------------------------------------------------------------------ the shipped presets
 
-LOOK_SIZE = 65  # the lattice a look's own LUT is stored on (and a composed look is built on)
+LOOK_SIZE = 33  # the lattice a look's own LUT is stored on (and a composed look is built on)
 
 
 def look_table(look: Callable, size: int = LOOK_SIZE) -> np.ndarray:
