@@ -18,12 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.adaptive.data import WORKING_SIDE, FolderPairs, SyntheticPairs  # noqa: E402
 from engine.adaptive.model import ModelConfig  # noqa: E402
-from engine.adaptive.synthetic import SAMPLE_PHOTOS, auto, bundled_photo  # noqa: E402
+from engine.adaptive.synthetic import auto  # noqa: E402
 from engine.adaptive.train import DEFAULT_MODEL, SHIPPED_MODEL, TrainConfig, train_model  # noqa: E402
+from engine.image import sample_photo, shrink_by_blocks  # noqa: E402
+
+SAMPLE_PHOTOS = ("astronaut", "coffee", "rocket", "chelsea")  # scikit-image photos: timing only
 
 MODELS = {
     "default 14 + 3 x 33^3": DEFAULT_MODEL,
-    "shipped Auto 14 + 2 x 17^3": SHIPPED_MODEL,
+    "shipped Auto (levels + 7 amounts, 17^3)": SHIPPED_MODEL,
     "plain (Zeng) 3 x 33^3": ModelConfig(),
     "compressed 20 x 33^3 (S5 W20)": ModelConfig(n_luts=20, lut_size=33, compressed=True),
 }
@@ -35,7 +38,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    photos = [bundled_photo(n, WORKING_SIDE) for n in SAMPLE_PHOTOS]
+    photos = [shrink_by_blocks(sample_photo(n).pixels, WORKING_SIDE) for n in SAMPLE_PHOTOS]
     pairs = SyntheticPairs(photos, auto).fixed_pairs(seed=0, variants=-(-100 // len(photos)))[:100]
     train, val = pairs[:90], pairs[90:]
     print(f"100 pairs (90 train / 10 held out), long side {WORKING_SIDE}, batch 8, crop 160, "

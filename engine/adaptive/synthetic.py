@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.adaptive.data import shrink
 from engine.color import REC709_LUMA
 from engine.lut.adjust import DIRECTIONS, MID_GREY
 
@@ -197,16 +196,3 @@ LOOKS = (
     Look("Vivid", "vivid", vivid),
     Look("Soft Mono", "soft-mono", soft_mono),
 )
-
-# scikit-image photos for quick timing and tests only; the presets train on the corpus (`engine.corpus`)
-SAMPLE_PHOTOS = ("astronaut", "coffee", "rocket", "chelsea")
-
-
-def bundled_photo(name: str, max_side: int = 512) -> np.ndarray:
-    """A scikit-image sample photo as float32 H x W x 3 in [0, 1], area-downscaled to `max_side`."""
-    import skimage.data
-
-    pixels = getattr(skimage.data, name)()
-    if isinstance(pixels, tuple):  # stereo pairs: take the left view
-        pixels = pixels[0]
-    return shrink(pixels[..., :3].astype(np.float32) / 255.0, max_side)
