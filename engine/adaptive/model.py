@@ -143,9 +143,17 @@ class WeightPredictor(nn.Module):
         head = nn.Conv2d(128, n_luts, input_size // 32)
         with torch.no_grad():  # start near "LUT0 only": w = (1, 0, ...) (plain) or w = 0 (residual)
             head.weight.mul_(0.01)
-            head.bias.zero_()
+            if head.bias is not None:
+                head.bias.zero_()
         layers += [nn.Dropout(0.5), head]
         self.body = nn.Sequential(*layers)
+
+    @property
+    def head(self) -> nn.Conv2d:
+        """The last layer (one output per basis LUT)."""
+        layer = self.body[-1]
+        assert isinstance(layer, nn.Conv2d)
+        return layer
 
     def forward(self, small: torch.Tensor) -> torch.Tensor:
         """small: (B, 3, 256, 256) -> weights (B, n_luts)."""
@@ -169,6 +177,8 @@ class PlainBasis(nn.Module):
 
 
 class CompressedBasis(nn.Module):
+    identity: torch.Tensor
+
     """CLUT-Net basis: residual LUTs R_k[c] = Ms @ C_k[c] @ Mw, with the size-N axis on input channel c."""
 
     def __init__(self, config: ModelConfig) -> None:
@@ -266,15 +276,23 @@ class StatsPredictor(nn.Module):
                     layers.append(nn.InstanceNorm2d(cout, affine=True))
             layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(cnn_dropout)]
             self.body = nn.Sequential(*layers)
+        last = nn.Linear(hidden or cnn_width + N_STATS, n_luts)  # one weight per output, starting at zero
         if hidden:
             self.stats: nn.Module = nn.Sequential(nn.Linear(N_STATS, 64), nn.LeakyReLU(0.2))
-            self.head = nn.Sequential(nn.Linear(cnn_width + 64, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, n_luts))
+            self.head = nn.Sequential(nn.Linear(cnn_width + 64, hidden), nn.LeakyReLU(0.2), last)
         else:
             self.stats = nn.Identity()
-            self.head = nn.Sequential(nn.Linear(cnn_width + N_STATS, n_luts))
+            self.head = nn.Sequential(last)
         with torch.no_grad():
-            self.head[-1].weight.zero_()
-            self.head[-1].bias.zero_()
+            last.weight.zero_()
+            last.bias.zero_()
+
+    @property
+    def last(self) -> nn.Linear:
+        """The layer whose outputs are the weights (training freezes some of its rows)."""
+        layer = self.head[-1]
+        assert isinstance(layer, nn.Linear)
+        return layer
 
     def forward(self, small: torch.Tensor) -> torch.Tensor:
         features = self.stats(global_statistics(small))
@@ -347,6 +365,10 @@ def highlight_trust(ranges: torch.Tensor, start: float, full: float) -> torch.Te
 
 
 class PhysicalBasis(nn.Module):
+    identity: torch.Tensor
+    limits: torch.Tensor
+    gates: torch.Tensor
+
     """The identity sent through the analytic correction (`correct`) with 7 predicted amounts, plus learned
     residual LUTs with the remaining weights. Zero weights are exactly the identity.
 
@@ -456,10 +478,13 @@ class AdaptiveLUT(nn.Module):
                                                         config.hidden)
             self.basis = PhysicalBasis(config)
             return
-        self.predictor = WeightPredictor(config.n_luts, config.predictor_size)
+        plain = WeightPredictor(config.n_luts, config.predictor_size)
         if not config.compressed:
             with torch.no_grad():
-                self.predictor.body[-1].bias[0] = 1.0
+                bias = plain.head.bias
+                assert bias is not None
+                bias[0] = 1.0
+        self.predictor = plain
         self.basis = (CompressedBasis if config.compressed else PlainBasis)(config)
 
     def predict_weights(self, images: torch.Tensor) -> torch.Tensor:

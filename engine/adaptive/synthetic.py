@@ -50,7 +50,7 @@ def to_srgb(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
 
 
-def per_channel(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
+def per_channel(values: Sequence[float] | np.ndarray, like: torch.Tensor) -> torch.Tensor:
     """(r, g, b) numbers shaped to broadcast over the channel axis of `like` (B, 3, ...)."""
     return torch.as_tensor(values, dtype=like.dtype, device=like.device).reshape(1, 3, *([1] * (like.ndim - 2)))
 

@@ -44,7 +44,7 @@ from engine.adaptive.data import (
     to_tensor,
     validate_pairs,
 )
-from engine.adaptive.model import AdaptiveLUT, LossWeights, ModelConfig, training_loss
+from engine.adaptive.model import AdaptiveLUT, LossWeights, ModelConfig, PhysicalBasis, StatsPredictor, training_loss
 from engine.adaptive.synthetic import FAULT_KINDS, FAULT_RANGES
 from engine.errors import InputError
 from engine.fsutil import atomic_path
@@ -178,7 +178,8 @@ def _save_checkpoint(path: Path, model: AdaptiveLUT, best: dict, optimizer: torc
         tmp.write_text(json.dumps({**state, "param_groups": opt["param_groups"]}))
 
 
-def _load_checkpoint(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Optimizer, identity: dict) -> tuple:
+def _load_checkpoint(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Optimizer,
+                     identity: dict) -> tuple | None:
     """(state dict of the run, best weights) or None when there is no checkpoint of this very run."""
     from safetensors.torch import load_file
 
@@ -194,8 +195,8 @@ def _load_checkpoint(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Opti
     slots: dict[int, dict] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
-            _, index, slot = key.split(".")
-            slots.setdefault(int(index), {})[slot] = value.reshape(()) if slot == "step" else value
+            _, number, slot = key.split(".")
+            slots.setdefault(int(number), {})[slot] = value.reshape(()) if slot == "step" else value
     for index, param in enumerate(p for group in optimizer.param_groups for p in group["params"]):
         if index in slots:
             slots[index] = {k: v.reshape(param.shape) if k != "step" else v for k, v in slots[index].items()}
@@ -470,6 +471,7 @@ def calibrate(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.nd
 
     A blind correction is only as good as the evidence for it: a direction the held-out photos show to be
     guessed (not seen) is turned down instead of being applied to every photo."""
+    assert isinstance(model.basis, PhysicalBasis)
     gates = model.basis.gates
     groups = _output_groups(model.config)
     scales = {name: 1.0 for name in groups}
@@ -619,7 +621,8 @@ def fit_auto(
         return lambda generator: (pool[torch.from_numpy(generator.integers(0, len(pool), count))],)
 
     draw = distributed.shard_sampler(sampler, range(len(photos)), config.batch_size)
-    head = model.predictor.head[-1]
+    assert isinstance(model.predictor, StatsPredictor)
+    head = model.predictor.last
     frozen = list(range(len(DIRECTIONS), n_weights(model.config) - model.config.n_luts))  # the stretch outputs
     starts = [AUTO_START_STRENGTH[name] for name in ("stretch", "levels") if getattr(model.config, name)]
     with torch.no_grad():
@@ -649,8 +652,9 @@ def fit_auto(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             distributed.average_gradients(model)
-            head.weight.grad[frozen] = 0.0
-            head.bias.grad[frozen] = 0.0
+            for grad in (head.weight.grad, head.bias.grad):
+                if grad is not None:
+                    grad[frozen] = 0.0
             optimizer.step()
             with torch.no_grad():
                 head.weight[frozen] = 0.0

@@ -134,4 +134,4 @@ def span_share(basis: np.ndarray, correction: np.ndarray) -> float:
         return 1.0
     coefficients, *_ = np.linalg.lstsq(matrix, target, rcond=None)
     left = target - matrix @ coefficients
-    return float(max(0.0, 1.0 - (left @ left) / energy))
+    return max(0.0, 1.0 - float(left @ left) / energy)
