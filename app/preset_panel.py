@@ -9,6 +9,7 @@ preview then shows it at full resolution. The look's strength is the LUT panel's
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import Background
+from app.editor_api import Editor
 from engine.adaptive.data import shrink
 from engine.errors import InputError
 from engine.lut import LUT3D
@@ -123,14 +125,14 @@ class PresetGrid(QListWidget):
 
 
 class PresetPanel(QWidget):
-    """Dock content; `window` is the editor's main window (plug-in API)."""
+    """Dock content; `editor` is the editor's main window seen through the plug-in API."""
 
     thumbnailsReady = Signal()  # every preset has a thumbnail and a LUT for the current photo
     presetApplied = Signal(str)  # stem
 
-    def __init__(self, window, parent: QWidget | None = None) -> None:
+    def __init__(self, editor: Editor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.window = window
+        self.editor = editor
         self.presets: list[Preset] = []
         self.luts: dict[str, LUT3D] = {}
         self._generation = 0
@@ -155,10 +157,10 @@ class PresetPanel(QWidget):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(
             lambda pos: self.context_menu(self.list.itemAt(pos)).popup(self.list.viewport().mapToGlobal(pos)))
-        self.export_button.clicked.connect(window.ask_export_lut)
+        self.export_button.clicked.connect(editor.ask_export_lut)
         self.train_button.clicked.connect(self.open_train_dialog)
-        window.photoChanged.connect(self.refresh_thumbnails)
-        window.documentChanged.connect(self._mark_applied)
+        editor.photoChanged.connect(self.refresh_thumbnails)
+        editor.documentChanged.connect(self._mark_applied)
         self.reload()
 
     # ------------------------------------------------------------------------------------ presets
@@ -180,8 +182,10 @@ class PresetPanel(QWidget):
         menu = QMenu(self)
         if item is not None:
             preset = self.preset(item.data(Qt.ItemDataRole.UserRole))
-            for text, slot in (("Rename…", self._ask_rename), ("Delete…", self._ask_delete)):
-                action = menu.addAction(text, lambda slot=slot, p=preset: slot(p))
+            actions: tuple[tuple[str, Callable[[Preset], None]], ...] = (("Rename…", self._ask_rename),
+                                                                           ("Delete…", self._ask_delete))
+            for text, slot in actions:
+                action = menu.addAction(text, partial(slot, preset))
                 action.setEnabled(not preset.shipped)
                 action.setToolTip("" if not preset.shipped else "Shipped presets cannot be changed")
             menu.addSeparator()
@@ -228,7 +232,7 @@ class PresetPanel(QWidget):
         self._mark_applied()  # a LUT predicted for the previous photo is no preset's look for this one
         for index in range(self.list.count()):  # no thumbnails of the previous photo meanwhile
             self.list.item(index).setIcon(self.list.placeholder())
-        photo = self.window.photo
+        photo = self.editor.photo
         if photo is None or not self.presets:
             return
         pixels = photo.pixels
@@ -256,7 +260,7 @@ class PresetPanel(QWidget):
 
         self._background.submit(lambda: preset_look(preset, *views), done, self._failed)
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: BaseException) -> None:
         self.status.setText(f"Preset preview failed: {exc}")
 
     # ------------------------------------------------------------------------------------ actions
@@ -269,12 +273,12 @@ class PresetPanel(QWidget):
             return
         self._pending_click = None
         self.status.setText("")
-        self.window.apply_preset(self.preset(stem).name, stem, lut)
+        self.editor.apply_preset(self.preset(stem).name, stem, lut)
         self.presetApplied.emit(stem)
 
     def applied_stem(self) -> str | None:
         """The preset the document applies now (None: no preset step, or it is switched off)."""
-        document = self.window.document
+        document = self.editor.document
         step = None if document is None else document.find("preset")
         return str(step.params["stem"]) if step is not None and step.enabled else None
 

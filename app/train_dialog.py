@@ -219,7 +219,7 @@ class TrainDialog(QDialog):
         self._update_buttons()
         self.validated.emit(usable)
 
-    def _invalid(self, exc: Exception) -> None:
+    def _invalid(self, exc: BaseException) -> None:
         self.report.setPlainText(str(exc) if isinstance(exc, LutLabError) else f"Cannot check: {exc}")
         self._usable = False
         self._update_buttons()
@@ -284,8 +284,7 @@ class TrainDialog(QDialog):
         box = QMessageBox(QMessageBox.Icon.Warning, "Save this preset?",
                           f"{text}\n\nSave it anyway? Discard keeps any earlier preset of this name.", parent=self)
         save = box.addButton("Save anyway", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Discard", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(box.buttons()[-1])
+        box.setDefaultButton(box.addButton("Discard", QMessageBox.ButtonRole.RejectRole))
 
         def answered(_result: int) -> None:
             self._save_anyway = box.clickedButton() is save
