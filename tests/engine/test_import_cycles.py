@@ -11,10 +11,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Circles known when this test was written, in packages whose owners were reworking them; each line goes when
-# its circle is broken (the test says so).
-KNOWN_CIRCLES: set[frozenset[str]] = set()
-
 
 def module_name(path: Path, root: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
@@ -97,8 +93,5 @@ def test_the_finder_sees_a_circle_through_a_lazy_import(tmp_path):
 
 
 def test_engine_has_no_import_circles():
-    found = set(circles(import_graph(ROOT / "engine")))
-    new = [sorted(circle) for circle in found - KNOWN_CIRCLES]
-    assert not new, f"new import circles in engine/ (make the dependency point one way): {new}"
-    gone = [sorted(circle) for circle in KNOWN_CIRCLES - found]
-    assert not gone, f"these circles are broken now: delete them from KNOWN_CIRCLES: {gone}"
+    found = [sorted(circle) for circle in circles(import_graph(ROOT / "engine"))]
+    assert not found, f"import circles in engine/ (make the dependency point one way): {found}"
