@@ -70,6 +70,10 @@ case "$cmd" in
     with_display "$PY" -m pytest -q "$@" || status=$?
     # pytest exits 5 when it collected nothing: a suite that tests nothing is a failure, say so.
     [ "$status" -eq 5 ] && echo "test: no tests were collected (check the path or -k expression)" >&2
+    if [ "$#" -eq 0 ]; then  # the whole suite: the linter and the type checker too (pyproject says their scope)
+      "$PY" -m ruff check . || status=$((status ? status : 1))
+      "$PY" -m mypy || status=$((status ? status : 1))
+    fi
     exit "$status"
     ;;
 esac

@@ -55,7 +55,7 @@ class MergeDialog(QDialog):
         self.photos = list(photos)
         self.names = list(names)
         self.bracket = analyse_bracket(self.photos)
-        self.result: MergeResult | None = None
+        self.merged: MergeResult | None = None  # not `result`: that is QDialog.result()
 
         source = "EXIF exposure" if self.bracket.exif_exposures else "measured brightness"
         self.summary = QLabel(f"{len(photos)} frames, darkest first (by {source}); the middle one is the reference.")
@@ -114,7 +114,7 @@ class MergeDialog(QDialog):
         self.window_.run_job(f"Merging {len(photos)} exposures", work, self._merged)
 
     def _merged(self, result: MergeResult) -> None:
-        self.result = result
+        self.merged = result
         options = self.options()
         params = {"frames": [str(Path(name).resolve()) for name in self.names], "align": options.align,
                   "deghost": options.deghost, "crop": options.crop}
@@ -130,7 +130,7 @@ class MergeDialog(QDialog):
 
     def _job_ended(self) -> None:
         self.window_.jobsIdle.disconnect(self._job_ended)
-        if self.result is not None:
+        if self.merged is not None:
             self.accept()
         else:
             self.show()

@@ -11,4 +11,4 @@ def install(window: Editor) -> None:
     panel = PresetPanel(window)
     window.add_dock(panel, "Adaptive presets")
     window.menu("Tools").addAction("&Train Model…", panel.open_train_dialog)
-    window.adaptive_presets = panel
+    window.adaptive_presets = panel  # type: ignore[attr-defined]  # published for tests and other plug-ins

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from app.batch_dialog import BatchDialog, batch_job, show_summary
-from app.editor_api import Editor
+from app.editor_api import Editor, as_parent
 from engine.batch import Recipe
 from engine.errors import InputError
 
@@ -33,7 +33,7 @@ def ask_batch(window: Editor) -> BatchDialog | None:
         window.show_error("Batch export", str(exc))
         return None
     title = " + ".join(label for _kind, label, _params, enabled in recipe.steps if enabled)
-    dialog = BatchDialog(window, title)
+    dialog = BatchDialog(as_parent(window), title)
     dialog.setObjectName("batch-dialog")
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.output.setText(str(window.settings.value("batch/output", "")))
@@ -46,5 +46,8 @@ def ask_batch(window: Editor) -> BatchDialog | None:
 def start_batch(window: Editor, recipe: Recipe, inputs: list[Path], output: Path, overwrite: bool, workers: int):
     """Run the batch as a job with progress and Cancel; the summary (and what failed) shows at the end."""
     window.settings.setValue("batch/output", str(output))
-    return window.run_job(f"Batch export to {output.name}", batch_job(recipe, inputs, output, overwrite, workers),
-                          lambda report: show_summary(window, report))
+
+    def done(report) -> None:
+        show_summary(window, report)
+
+    return window.run_job(f"Batch export to {output.name}", batch_job(recipe, inputs, output, overwrite, workers), done)

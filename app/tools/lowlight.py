@@ -6,11 +6,16 @@ the document can recompute it. The default pipeline needs no model and no torch:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 
-from app.editor_api import Editor
+from app.editor_api import Editor, as_parent
 from engine.image import Photo
+
+if TYPE_CHECKING:
+    from app.lowlight_dialog import LowLightDialog
 
 UNDO_TEXT = "Enhance low light"
 
@@ -19,12 +24,12 @@ class LowLightTool(QObject):
     """The action and its flow; `dialog` and `job` are kept for inspection (tests, status)."""
 
     def __init__(self, window: Editor) -> None:
-        super().__init__(window)
+        super().__init__(as_parent(window))
         self.setObjectName("lowlight-tool")
         self.window = window
-        self.dialog = None
-        self.job = None
-        self.action = QAction("Enhance low light…", window)
+        self.dialog: LowLightDialog | None = None
+        self.job: Any = None
+        self.action = QAction("Enhance low light…", as_parent(window))
         self.action.setObjectName("enhance-low-light")
         self.action.setStatusTip("Brighten a dark, noisy photo: exposure in linear light, denoising that keeps texture")
         self.action.triggered.connect(self.start)
@@ -37,9 +42,9 @@ class LowLightTool(QObject):
         from app.lowlight_dialog import LowLightDialog
 
         photo = self.window.photo
-        self.dialog = LowLightDialog(photo.pixels, self.window)
-        self.dialog.accepted.connect(lambda: self._enhance(photo, self.dialog.controls()))
-        self.dialog.open()
+        dialog = self.dialog = LowLightDialog(photo.pixels, as_parent(self.window))
+        dialog.accepted.connect(lambda: self._enhance(photo, dialog.controls()))
+        dialog.open()
 
     def _enhance(self, photo: Photo, controls: dict) -> None:
         from engine.lowlight.pipeline import enhance

@@ -61,11 +61,11 @@ def test_dropping_three_exposures_merges_them_into_the_photo_undoably(qtbot, mak
     dialog.deghost_box.setChecked(True)
     with qtbot.waitSignal(window.jobsIdle, timeout=30000):
         dialog.merge_button.click()
-    assert dialog.result is not None
+    assert dialog.merged is not None
     expected = merge_files(bracket_files, MergeOptions(deghost=True))
-    assert window.photo is dialog.result.photo
+    assert window.photo is dialog.merged.photo
     np.testing.assert_allclose(window.photo.pixels, expected.photo.pixels, atol=1e-6)
-    by_name = {Path(p).stem: s for p, s in zip(bracket_files, dialog.result.shifts, strict=True)}
+    by_name = {Path(p).stem: s for p, s in zip(bracket_files, dialog.merged.shifts, strict=True)}
     assert (by_name["c_under"].dy, by_name["c_under"].dx) == SHIFTS[0]
     assert (by_name["b_over"].dy, by_name["b_over"].dx) == SHIFTS[2]
     assert "Merged 3 exposures" in window.statusBar().currentMessage()
@@ -74,7 +74,7 @@ def test_dropping_three_exposures_merges_them_into_the_photo_undoably(qtbot, mak
     window.document.undo()
     assert window.photo is window.document.source  # the merge switched off: the reference alone
     window.document.redo()
-    assert window.photo is dialog.result.photo
+    assert window.photo is dialog.merged.photo
 
 
 def test_a_bracket_of_mixed_sizes_is_refused_with_the_file_named(qtbot, make_window, bracket_files, tmp_path):
