@@ -72,6 +72,7 @@ case "$cmd" in
     [ "$status" -eq 5 ] && echo "test: no tests were collected (check the path or -k expression)" >&2
     if [ "$#" -eq 0 ]; then  # the whole suite: the linter and the type checker too (pyproject says their scope)
       "$PY" -m ruff check . || status=$((status ? status : 1))
+      "$PY" -m ruff format --check . || status=$((status ? status : 1))
       "$PY" -m mypy || status=$((status ? status : 1))
     fi
     exit "$status"

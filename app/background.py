@@ -53,9 +53,13 @@ def post(owner: QObject, callback: Callable[..., Any], *args: Any) -> None:
     _gui_relay().call.emit(owner, callback, args)
 
 
-def run_off_gui_thread(owner: QObject, fn: Callable[[], Any], on_done: Callable[[Any], None],
-                       on_error: Callable[[BaseException], None] | None = None,
-                       name: str = "lutlab-background") -> threading.Thread:
+def run_off_gui_thread(
+    owner: QObject,
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[BaseException], None] | None = None,
+    name: str = "lutlab-background",
+) -> threading.Thread:
     """Run ``fn()`` on a daemon thread; its result or exception goes to `on_done` / `on_error` on the GUI
     thread while `owner` lives. An unexpected exception is also logged with its traceback."""
     _gui_relay()  # made here, on the caller's (GUI) thread, before any worker posts through it
@@ -83,8 +87,12 @@ class Background(QObject):
         super().__init__(parent)
         self._threads: list[threading.Thread] = []
 
-    def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-               on_error: Callable[[BaseException], None] | None = None) -> threading.Thread:
+    def submit(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> threading.Thread:
         thread = run_off_gui_thread(self, fn, on_done, on_error)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         return thread

@@ -50,8 +50,9 @@ class Editor(Protocol):
 
     def open_merged(self, reference: Photo, merged: Photo, description: str, params: dict[str, Any]) -> None: ...
 
-    def run_job(self, title: str, fn: Callable[[ProgressFn, CancelToken], Any],
-                on_done: Callable[[Any], None]) -> Any: ...
+    def run_job(
+        self, title: str, fn: Callable[[ProgressFn, CancelToken], Any], on_done: Callable[[Any], None]
+    ) -> Any: ...
 
     def add_dock(self, widget: QWidget, title: str, tab_with: str | None = None) -> QDockWidget: ...
 
@@ -69,4 +70,3 @@ def as_parent(editor: Editor) -> QWidget:
     if not isinstance(editor, QWidget):
         raise TypeError(f"the editor must be a QWidget to parent dialogs, not {type(editor).__name__}")
     return editor
-

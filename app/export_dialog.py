@@ -43,8 +43,16 @@ def suggested_path(folder: Path, photo_name: str | None, suffix: str) -> Path:
 
 
 class ExportImageDialog(QDialog):
-    def __init__(self, suggested: Path, bit_depth: int, quality: int, parent: QWidget | None = None, *,
-                 long_side: int = 0, has_source_profile: bool = False) -> None:
+    def __init__(
+        self,
+        suggested: Path,
+        bit_depth: int,
+        quality: int,
+        parent: QWidget | None = None,
+        *,
+        long_side: int = 0,
+        has_source_profile: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export image")
         self.path = QLineEdit(str(suggested))
@@ -89,8 +97,9 @@ class ExportImageDialog(QDialog):
         self._path_changed(self.path.text())
 
     def _browse(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export image", self.path.text(), IMAGE_FILTER,
-                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Export image", self.path.text(), IMAGE_FILTER, options=QFileDialog.Option.DontConfirmOverwrite
+        )
         if name:
             self.path.setText(name)
 
@@ -122,8 +131,13 @@ class ExportImageDialog(QDialog):
         if self.problem_with(self.path.text()):
             return
         if path.exists():
-            box = QMessageBox(QMessageBox.Icon.Question, "Replace file?", f"{path.name} already exists in "
-                              f"{path.parent}.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                "Replace file?",
+                f"{path.name} already exists in {path.parent}.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self,
+            )
             box.setObjectName("confirm-replace")
             box.setInformativeText("Replace it with this export?")
             box.button(QMessageBox.StandardButton.Yes).setText("Replace")

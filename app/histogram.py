@@ -41,8 +41,9 @@ class HistogramView(pg.PlotWidget):
         self.counts = {name: np.bincount(values.ravel(), minlength=BINS) for name, values in channels.items()}
         top = levels.max(axis=-1)
         self.clipped = (float((top == BINS - 1).mean()), float((top == 0).mean()))
-        self.setTitle(f"clipped: highlights {self.clipped[0]:.1%} · shadows {self.clipped[1]:.1%}", size="8pt",
-                      color="#d0d0d0")
+        self.setTitle(
+            f"clipped: highlights {self.clipped[0]:.1%} · shadows {self.clipped[1]:.1%}", size="8pt", color="#d0d0d0"
+        )
         scale = np.log1p if self.log_scale else np.asarray
         peak = max(float(scale(c.max())) for c in self.counts.values()) or 1.0
         x = np.arange(BINS)

@@ -29,9 +29,17 @@ class Job(QObject):
     """One running job; exactly one of `on_done(result)`, `on_error(title, text)`, `on_cancel()` is called,
     on the GUI thread, then `on_end(job)`."""
 
-    def __init__(self, title: str, fn: JobFn, parent: QWidget, *, on_done: Callable[[Any], None],
-                 on_error: Callable[[str, str], None], on_cancel: Callable[[], None],
-                 on_end: Callable[[Job], None]) -> None:
+    def __init__(
+        self,
+        title: str,
+        fn: JobFn,
+        parent: QWidget,
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str, str], None],
+        on_cancel: Callable[[], None],
+        on_end: Callable[[Job], None],
+    ) -> None:
         super().__init__(parent)
         self.title = title
         self.token = CancelToken()
@@ -53,8 +61,9 @@ class Job(QObject):
         def progress(fraction: float, message: str = "") -> None:
             post(self, self._show_progress, int(round(min(max(fraction, 0.0), 1.0) * PROGRESS_STEPS)), message)
 
-        self._thread = run_off_gui_thread(self, lambda: self._fn(progress, self.token), self._done, self._failed,
-                                          name=f"job: {self.title}")
+        self._thread = run_off_gui_thread(
+            self, lambda: self._fn(progress, self.token), self._done, self._failed, name=f"job: {self.title}"
+        )
 
     def _show_progress(self, value: int, message: str) -> None:
         if self._ended:  # a late report: the dialog is gone

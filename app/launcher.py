@@ -22,8 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine.cli import main as cli_main
 
     positional = [arg for arg in args if arg not in VERBOSE_FLAGS]
-    if not positional or (len(positional) == 1 and positional[0] not in command_names()
-                           and not positional[0].startswith("-") and _looks_like_photo(positional[0])):
+    if not positional or (
+        len(positional) == 1
+        and positional[0] not in command_names()
+        and not positional[0].startswith("-")
+        and _looks_like_photo(positional[0])
+    ):
         return _editor(positional[0] if positional else None, _verbosity(args))
     return cli_main(args)
 
@@ -34,8 +38,12 @@ def _verbosity(args: Sequence[str]) -> int:
 
 def _no_display() -> bool:
     """On Linux without X11 or Wayland, Qt would abort with a misleading "reinstall the application" message."""
-    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
-            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    )
 
 
 def _looks_like_photo(arg: str) -> bool:
@@ -45,9 +53,11 @@ def _looks_like_photo(arg: str) -> bool:
 
 def _editor(path: str | None, verbosity: int) -> int:
     if _no_display():
-        sys.stderr.write("error: the editor needs a display and this session has none ($DISPLAY and "
-                         "$WAYLAND_DISPLAY are unset); for headless work run a sub-command (lutlab --help), "
-                         "or start the editor inside xvfb-run\n")
+        sys.stderr.write(
+            "error: the editor needs a display and this session has none ($DISPLAY and "
+            "$WAYLAND_DISPLAY are unset); for headless work run a sub-command (lutlab --help), "
+            "or start the editor inside xvfb-run\n"
+        )
         return 2
     from app.main import run_editor
     from engine.logsetup import configure_editor_logging

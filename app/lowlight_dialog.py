@@ -109,8 +109,13 @@ class LowLightDialog(QDialog):
 
         self._timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._timer.timeout.connect(self.update_preview)
-        for signal in (self.auto_box.toggled, self.exposure_slider.valueChanged, self.gamma_slider.valueChanged,
-                       self.denoise_slider.valueChanged, self.strength_slider.valueChanged):
+        for signal in (
+            self.auto_box.toggled,
+            self.exposure_slider.valueChanged,
+            self.gamma_slider.valueChanged,
+            self.denoise_slider.valueChanged,
+            self.strength_slider.valueChanged,
+        ):
             signal.connect(self._controls_changed)
         self.auto_box.toggled.connect(self._auto_toggled)
         self._controls_changed()

@@ -49,7 +49,8 @@ class LutPanel(QWidget):
         self.clear_button.clicked.connect(self.clearRequested)
         self.strength.valueChanged.connect(self._strength_moved)
         self.interpolation.currentIndexChanged.connect(
-            lambda index: self.interpolationChanged.emit(self.interpolation.itemData(index)))
+            lambda index: self.interpolationChanged.emit(self.interpolation.itemData(index))
+        )
         self.set_lut_title(None)
 
     def _strength_moved(self, value: int) -> None:

@@ -80,8 +80,9 @@ class MainWindow(QMainWindow):
     errorShown = Signal(str, str)
     jobsIdle = Signal()
 
-    def __init__(self, settings: QSettings | None = None, preview: str | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: QSettings | None = None, preview: str | None = None, parent: QWidget | None = None
+    ) -> None:
         """`preview`: "gpu", "cpu" or None (GPU when Qt offers OpenGL 3.3; env LUTLAB_PREVIEW overrides)."""
         super().__init__(parent)
         self.setWindowTitle("LUTLab")
@@ -116,8 +117,11 @@ class MainWindow(QMainWindow):
         """The menu called `name`, created (in the usual order) the first time it is asked for."""
         if name not in self._menus:
             menu = QMenu(name, self)
-            later = [self._menus[n] for n in MENU_ORDER[MENU_ORDER.index(name) + 1:] if n in self._menus] \
-                if name in MENU_ORDER else []
+            later = (
+                [self._menus[n] for n in MENU_ORDER[MENU_ORDER.index(name) + 1 :] if n in self._menus]
+                if name in MENU_ORDER
+                else []
+            )
             if later:
                 self.menuBar().insertMenu(later[0].menuAction(), menu)
             else:
@@ -162,12 +166,17 @@ class MainWindow(QMainWindow):
             raise LutLabError("open a photo first")
         return self.document
 
-    def run_job(self, title: str, fn: Callable[[ProgressFn, CancelToken], Any],
-                on_done: Callable[[Any], None]) -> Job:
+    def run_job(self, title: str, fn: Callable[[ProgressFn, CancelToken], Any], on_done: Callable[[Any], None]) -> Job:
         """Run `fn(progress, cancel)` off the GUI thread; see the module docstring."""
-        job = Job(title, fn, self, on_done=on_done, on_error=self.show_error,
-                  on_cancel=lambda: self.statusBar().showMessage(f"{title}: cancelled", 5000),
-                  on_end=self._job_ended)
+        job = Job(
+            title,
+            fn,
+            self,
+            on_done=on_done,
+            on_error=self.show_error,
+            on_cancel=lambda: self.statusBar().showMessage(f"{title}: cancelled", 5000),
+            on_end=self._job_ended,
+        )
         self._jobs.append(job)
         job.start()
         return job
@@ -278,8 +287,11 @@ class MainWindow(QMainWindow):
             buttons |= QMessageBox.StandardButton.Save
         box = QMessageBox(QMessageBox.Icon.Question, action, "The photo has edits that are not saved.", buttons, self)
         box.setObjectName("unsaved-edits")
-        box.setInformativeText("Save them beside the photo (they come back when it is opened again)?"
-                               if document.path else "This photo has no file of its own: export it to keep it.")
+        box.setInformativeText(
+            "Save them beside the photo (they come back when it is opened again)?"
+            if document.path
+            else "This photo has no file of its own: export it to keep it."
+        )
         box.setDefaultButton(QMessageBox.StandardButton.Save if document.path else QMessageBox.StandardButton.Cancel)
         answer = box.exec()
         if answer == QMessageBox.StandardButton.Save:
@@ -315,9 +327,16 @@ class MainWindow(QMainWindow):
         self.set_lut(lut, f"Load LUT {path.name}", path)
         self.settings.setValue("last_lut_dir", str(path.parent))
 
-    def export_image(self, path: str | Path, bit_depth: int | None = None, quality: int = 95,
-                     on_done: Callable[[Path], None] | None = None, *, long_side: int = 0,
-                     profile: str = "working") -> Job | None:
+    def export_image(
+        self,
+        path: str | Path,
+        bit_depth: int | None = None,
+        quality: int = 95,
+        on_done: Callable[[Path], None] | None = None,
+        *,
+        long_side: int = 0,
+        profile: str = "working",
+    ) -> Job | None:
         """Apply the LUT at full resolution (GPU if possible), optionally shrink so the long side is
         `long_side`, and save atomically (tagged with `profile`), as a job."""
         from engine.gpu.export import apply_lut_fast
@@ -332,8 +351,7 @@ class MainWindow(QMainWindow):
             used = "no LUT"
             pixels = photo.pixels
             if lut is not None:
-                pixels, used = apply_lut_fast(photo.pixels, lut, interpolation, 1.0, progress=progress,
-                                              cancel=cancel)
+                pixels, used = apply_lut_fast(photo.pixels, lut, interpolation, 1.0, progress=progress, cancel=cancel)
             cancel.check()
             if long_side:
                 pixels = fit_long_side(pixels, long_side)
@@ -422,8 +440,15 @@ class MainWindow(QMainWindow):
             if document is self.document:
                 self._refresh_stale_steps()
 
-        job = Job("Applying edits", work, self, on_done=document.fill, on_error=failed,
-                  on_cancel=lambda: failed("Applying edits", "Cancelled: some edits are not shown."), on_end=ended)
+        job = Job(
+            "Applying edits",
+            work,
+            self,
+            on_done=document.fill,
+            on_error=failed,
+            on_cancel=lambda: failed("Applying edits", "Cancelled: some edits are not shown."),
+            on_end=ended,
+        )
         self._refresh_job = job
         self._jobs.append(job)
         job.start()
@@ -454,12 +479,24 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> QMessageBox:
         """Help > Keyboard shortcuts: every action that has one, read from the actions themselves."""
-        rows = sorted({(a.text().replace("&", "").rstrip("…").split("\t")[0],
-                        ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()))
-                       for a in self.actions() if a.shortcuts()})
+        rows = sorted(
+            {
+                (
+                    a.text().replace("&", "").rstrip("…").split("\t")[0],
+                    ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()),
+                )
+                for a in self.actions()
+                if a.shortcuts()
+            }
+        )
         table = "".join(f"<tr><td>{text}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>" for text, keys in rows)
-        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{table}</table>",
-                          QMessageBox.StandardButton.Close, self)
+        box = QMessageBox(
+            QMessageBox.Icon.NoIcon,
+            "Keyboard shortcuts",
+            f"<table>{table}</table>",
+            QMessageBox.StandardButton.Close,
+            self,
+        )
         box.setObjectName("shortcuts")
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -551,8 +588,13 @@ class MainWindow(QMainWindow):
         state = self.preview.state
         self._zoom_label.setText(f"{state.view().scale * 100:.0f}%")
 
-    def _action(self, menu: str, text: str, slot: Callable[[], Any],
-                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None) -> QAction:
+    def _action(
+        self,
+        menu: str,
+        text: str,
+        slot: Callable[[], Any],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -610,9 +652,12 @@ class MainWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if (watched is self.menu("File") and isinstance(event, QActionEvent)
-                and event.type() == QEvent.Type.ActionAdded
-                and event.action() not in (self._quit_separator, self._quit_action)):
+        if (
+            watched is self.menu("File")
+            and isinstance(event, QActionEvent)
+            and event.type() == QEvent.Type.ActionAdded
+            and event.action() not in (self._quit_separator, self._quit_action)
+        ):
             for action in (self._quit_separator, self._quit_action):
                 watched.removeAction(action)
                 watched.addAction(action)
@@ -699,20 +744,28 @@ class MainWindow(QMainWindow):
         source = self.document.path if self.document is not None else None
         folder = source.parent if source is not None else Path(self._start_dir("export/dir"))
         suffix = str(self.settings.value("export/suffix", ".jpg"))
-        dialog = ExportImageDialog(suggested_path(folder, source.stem if source else None, suffix),
-                                   self._int_setting("export/bit_depth", photo.bit_depth),
-                                   self._int_setting("export/quality", 95), self,
-                                   long_side=self._int_setting("export/long_side", 0),
-                                   has_source_profile=photo.source_icc is not None)
+        dialog = ExportImageDialog(
+            suggested_path(folder, source.stem if source else None, suffix),
+            self._int_setting("export/bit_depth", photo.bit_depth),
+            self._int_setting("export/quality", 95),
+            self,
+            long_side=self._int_setting("export/long_side", 0),
+            has_source_profile=photo.source_icc is not None,
+        )
         dialog.setObjectName("export-dialog")
         return dialog
 
     def _export_with(self, options: ExportOptions) -> None:
-        for key, value in (("suffix", options.path.suffix.lower()), ("bit_depth", options.bit_depth),
-                           ("quality", options.quality), ("long_side", options.long_side)):
+        for key, value in (
+            ("suffix", options.path.suffix.lower()),
+            ("bit_depth", options.bit_depth),
+            ("quality", options.quality),
+            ("long_side", options.long_side),
+        ):
             self.settings.setValue(f"export/{key}", value)
-        self.export_image(options.path, options.bit_depth, options.quality, long_side=options.long_side,
-                          profile=options.profile)
+        self.export_image(
+            options.path, options.bit_depth, options.quality, long_side=options.long_side, profile=options.profile
+        )
 
     def ask_export_lut(self) -> None:
         """Ask where to write this photo's look as a .cube (default: beside the photo, named after it)."""

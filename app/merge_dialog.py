@@ -116,8 +116,12 @@ class MergeDialog(QDialog):
     def _merged(self, result: MergeResult) -> None:
         self.merged = result
         options = self.options()
-        params = {"frames": [str(Path(name).resolve()) for name in self.names], "align": options.align,
-                  "deghost": options.deghost, "crop": options.crop}
+        params = {
+            "frames": [str(Path(name).resolve()) for name in self.names],
+            "align": options.align,
+            "deghost": options.deghost,
+            "crop": options.crop,
+        }
         reference = self.photos[self.bracket.reference]
         self.window_.open_merged(reference, result.photo, f"Merge {len(self.photos)} exposures", params)
         moved = [s for s in result.shifts if s.dy or s.dx or s.angle]

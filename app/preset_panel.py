@@ -52,9 +52,9 @@ def crop_to_tile(pixels: np.ndarray) -> np.ndarray:
     height, width = pixels.shape[:2]
     if width / height > TILE_ASPECT:
         keep = max(1, round(height * TILE_ASPECT))
-        return pixels[:, (width - keep) // 2:(width - keep) // 2 + keep]
+        return pixels[:, (width - keep) // 2 : (width - keep) // 2 + keep]
     keep = max(1, round(width / TILE_ASPECT))
-    return pixels[(height - keep) // 2:(height - keep) // 2 + keep]
+    return pixels[(height - keep) // 2 : (height - keep) // 2 + keep]
 
 
 def to_pixmap(pixels: np.ndarray) -> QPixmap:
@@ -98,8 +98,10 @@ class PresetGrid(QListWidget):
         self.setSpacing(0)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # the applied preset: a frame round thumbnail and name (Qt alone only colours the name)
-        self.setStyleSheet("QListView::item:selected { border: 2px solid palette(highlight); border-radius: 4px;"
-                           " color: palette(text); background: palette(base); }")
+        self.setStyleSheet(
+            "QListView::item:selected { border: 2px solid palette(highlight); border-radius: 4px;"
+            " color: palette(text); background: palette(base); }"
+        )
         self._fit_cells(2 * MIN_CELL_WIDTH)
 
     def placeholder(self) -> QIcon:
@@ -156,7 +158,8 @@ class PresetPanel(QWidget):
         self.list.itemClicked.connect(lambda item: self.apply(item.data(Qt.ItemDataRole.UserRole)))
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(
-            lambda pos: self.context_menu(self.list.itemAt(pos)).popup(self.list.viewport().mapToGlobal(pos)))
+            lambda pos: self.context_menu(self.list.itemAt(pos)).popup(self.list.viewport().mapToGlobal(pos))
+        )
         self.export_button.clicked.connect(editor.ask_export_lut)
         self.train_button.clicked.connect(self.open_train_dialog)
         editor.photoChanged.connect(self.refresh_thumbnails)
@@ -182,8 +185,10 @@ class PresetPanel(QWidget):
         menu = QMenu(self)
         if item is not None:
             preset = self.preset(item.data(Qt.ItemDataRole.UserRole))
-            actions: tuple[tuple[str, Callable[[Preset], None]], ...] = (("Rename…", self._ask_rename),
-                                                                           ("Delete…", self._ask_delete))
+            actions: tuple[tuple[str, Callable[[Preset], None]], ...] = (
+                ("Rename…", self._ask_rename),
+                ("Delete…", self._ask_delete),
+            )
             for text, slot in actions:
                 action = menu.addAction(text, partial(slot, preset))
                 action.setEnabled(not preset.shipped)
@@ -198,8 +203,9 @@ class PresetPanel(QWidget):
             self.run_preset_action(lambda: rename_user_preset(preset, name))
 
     def _ask_delete(self, preset: Preset) -> None:
-        answer = QMessageBox.question(self, "Delete preset", f"Delete the preset {preset.name!r}? Its files are "
-                                      "removed from your presets folder.")
+        answer = QMessageBox.question(
+            self, "Delete preset", f"Delete the preset {preset.name!r}? Its files are removed from your presets folder."
+        )
         if answer == QMessageBox.StandardButton.Yes:
             self.run_preset_action(lambda: delete_user_preset(preset))
 
@@ -222,8 +228,11 @@ class PresetPanel(QWidget):
         return next(p for p in self.presets if p.stem == stem)
 
     def item(self, stem: str) -> QListWidgetItem:
-        return next(self.list.item(i) for i in range(self.list.count())
-                    if self.list.item(i).data(Qt.ItemDataRole.UserRole) == stem)
+        return next(
+            self.list.item(i)
+            for i in range(self.list.count())
+            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == stem
+        )
 
     def refresh_thumbnails(self) -> None:
         """Start computing every preset's LUT and thumbnail for the current photo (off the GUI thread)."""
@@ -237,8 +246,11 @@ class PresetPanel(QWidget):
             return
         pixels = photo.pixels
         generation = self._generation
-        self._background.submit(lambda: (shrink(pixels, PREDICT_SIDE), crop_to_tile(shrink(pixels, THUMB_SIDE))),
-                                lambda views: self._next_thumbnail(generation, views, 0), self._failed)
+        self._background.submit(
+            lambda: (shrink(pixels, PREDICT_SIDE), crop_to_tile(shrink(pixels, THUMB_SIDE))),
+            lambda views: self._next_thumbnail(generation, views, 0),
+            self._failed,
+        )
 
     def _next_thumbnail(self, generation: int, views: tuple[np.ndarray, np.ndarray], index: int) -> None:
         if generation != self._generation:

@@ -155,18 +155,22 @@ class PreviewInteraction:
             self.update()  # type: ignore[attr-defined]
 
     def place_labels(self) -> None:
-        """"Before" and "After" in the corner of their part of every compare layout."""
+        """ "Before" and "After" in the corner of their part of every compare layout."""
         layout = self.state.shown.layout
         width, height = self.width(), self.height()  # type: ignore[attr-defined]
         before, after = self.labels["Before"], self.labels["After"]
         m = LABEL_MARGIN
-        places = {  # label -> top-left corner (logical pixels), per layout
-            Layout.AFTER: {after: (m, m)},
-            Layout.BEFORE: {before: (m, m)},
-            Layout.SPLIT_VERTICAL: {before: (m, m), after: (width - after.width() - m, m)},
-            Layout.SPLIT_HORIZONTAL: {before: (m, m), after: (m, height - after.height() - m)},
-            Layout.SIDE_BY_SIDE: {before: (m, m), after: (width // 2 + m, m)},
-        }[layout] if self.state.compare_enabled else {}
+        places = (
+            {  # label -> top-left corner (logical pixels), per layout
+                Layout.AFTER: {after: (m, m)},
+                Layout.BEFORE: {before: (m, m)},
+                Layout.SPLIT_VERTICAL: {before: (m, m), after: (width - after.width() - m, m)},
+                Layout.SPLIT_HORIZONTAL: {before: (m, m), after: (m, height - after.height() - m)},
+                Layout.SIDE_BY_SIDE: {before: (m, m), after: (width // 2 + m, m)},
+            }[layout]
+            if self.state.compare_enabled
+            else {}
+        )
         for label in (before, after):
             if label in places:
                 label.move(*places[label])
@@ -208,8 +212,11 @@ class PreviewInteraction:
             distance = self.state.split_distance(x, y)
             near = distance is not None and distance <= SPLIT_GRAB_PX
             vertical = self.state.compare.layout == Layout.SPLIT_VERTICAL
-            cursor = (Qt.CursorShape.SplitHCursor if vertical else Qt.CursorShape.SplitVCursor) if near \
+            cursor = (
+                (Qt.CursorShape.SplitHCursor if vertical else Qt.CursorShape.SplitVCursor)
+                if near
                 else Qt.CursorShape.OpenHandCursor
+            )
             self.setCursor(cursor)  # type: ignore[attr-defined]
             return
         self._last = (x, y)
@@ -370,8 +377,11 @@ class CPUPreview(PreviewInteraction, QWidget):
         painter.fillRect(QRectF(0, 0, width, height), QColor.fromRgbF(*BACKGROUND))
         if self._proxy is not None and self._before is not None:
             if self._after is None:
-                graded = self._proxy if self.grading.lut is None else apply_lut(
-                    self._proxy, self.grading.lut, self.grading.interpolation, self.grading.strength)
+                graded = (
+                    self._proxy
+                    if self.grading.lut is None
+                    else apply_lut(self._proxy, self.grading.lut, self.grading.interpolation, self.grading.strength)
+                )
                 self._after = to_qimage(mark_clipping(graded) if self.grading.clip_warning else graded)
             self._paint_layout(painter, width, height, self._original or self._before, self._after)
         painter.end()
@@ -383,12 +393,18 @@ class CPUPreview(PreviewInteraction, QWidget):
         regions = {  # (clip rect, pane x origin, image) for each part of the layout
             Layout.AFTER: [(QRectF(0, 0, width, height), 0.0, after)],
             Layout.BEFORE: [(QRectF(0, 0, width, height), 0.0, before)],
-            Layout.SPLIT_VERTICAL: [(QRectF(0, 0, split_x, height), 0.0, before),
-                                    (QRectF(split_x, 0, width - split_x, height), 0.0, after)],
-            Layout.SPLIT_HORIZONTAL: [(QRectF(0, 0, width, split_y), 0.0, before),
-                                      (QRectF(0, split_y, width, height - split_y), 0.0, after)],
-            Layout.SIDE_BY_SIDE: [(QRectF(0, 0, width / 2, height), 0.0, before),
-                                  (QRectF(width / 2, 0, width / 2, height), width / 2, after)],
+            Layout.SPLIT_VERTICAL: [
+                (QRectF(0, 0, split_x, height), 0.0, before),
+                (QRectF(split_x, 0, width - split_x, height), 0.0, after),
+            ],
+            Layout.SPLIT_HORIZONTAL: [
+                (QRectF(0, 0, width, split_y), 0.0, before),
+                (QRectF(0, split_y, width, height - split_y), 0.0, after),
+            ],
+            Layout.SIDE_BY_SIDE: [
+                (QRectF(0, 0, width / 2, height), 0.0, before),
+                (QRectF(width / 2, 0, width / 2, height), width / 2, after),
+            ],
         }[compare.layout]
         view = state.view()
         img_w, img_h = state.image_size
@@ -400,9 +416,11 @@ class CPUPreview(PreviewInteraction, QWidget):
             target = QRectF(pane_x + view.offset[0], view.offset[1], img_w * view.scale, img_h * view.scale)
             painter.drawImage(target, image)
             painter.restore()
-        divider = {Layout.SPLIT_VERTICAL: ((split_x, 0), (split_x, height)),
-                   Layout.SPLIT_HORIZONTAL: ((0, split_y), (width, split_y)),
-                   Layout.SIDE_BY_SIDE: ((width / 2, 0), (width / 2, height))}.get(compare.layout)
+        divider = {
+            Layout.SPLIT_VERTICAL: ((split_x, 0), (split_x, height)),
+            Layout.SPLIT_HORIZONTAL: ((0, split_y), (width, split_y)),
+            Layout.SIDE_BY_SIDE: ((width / 2, 0), (width / 2, height)),
+        }.get(compare.layout)
         if divider:
             painter.setPen(QPen(QColor.fromRgbF(*compare.divider_color), compare.divider_width))
             painter.drawLine(QPointF(*divider[0]), QPointF(*divider[1]))

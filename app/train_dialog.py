@@ -196,8 +196,11 @@ class TrainDialog(QDialog):
         self.data.setPlaceholderText(getattr(kind, "data_hint", "folder of training data"))
         uses_target = getattr(kind, "uses_target", True)
         self.target_row.setEnabled(uses_target)
-        self.target.setPlaceholderText("optional: folder of targets, when they are in a folder of their own"
-                                       if uses_target else "not used: this kind needs no targets")
+        self.target.setPlaceholderText(
+            "optional: folder of targets, when they are in a folder of their own"
+            if uses_target
+            else "not used: this kind needs no targets"
+        )
         self.name.setPlaceholderText(getattr(kind, "name_hint", "name of the new model"))
 
     def validate(self) -> None:
@@ -235,9 +238,13 @@ class TrainDialog(QDialog):
         if self.training or not self._usable:
             return
         kind = self.current_kind
-        request = TrainRequest(Path(self.data.text().strip()), self._target_folder(),
-                               self.name.text().strip(), self.epochs.value(),
-                               self.option_widgets[self.kind.currentIndex()].values())
+        request = TrainRequest(
+            Path(self.data.text().strip()),
+            self._target_folder(),
+            self.name.text().strip(),
+            self.epochs.value(),
+            self.option_widgets[self.kind.currentIndex()].values(),
+        )
         self._points = []
         self.loss_curve.setData([], [])
         for curve in self.score_curves.values():
@@ -248,13 +255,15 @@ class TrainDialog(QDialog):
         self.eta.setText("starting…")
         cancel, bridge = self._cancel, self.bridge
 
-        extra = {"confirm": lambda text: self._confirm(text, cancel)} if getattr(kind, "asks_before_saving", False) \
-            else {}
+        extra = (
+            {"confirm": lambda text: self._confirm(text, cancel)} if getattr(kind, "asks_before_saving", False) else {}
+        )
 
         def work() -> None:
             try:
-                summary = kind.train(request, bridge.epoch.emit, lambda f, m="": bridge.progressed.emit(f, m), cancel,
-                                     **extra)
+                summary = kind.train(
+                    request, bridge.epoch.emit, lambda f, m="": bridge.progressed.emit(f, m), cancel, **extra
+                )
             except Cancelled:
                 bridge.cancelled.emit()
             except LutLabError as exc:
@@ -281,8 +290,12 @@ class TrainDialog(QDialog):
 
     def _ask_save(self, text: str) -> None:
         """On the GUI thread: a warning with Save anyway / Discard (not blocking the editor)."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Save this preset?",
-                          f"{text}\n\nSave it anyway? Discard keeps any earlier preset of this name.", parent=self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Save this preset?",
+            f"{text}\n\nSave it anyway? Discard keeps any earlier preset of this name.",
+            parent=self,
+        )
         save = box.addButton("Save anyway", QMessageBox.ButtonRole.AcceptRole)
         box.setDefaultButton(box.addButton("Discard", QMessageBox.ButtonRole.RejectRole))
 

@@ -134,7 +134,7 @@ def ideal_corrections() -> dict[str, list]:
         if kind == "combined":
             continue
         for name, low, high, signed in ranges:
-            for sign in ((1.0, -1.0) if signed else (1.0,)):
+            for sign in (1.0, -1.0) if signed else (1.0,):
                 label = kind if not signed else f"{name} {'+' if sign > 0 else '-'}"
                 if name == "tint":
                     label = "tint " + ("green" if sign > 0 else "magenta")
@@ -161,16 +161,24 @@ def basis_span(model) -> dict[str, float]:
         gates = model.basis.gates.clone()
         model.basis.gates.fill_(1.0)
         try:
-            return {label: min(expressible_share(model, torch.from_numpy(adj.apply_reversed(identity) - identity)
-                                                 .permute(3, 0, 1, 2)) for adj in adjustments)
-                    for label, adjustments in ideal_corrections().items()}
+            return {
+                label: min(
+                    expressible_share(
+                        model, torch.from_numpy(adj.apply_reversed(identity) - identity).permute(3, 0, 1, 2)
+                    )
+                    for adj in adjustments
+                )
+                for label, adjustments in ideal_corrections().items()
+            }
         finally:
             model.basis.gates.copy_(gates)
     basis = model.basis.forward().detach().permute(0, 2, 3, 4, 1).numpy()  # (K, b, g, r, 3)
     if not model.config.compressed:  # legacy plain basis: LUTs, not residuals; LUT0 carries the identity
         basis = basis - identity
-    return {label: min(span_share(basis, adj.apply(identity) - identity) for adj in adjustments)
-            for label, adjustments in ideal_corrections().items()}
+    return {
+        label: min(span_share(basis, adj.apply(identity) - identity) for adj in adjustments)
+        for label, adjustments in ideal_corrections().items()
+    }
 
 
 # ----------------------------------------------------------------------------------------------------- main
@@ -183,8 +191,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle LUT (the slowest column)")
-    parser.add_argument("--split", default="test", choices=("test", "validation"),
-                        help="corpus split (validation: for choices while developing; the note reports test)")
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "validation"),
+        help="corpus split (validation: for choices while developing; the note reports test)",
+    )
     args = parser.parse_args()
     import torch
     from skimage.color import rgb2lab
@@ -203,8 +215,10 @@ def main() -> None:
     per_kind = {**{kind: args.variants for kind in FAULT_KINDS}, "clean": 1}
     auto_preset = find_preset("Auto")
     unseen = ", never trained on or tuned on" if args.split == "test" else ""
-    print(f"corpus {args.split} photos ({len(ids)}{unseen}): {', '.join(ids)}; long side {args.side};"
-          f" {args.variants} random amount(s) per fault kind; Auto = {auto_preset.json_path}\n")
+    print(
+        f"corpus {args.split} photos ({len(ids)}{unseen}): {', '.join(ids)}; long side {args.side};"
+        f" {args.variants} random amount(s) per fault kind; Auto = {auto_preset.json_path}\n"
+    )
 
     methods = [m for m in METHODS if not (args.no_oracle and m == "oracle LUT")]
     table: dict[str, dict[str, list[tuple[float, float]]]] = {}
@@ -218,10 +232,14 @@ def main() -> None:
         clean_lab = rgb2lab(photo)
         for kind, faulty, clean in triples:
             auto_lut = preset_lut(auto_preset, faulty)
-            outputs = {"untouched": lambda f=faulty: f, "grey-world": lambda f=faulty: grey_world(f),
-                       "autocontrast": lambda f=faulty: autocontrast(f), "CLAHE": lambda f=faulty: clahe(f),
-                       "Auto": lambda f=faulty, lut=auto_lut: apply_lut(f, lut),
-                       "oracle LUT": lambda f=faulty, c=clean: apply_lut(f, oracle_lut(f, c))}
+            outputs = {
+                "untouched": lambda f=faulty: f,
+                "grey-world": lambda f=faulty: grey_world(f),
+                "autocontrast": lambda f=faulty: autocontrast(f),
+                "CLAHE": lambda f=faulty: clahe(f),
+                "Auto": lambda f=faulty, lut=auto_lut: apply_lut(f, lut),
+                "oracle LUT": lambda f=faulty, c=clean: apply_lut(f, oracle_lut(f, c)),
+            }
             for method in methods:
                 score = scores(outputs[method](), clean, clean_lab)
                 table.setdefault(kind, {}).setdefault(method, []).append(score)
@@ -235,18 +253,23 @@ def main() -> None:
                 preset_out = apply_lut(faulty, preset_lut(find_preset(look.name), faulty))
                 analytic = look.transform(to_tensor(apply_lut(faulty, auto_lut)))[0].permute(1, 2, 0).numpy()
                 row = look_rows[look.name]
-                for key, value in (("preset", scores(preset_out, target, rgb2lab(target))[0]),
-                                   ("Auto then look", scores(analytic, target, rgb2lab(target))[0]),
-                                   ("untouched", scores(faulty, target, rgb2lab(target))[0]),
-                                   ("chroma", chroma(preset_out)), ("target chroma", chroma(target))):
+                for key, value in (
+                    ("preset", scores(preset_out, target, rgb2lab(target))[0]),
+                    ("Auto then look", scores(analytic, target, rgb2lab(target))[0]),
+                    ("untouched", scores(faulty, target, rgb2lab(target))[0]),
+                    ("chroma", chroma(preset_out)),
+                    ("target chroma", chroma(target)),
+                ):
                     row.setdefault(key, []).append(value)
         print(f"  {photo_id}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
     def mean(values, index):
         return float(np.mean([v[index] for v in values]))
 
-    for title, index, fmt in (("PSNR to the clean photo, dB (higher is closer)", 0, "{:>13.2f}"),
-                              ("mean CIEDE2000 to the clean photo (lower is closer)", 1, "{:>13.2f}")):
+    for title, index, fmt in (
+        ("PSNR to the clean photo, dB (higher is closer)", 0, "{:>13.2f}"),
+        ("mean CIEDE2000 to the clean photo (lower is closer)", 1, "{:>13.2f}"),
+    ):
         print(title)
         header = f"{'fault':<17}" + "".join(f"{m:>13}" for m in methods)
         print(header)
@@ -262,29 +285,39 @@ def main() -> None:
     for photo_id, row in faults_by_photo.items():
         print(f"{photo_id:<22}" + "".join(f"{float(np.mean(row[m])):>13.2f}" for m in methods))
     print()
-    print("clean photos through Auto, PSNR to themselves (dB): "
-          + ", ".join(f"{k} {v:.1f}" for k, v in clean_by_photo.items()) + "\n")
+    print(
+        "clean photos through Auto, PSNR to themselves (dB): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in clean_by_photo.items())
+        + "\n"
+    )
 
     model = load_model(auto_preset)
     span = basis_span(model)
-    print("basis span: share of each ideal correction Auto's basis can express over the cube "
-          "(least over the low/middle/high amount)")
+    print(
+        "basis span: share of each ideal correction Auto's basis can express over the cube "
+        "(least over the low/middle/high amount)"
+    )
     if model.config.physical:
-        print("  calibration gates of the shipped Auto (0: direction not used): "
-              + ", ".join(f"{k} {v:g}" for k, v in auto_preset.meta.get("calibration", {}).get("gates", {}).items()))
+        print(
+            "  calibration gates of the shipped Auto (0: direction not used): "
+            + ", ".join(f"{k} {v:g}" for k, v in auto_preset.meta.get("calibration", {}).get("gates", {}).items())
+        )
     for label, share in span.items():
         print(f"  {label:<22}{100 * share:6.1f} %")
     print()
 
-    print("looks on the same faulty test photos, PSNR to each look's documented target (dB); mean chroma in 8-bit "
-          "levels")
+    print(
+        "looks on the same faulty test photos, PSNR to each look's documented target (dB); mean chroma in 8-bit levels"
+    )
     header = f"{'look':<15}{'preset':>9}{'Auto then look':>16}{'untouched':>11}{'chroma':>8}{'target chroma':>15}"
     print(header)
     print("-" * len(header))
     for name, row in look_rows.items():
         m = {k: float(np.mean(v)) for k, v in row.items()}
-        print(f"{name:<15}{m['preset']:>9.2f}{m['Auto then look']:>16.2f}{m['untouched']:>11.2f}{m['chroma']:>8.2f}"
-              f"{m['target chroma']:>15.2f}")
+        print(
+            f"{name:<15}{m['preset']:>9.2f}{m['Auto then look']:>16.2f}{m['untouched']:>11.2f}{m['chroma']:>8.2f}"
+            f"{m['target chroma']:>15.2f}"
+        )
     print()
 
     faults = {m: mean(table["all faults"][m], 0) for m in methods}
@@ -292,26 +325,48 @@ def main() -> None:
     worst_gain = mean(table[worst_kind]["Auto"], 0) - mean(table[worst_kind]["untouched"], 0)
     mono = {k: float(np.mean(v)) for k, v in look_rows.get("Soft Mono", {}).items()}
     checks = [
-        (f"clean photos through Auto >= 30 dB each (least {min(clean_by_photo.values()):.1f})",
-         min(clean_by_photo.values()) >= 30.0),
-        (f"clean photos through Auto >= 35 dB mean ({np.mean(list(clean_by_photo.values())):.1f})",
-         np.mean(list(clean_by_photo.values())) >= 35.0),
-        (f"faulted: Auto's mean gain over untouched >= +3 dB ({faults['Auto'] - faults['untouched']:+.2f})",
-         faults["Auto"] - faults["untouched"] >= 3.0),
-        (f"no fault type worse than untouched on average (least gain {worst_gain:+.2f} dB, {worst_kind})",
-         worst_gain >= 0.0),
-        (f"Auto beats grey-world ({faults['Auto']:.2f} vs {faults['grey-world']:.2f}) and autocontrast "
-         f"({faults['autocontrast']:.2f})", faults["Auto"] > max(faults["grey-world"], faults["autocontrast"])),
-        (f"basis span >= 80 % for every fault direction (least {100 * min(span.values()):.1f} %)",
-         min(span.values()) >= 0.8),
-        ("every look at least as close to its target as Auto-then-look analytically ("
-         + ", ".join(f"{n} {float(np.mean(r['preset'])) - float(np.mean(r['Auto then look'])):+.3f} dB"
-                     for n, r in look_rows.items()) + ")",
-         all(float(np.mean(r["preset"])) >= float(np.mean(r["Auto then look"])) - 0.005 for r in look_rows.values())),
+        (
+            f"clean photos through Auto >= 30 dB each (least {min(clean_by_photo.values()):.1f})",
+            min(clean_by_photo.values()) >= 30.0,
+        ),
+        (
+            f"clean photos through Auto >= 35 dB mean ({np.mean(list(clean_by_photo.values())):.1f})",
+            np.mean(list(clean_by_photo.values())) >= 35.0,
+        ),
+        (
+            f"faulted: Auto's mean gain over untouched >= +3 dB ({faults['Auto'] - faults['untouched']:+.2f})",
+            faults["Auto"] - faults["untouched"] >= 3.0,
+        ),
+        (
+            f"no fault type worse than untouched on average (least gain {worst_gain:+.2f} dB, {worst_kind})",
+            worst_gain >= 0.0,
+        ),
+        (
+            f"Auto beats grey-world ({faults['Auto']:.2f} vs {faults['grey-world']:.2f}) and autocontrast "
+            f"({faults['autocontrast']:.2f})",
+            faults["Auto"] > max(faults["grey-world"], faults["autocontrast"]),
+        ),
+        (
+            f"basis span >= 80 % for every fault direction (least {100 * min(span.values()):.1f} %)",
+            min(span.values()) >= 0.8,
+        ),
+        (
+            "every look at least as close to its target as Auto-then-look analytically ("
+            + ", ".join(
+                f"{n} {float(np.mean(r['preset'])) - float(np.mean(r['Auto then look'])):+.3f} dB"
+                for n, r in look_rows.items()
+            )
+            + ")",
+            all(float(np.mean(r["preset"])) >= float(np.mean(r["Auto then look"])) - 0.005 for r in look_rows.values()),
+        ),
     ]
     if mono:
-        checks.append((f"Soft Mono mean chroma <= target's + 1 ({mono['chroma']:.2f} vs {mono['target chroma']:.2f})",
-                       mono["chroma"] <= mono["target chroma"] + 1.0))
+        checks.append(
+            (
+                f"Soft Mono mean chroma <= target's + 1 ({mono['chroma']:.2f} vs {mono['target chroma']:.2f})",
+                mono["chroma"] <= mono["target chroma"] + 1.0,
+            )
+        )
     for text, ok in checks:
         print(f"[{'pass' if ok else 'FAIL'}] {text}")
 

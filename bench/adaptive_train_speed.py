@@ -41,8 +41,10 @@ def main() -> None:
     photos = [shrink_by_blocks(sample_photo(n).pixels, WORKING_SIDE) for n in SAMPLE_PHOTOS]
     pairs = SyntheticPairs(photos, auto).fixed_pairs(seed=0, variants=-(-100 // len(photos)))[:100]
     train, val = pairs[:90], pairs[90:]
-    print(f"100 pairs (90 train / 10 held out), long side {WORKING_SIDE}, batch 8, crop 160, "
-          f"{args.threads} thread(s), {args.epochs} epochs\n")
+    print(
+        f"100 pairs (90 train / 10 held out), long side {WORKING_SIDE}, batch 8, crop 160, "
+        f"{args.threads} thread(s), {args.epochs} epochs\n"
+    )
     header = f"{'model':<32} {'steps/epoch':>11} {'s/epoch':>8} {'held-out PSNR after':>20}"
     print(header)
     print("-" * len(header))

@@ -104,8 +104,9 @@ def _tree_stats(root: int) -> tuple[float, float]:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20, ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run_measured(commands: list[list[str]], parallel: int = 1,
-                 also: tuple[int, ...] = ()) -> tuple[float, float, float]:
+def run_measured(
+    commands: list[list[str]], parallel: int = 1, also: tuple[int, ...] = ()
+) -> tuple[float, float, float]:
     """(seconds, peak MB, CPU seconds) for running `commands`, `parallel` at a time. Memory is summed over the
     children's process trees and the trees of the running processes in `also` (a Dask cluster); CPU time is
     the children's and their descendants' (user + system) plus what `also` used meanwhile."""
@@ -116,8 +117,7 @@ def run_measured(commands: list[list[str]], parallel: int = 1,
     running: list[subprocess.Popen] = []
     while queue or running:
         while queue and len(running) < parallel:
-            running.append(subprocess.Popen(queue.pop(), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.PIPE))
+            running.append(subprocess.Popen(queue.pop(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         peak = max(peak, sum(_tree_stats(pid)[0] for pid in [p.pid for p in running] + list(also)))
         for process in list(running):
             if process.poll() is not None:
@@ -145,8 +145,11 @@ def _reap_orphans(keep: tuple[int, ...]) -> None:
     """Wait for every child of ours except `keep` (the Dask cluster): the adopted leftovers of a command."""
     me = os.getpid()
     for _ in range(200):
-        children = {int(c) for task in os.listdir(f"/proc/{me}/task")
-                    for c in Path(f"/proc/{me}/task/{task}/children").read_text().split()} - set(keep)
+        children = {
+            int(c)
+            for task in os.listdir(f"/proc/{me}/task")
+            for c in Path(f"/proc/{me}/task/{task}/children").read_text().split()
+        } - set(keep)
         if not children:
             return
         for pid in children:
@@ -185,49 +188,85 @@ def main() -> None:
     cube = work / "look.cube"
     _write_look(cube)
     height, width = _size(photos[0])
-    print(f"{len(photos)} JPEGs of {width} x {height} ({width * height / 1e6:.1f} MP); per-photo loops on "
-          f"{len(loop)}; {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
+    print(
+        f"{len(photos)} JPEGs of {width} x {height} ({width * height / 1e6:.1f} MP); per-photo loops on "
+        f"{len(loop)}; {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}"
+    )
     rows = []
 
     def record(name: str, count: int, seconds: float, peak: float, cpu: float) -> None:
         rows.append((name, count, seconds, 60 * count / seconds, peak, cpu / count))
-        print(f"  {name:<44} {count:>3} photos {seconds:7.1f} s {60 * count / seconds:7.1f}/min {peak:7.0f} MB "
-              f"{cpu / count:6.2f} CPU s/photo", flush=True)
+        print(
+            f"  {name:<44} {count:>3} photos {seconds:7.1f} s {60 * count / seconds:7.1f}/min {peak:7.0f} MB "
+            f"{cpu / count:6.2f} CPU s/photo",
+            flush=True,
+        )
 
     batch = [PYTHON, "main.py", "batch"]
     out = work / "out"
     # ---- LUT
     fresh(out)
-    record("LUT: per-photo CLI loop (apply)", len(loop), *run_measured(
-        [[PYTHON, "main.py", "apply", "--lut", str(cube), str(p), str(out / p.name)] for p in loop]))
+    record(
+        "LUT: per-photo CLI loop (apply)",
+        len(loop),
+        *run_measured([[PYTHON, "main.py", "apply", "--lut", str(cube), str(p), str(out / p.name)] for p in loop]),
+    )
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg:
+
         def ffmpeg_commands() -> list[list[str]]:
             fresh(out)
-            return [[ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-i", str(p), "-vf",
-                     f"lut3d=file={cube}:interp=tetrahedral", "-pix_fmt", "yuvj444p", "-q:v", "2",
-                     str(out / p.name)] for p in photos]
+            return [
+                [
+                    ffmpeg,
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-i",
+                    str(p),
+                    "-vf",
+                    f"lut3d=file={cube}:interp=tetrahedral",
+                    "-pix_fmt",
+                    "yuvj444p",
+                    "-q:v",
+                    "2",
+                    str(out / p.name),
+                ]
+                for p in photos
+            ]
 
         record("LUT: ffmpeg lut3d, one photo at a time", len(photos), *run_measured(ffmpeg_commands()))
         record("LUT: ffmpeg lut3d, two at a time", len(photos), *run_measured(ffmpeg_commands(), parallel=2))
     else:
         print("  (ffmpeg not installed: no peer row)")
     for workers in (1, 2):
-        record(f"LUT: batch --workers {workers}", len(photos), *run_measured(
-            [[*batch, "--lut", str(cube), "--workers", str(workers), str(cache), "-o", str(fresh(out))]]))
+        record(
+            f"LUT: batch --workers {workers}",
+            len(photos),
+            *run_measured([[*batch, "--lut", str(cube), "--workers", str(workers), str(cache), "-o", str(fresh(out))]]),
+        )
     local = digests(out)
     identical = _dask_row(record, batch + ["--lut", str(cube)], cache, fresh(work / "dask"))
-    print(f"  Dask outputs byte-identical to the local --workers 2 run: {identical == local} "
-          f"({len(identical)} files)")
-    _resume_check(batch + ["--lut", str(cube), "--workers", "2", str(cache), "-o"], fresh(work / "resume"),
-                  len(photos))
+    print(f"  Dask outputs byte-identical to the local --workers 2 run: {identical == local} ({len(identical)} files)")
+    _resume_check(batch + ["--lut", str(cube), "--workers", "2", str(cache), "-o"], fresh(work / "resume"), len(photos))
     # ---- adaptive preset
     fresh(out)
-    record(f"preset {args.preset}: per-photo CLI loop (enhance)", len(loop), *run_measured(
-        [[PYTHON, "main.py", "enhance", "--preset", args.preset, str(p), str(out / p.name)] for p in loop]))
+    record(
+        f"preset {args.preset}: per-photo CLI loop (enhance)",
+        len(loop),
+        *run_measured(
+            [[PYTHON, "main.py", "enhance", "--preset", args.preset, str(p), str(out / p.name)] for p in loop]
+        ),
+    )
     for workers in (1, 2):
-        record(f"preset {args.preset}: batch --workers {workers}", len(photos), *run_measured(
-            [[*batch, "--preset", args.preset, "--workers", str(workers), str(cache), "-o", str(fresh(out))]]))
+        record(
+            f"preset {args.preset}: batch --workers {workers}",
+            len(photos),
+            *run_measured(
+                [[*batch, "--preset", args.preset, "--workers", str(workers), str(cache), "-o", str(fresh(out))]]
+            ),
+        )
     _table(rows)
     shutil.rmtree(work, ignore_errors=True)
 
@@ -242,12 +281,32 @@ def _dask_row(record, command: list[str], inputs: Path, out: Path) -> dict[str, 
     address_file = out.parent / "scheduler.json"
     address_file.unlink(missing_ok=True)
     quiet = {"cwd": ROOT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
-    cluster = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                "--scheduler-file", str(address_file)], **quiet)
+    cluster = subprocess.Popen(
+        [
+            dask,
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(address_file),
+        ],
+        **quiet,
+    )
     # without a nanny: under one, our workers took 2.4 instead of 1.3 CPU s per 12 MP photo (its worker
     # environment sets MALLOC_TRIM_THRESHOLD_, which makes every large temporary array fault in afresh)
-    worker = [str(dask), "worker", "--scheduler-file", str(address_file), "--nthreads", "1", "--no-dashboard",
-              "--no-nanny"]
+    worker = [
+        str(dask),
+        "worker",
+        "--scheduler-file",
+        str(address_file),
+        "--nthreads",
+        "1",
+        "--no-dashboard",
+        "--no-nanny",
+    ]
     workers = subprocess.Popen(["sh", "-c", f"{shlex.join(worker)} & {shlex.join(worker)} & wait"], **quiet)
     try:
         from distributed import Client
@@ -257,8 +316,9 @@ def _dask_row(record, command: list[str], inputs: Path, out: Path) -> dict[str, 
         with Client(scheduler_file=str(address_file)) as client:
             client.wait_for_workers(2, timeout=120)
             address = client.scheduler.address
-        measured = run_measured([[*command, "--scheduler", address, str(inputs), "-o", str(out)]],
-                                also=(cluster.pid, workers.pid))
+        measured = run_measured(
+            [[*command, "--scheduler", address, str(inputs), "-o", str(out)]], also=(cluster.pid, workers.pid)
+        )
         record("LUT: batch --scheduler (Dask, 2 worker processes)", len(list(out.iterdir())), *measured)
     finally:
         for process in (workers, cluster):
@@ -270,8 +330,9 @@ def _dask_row(record, command: list[str], inputs: Path, out: Path) -> dict[str, 
 def _resume_check(command: list[str], out: Path, total: int) -> None:
     """SIGKILL a batch and its workers (as a crash would) after its first few photos, rerun it: the rerun must
     only do the rest."""
-    process = subprocess.Popen([*command, str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [*command, str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     while len(list(out.iterdir())) < 3 and process.poll() is None:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
@@ -281,10 +342,12 @@ def _resume_check(command: list[str], out: Path, total: int) -> None:
     rerun = subprocess.run([*command, str(out)], cwd=ROOT, capture_output=True, text=True)
     untouched = all((out / name).stat().st_mtime_ns == stamp for name, stamp in before.items())
     temporaries = [p.name for p in out.iterdir() if p.name.startswith(".")]
-    print(f"  killed after {len(before)} photos; rerun: exit {rerun.returncode}, "
-          f"{rerun.stdout.count('skipped ')} skipped, {rerun.stdout.count('done ')} done, "
-          f"{len(list(out.iterdir()))}/{total} outputs, finished ones untouched: {untouched}, "
-          f"temporaries left: {len(temporaries)}")
+    print(
+        f"  killed after {len(before)} photos; rerun: exit {rerun.returncode}, "
+        f"{rerun.stdout.count('skipped ')} skipped, {rerun.stdout.count('done ')} done, "
+        f"{len(list(out.iterdir()))}/{total} outputs, finished ones untouched: {untouched}, "
+        f"temporaries left: {len(temporaries)}"
+    )
 
 
 def _write_look(path: Path) -> None:
@@ -305,10 +368,14 @@ def _size(path: Path) -> tuple[int, int]:
 
 
 def _table(rows) -> None:
-    base = {kind: next((r[3] for r in rows if r[0].startswith(kind) and "workers 1" in r[0]), None)
-            for kind in ("LUT", "preset")}
-    print(f"\nload average after: {os.getloadavg()[0]:.1f} (throughput shares the CPUs with that load; CPU s/photo "
-          "does not)")
+    base = {
+        kind: next((r[3] for r in rows if r[0].startswith(kind) and "workers 1" in r[0]), None)
+        for kind in ("LUT", "preset")
+    }
+    print(
+        f"\nload average after: {os.getloadavg()[0]:.1f} (throughput shares the CPUs with that load; CPU s/photo "
+        "does not)"
+    )
     print("| run | photos | seconds | photos/min | vs --workers 1 | peak MB | CPU s/photo |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, count, seconds, rate, peak, cpu in rows:

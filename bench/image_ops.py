@@ -48,8 +48,7 @@ def numpy_decode(v: np.ndarray) -> np.ndarray:
 
 def numpy_encode(v: np.ndarray) -> np.ndarray:
     v = np.maximum(v, 0.0)
-    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055).astype(
-        np.float32)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
 def best_seconds(fn: Callable[[], np.ndarray], repeat: int) -> tuple[float, np.ndarray]:
@@ -72,12 +71,21 @@ def main() -> None:
     photo = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
     plane = photo[..., 0].copy()
     cases = [
-        (f"bilinear x2 up, {width}x{height} plane", lambda: numpy_bilinear(plane, 2 * height, 2 * width),
-         lambda: resize_bilinear(plane, 2 * height, 2 * width)),
-        (f"bilinear to 1/2, {width}x{height} plane", lambda: numpy_bilinear(plane, height // 2, width // 2),
-         lambda: resize_bilinear(plane, height // 2, width // 2)),
-        (f"block average 4x4, {width}x{height} RGB", lambda: numpy_blocks(photo, 4),
-         lambda: shrink_by_blocks(photo, -(-max(height, width) // 4))),
+        (
+            f"bilinear x2 up, {width}x{height} plane",
+            lambda: numpy_bilinear(plane, 2 * height, 2 * width),
+            lambda: resize_bilinear(plane, 2 * height, 2 * width),
+        ),
+        (
+            f"bilinear to 1/2, {width}x{height} plane",
+            lambda: numpy_bilinear(plane, height // 2, width // 2),
+            lambda: resize_bilinear(plane, height // 2, width // 2),
+        ),
+        (
+            f"block average 4x4, {width}x{height} RGB",
+            lambda: numpy_blocks(photo, 4),
+            lambda: shrink_by_blocks(photo, -(-max(height, width) // 4)),
+        ),
         (f"sRGB decode, {width}x{height} RGB", lambda: numpy_decode(photo), lambda: srgb_to_linear(photo)),
         (f"sRGB encode, {width}x{height} RGB", lambda: numpy_encode(photo), lambda: linear_to_srgb(photo)),
     ]

@@ -105,15 +105,24 @@ def quality(split: str, with_net: bool) -> dict:
             row[name] = score(out, case.clean, clean_lab) | {"seconds": time.perf_counter() - began}
         results[case.label] = row
         ours = row["lowlight"]
-        print(f"{case.label:28s} lowlight {ours['psnr']:6.2f} dB, dE {ours['de2000']:5.2f}, hue {ours['hue']:5.1f} "
-              f"(input {row['input (dark)']['hue']:5.1f}), brightness {ours['brightness']:4.2f}", flush=True)
+        print(
+            f"{case.label:28s} lowlight {ours['psnr']:6.2f} dB, dE {ours['de2000']:5.2f}, hue {ours['hue']:5.1f} "
+            f"(input {row['input (dark)']['hue']:5.1f}), brightness {ours['brightness']:4.2f}",
+            flush=True,
+        )
     return results
 
 
 def print_tables(results: dict, names: list[str]) -> None:
-    metrics = [("psnr", "PSNR dB", "{:6.2f}"), ("ssim", "SSIM", "{:6.3f}"), ("de2000", "CIEDE2000", "{:6.2f}"),
-               ("hue", "hue error deg", "{:6.1f}"), ("texture", "texture sigma", "{:6.2f}"),
-               ("brightness", "brightness / clean", "{:6.2f}"), ("black", "black level (8-bit)", "{:6.1f}")]
+    metrics = [
+        ("psnr", "PSNR dB", "{:6.2f}"),
+        ("ssim", "SSIM", "{:6.3f}"),
+        ("de2000", "CIEDE2000", "{:6.2f}"),
+        ("hue", "hue error deg", "{:6.1f}"),
+        ("texture", "texture sigma", "{:6.2f}"),
+        ("brightness", "brightness / clean", "{:6.2f}"),
+        ("black", "black level (8-bit)", "{:6.1f}"),
+    ]
     labels = list(results)
     for case in ("dim", "dark"):
         rows = [label for label in labels if label.endswith("/" + case)]
@@ -125,8 +134,11 @@ def print_tables(results: dict, names: list[str]) -> None:
             print(header)
             if key in ("texture", "black"):
                 cells = [results[r][f"clean_{key}"] for r in rows]
-                print(f"{'clean photo':30s}" + "".join(f"{form.format(c):>15s}" for c in cells)
-                      + f"{form.format(np.mean(cells)):>9s}")
+                print(
+                    f"{'clean photo':30s}"
+                    + "".join(f"{form.format(c):>15s}" for c in cells)
+                    + f"{form.format(np.mean(cells)):>9s}"
+                )
             for name in names:
                 cells = [results[r][name][key] for r in rows]
                 mean = form.format(np.mean(cells))
@@ -178,9 +190,11 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": rss
 def speed(repeats: int) -> dict:
     runs = [run_json("-c", CHILD) for _ in range(repeats)]
     best = min(runs, key=lambda r: r["seconds"])
-    print(f"\n12 MP (4000 x 3000) dark photo, fresh process, best of {repeats}: {best['seconds']:.2f} s wall, "
-          f"{best['cpu_seconds']:.2f} s CPU, peak RSS {max(r['peak_mb'] for r in runs):.0f} MB "
-          "(whole process: Python, numpy, OpenCV, the photo and the result)")
+    print(
+        f"\n12 MP (4000 x 3000) dark photo, fresh process, best of {repeats}: {best['seconds']:.2f} s wall, "
+        f"{best['cpu_seconds']:.2f} s CPU, peak RSS {max(r['peak_mb'] for r in runs):.0f} MB "
+        "(whole process: Python, numpy, OpenCV, the photo and the result)"
+    )
     return {"runs": runs, "best_seconds": best["seconds"], "peak_mb": max(r["peak_mb"] for r in runs)}
 
 

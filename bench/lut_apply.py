@@ -78,8 +78,9 @@ def _callables(engines: list[str], megapixels: float, size: int) -> dict:
     """Prepared calls, one per engine name ("pillow", "trilinear", "tetrahedral"), on the same photo."""
     lut = graded_lut(size)
     pixels = photo(megapixels)
-    return {name: _pillow_call(pixels, lut, size) if name == "pillow" else _our_call(pixels, lut, name)
-            for name in engines}
+    return {
+        name: _pillow_call(pixels, lut, size) if name == "pillow" else _our_call(pixels, lut, name) for name in engines
+    }
 
 
 def child_times(megapixels: float, size: int, repeat: int) -> dict:
@@ -184,10 +185,14 @@ def main() -> None:
     rows.append(("LUTLab apply_lut", "trilinear", "trilinear", 24.0))
 
     threads = min(os.cpu_count() or 1, MAX_THREADS)
-    print(f"LUT {size}^3 on a {mp:g} MP photo; {os.cpu_count()} CPUs, LUTLab uses {threads} threads; "
-          f"load average {os.getloadavg()[0]:.1f}; best of {args.repeat} interleaved runs")
-    print(f"{'engine':<18} {'interpolation':<12} {'MP':>4} {'time s':>8} {'vs Pillow':>9} {'peak RSS MB':>11} "
-          f"{'(before)':>9}")
+    print(
+        f"LUT {size}^3 on a {mp:g} MP photo; {os.cpu_count()} CPUs, LUTLab uses {threads} threads; "
+        f"load average {os.getloadavg()[0]:.1f}; best of {args.repeat} interleaved runs"
+    )
+    print(
+        f"{'engine':<18} {'interpolation':<12} {'MP':>4} {'time s':>8} {'vs Pillow':>9} {'peak RSS MB':>11} "
+        f"{'(before)':>9}"
+    )
     for label, interpolation, engine_name, megapixels in rows:
         memory = run_child("memory", engine_name, str(megapixels), str(size))
         if megapixels == mp:
@@ -195,8 +200,10 @@ def main() -> None:
             timing = f"{seconds:>8.3f} {seconds / times['pillow']:>8.2f}x"
         else:
             timing = f"{'-':>8} {'-':>9}"
-        print(f"{label:<18} {interpolation:<12} {megapixels:>4g} {timing} {memory['peak_mb']:>11.0f} "
-              f"{memory['before_mb']:>9.0f}")
+        print(
+            f"{label:<18} {interpolation:<12} {megapixels:>4g} {timing} {memory['peak_mb']:>11.0f} "
+            f"{memory['before_mb']:>9.0f}"
+        )
 
 
 if __name__ == "__main__":

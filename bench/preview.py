@@ -141,8 +141,10 @@ def main() -> int:
     pillow = best_ms(lambda: pil_image.filter(pil_filter), args.repeat)
     cpu_path = best_ms(lambda: apply_lut(photo, lut, "trilinear"), max(1, args.repeat // 2))
 
-    print(f"LUTLab preview benchmark — {renderer_name}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f} at the end, LUT {LUT_SIZE}^3, best of {args.repeat}")
+    print(
+        f"LUTLab preview benchmark — {renderer_name}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f} at the end, LUT {LUT_SIZE}^3, best of {args.repeat}"
+    )
     print("wall = elapsed time; CPU = this process's CPU time in that run, all threads. Both are shown: on a")
     print("shared machine the wall time depends on the neighbours, the CPU time much less.")
     print()

@@ -135,8 +135,9 @@ def quality_table(names: tuple[str, ...] | None, scales: tuple[int, ...] = (2, 4
                 psnrs[method].append(y_psnr(hr, out, scale))
                 ssims[method].append(y_ssim(hr, out, scale))
         old = [i for i, name in enumerate(photos) if name in OLD_HELD_OUT]
-        _print_scores(f"x{scale} Y-PSNR (dB) on the {what}; models as the gain over bicubic", photos, psnrs, old,
-                      gains=True)
+        _print_scores(
+            f"x{scale} Y-PSNR (dB) on the {what}; models as the gain over bicubic", photos, psnrs, old, gains=True
+        )
         _print_scores(f"x{scale} SSIM (Y) on the {what}", photos, ssims, old, gains=False)
 
 
@@ -220,8 +221,12 @@ def main() -> int:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--quality-only", action="store_true", help="only the Y-PSNR table")
     parser.add_argument("--scales", type=int, nargs="+", choices=(2, 4), default=(2, 4), help="quality at these scales")
-    parser.add_argument("--photos", nargs="+", default=None,
-                        help="scikit-image photos to score (default: the real-photo corpus's test split)")
+    parser.add_argument(
+        "--photos",
+        nargs="+",
+        default=None,
+        help="scikit-image photos to score (default: the real-photo corpus's test split)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", default="", help=argparse.SUPPRESS)
     parser.add_argument("--input", default="", help=argparse.SUPPRESS)

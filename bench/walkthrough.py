@@ -103,8 +103,11 @@ def main() -> int:
     if adjust_panel is not None:
         adjust_panel.set_value("exposure", 0.5)
         wait_until(qt, lambda: window.document.find("adjust") is not None, "the exposure adjustment")
-        shot(window, "exposure", "exposure +0.5 EV on top of Auto: still one LUT "
-             f"({window.lut.size}^3, {len(window.document.steps)} steps)")
+        shot(
+            window,
+            "exposure",
+            f"exposure +0.5 EV on top of Auto: still one LUT ({window.lut.size}^3, {len(window.document.steps)} steps)",
+        )
 
     window.set_layout(Layout.SPLIT_VERTICAL)
     labels = window.preview.labels
@@ -119,8 +122,11 @@ def main() -> int:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in frames])
     answer(qt, "unsaved-edits", QMessageBox.StandardButton.Discard)  # the merge opens a new document
-    window.dropEvent(QDropEvent(QPointF(60, 60), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                                Qt.KeyboardModifier.NoModifier))
+    window.dropEvent(
+        QDropEvent(
+            QPointF(60, 60), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+        )
+    )
     wait_until(qt, lambda: window.findChild(MergeDialog, "merge-dialog") is not None, "the merge dialog")
     dialog = window.findChild(MergeDialog, "merge-dialog")
     shot(window, "merge-dialog", f"dropped 3 exposures: the merge dialog lists {len(dialog.frame_cards)} frames")
@@ -158,8 +164,13 @@ def main() -> int:
     again = build_window(None, settings=settings)
     again.resize(1400, 900)
     again.show()
-    wait_until(qt, lambda: again.document is not None and again.document.path is not None and again.lut is not None
-               and not again.busy, "the relaunch")
+    wait_until(
+        qt,
+        lambda: (
+            again.document is not None and again.document.path is not None and again.lut is not None and not again.busy
+        ),
+        "the relaunch",
+    )
     labels = [s.label for s in again.document.steps]
     assert labels == [f"Preset {look.name}"], labels
     shot(again, "relaunch", f"relaunched: {again.document.path.name} with its saved edits {labels}")

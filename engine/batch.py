@@ -134,8 +134,10 @@ class BatchReport:
     def summary(self) -> str:
         done = self.count("done")
         rate = f", {60 * done / self.seconds:.1f} photos/min" if done and self.seconds > 0 else ""
-        return (f"{done} done, {self.count('skipped')} already done, {len(self.failed)} failed "
-                f"in {self.seconds:.1f} s{rate}")
+        return (
+            f"{done} done, {self.count('skipped')} already done, {len(self.failed)} failed "
+            f"in {self.seconds:.1f} s{rate}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- planning
@@ -147,8 +149,11 @@ def collect_photos(inputs: Sequence[Path]) -> tuple[list[Path], list[Outcome]]:
     found, refused = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            found += sorted(p for p in item.iterdir()
-                            if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith("."))
+            found += sorted(
+                p
+                for p in item.iterdir()
+                if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith(".")
+            )
         elif item.is_file():
             found.append(item)
         else:
@@ -178,8 +183,9 @@ def plan(inputs: Sequence[Path], out_dir: Path, overwrite: bool = False) -> tupl
         if key == photo.resolve():
             known.append(Outcome(str(photo), str(target), "failed", f"{photo}: output would overwrite the original"))
         elif key in seen:
-            known.append(Outcome(str(photo), str(target), "failed",
-                                 f"{photo}: another input already writes {target.name}"))
+            known.append(
+                Outcome(str(photo), str(target), "failed", f"{photo}: another input already writes {target.name}")
+            )
         elif target.exists() and not overwrite:
             known.append(Outcome(str(photo), str(target), "skipped"))
         else:
@@ -333,14 +339,19 @@ def run_batch(
     return report
 
 
-def _run_pool(recipe: Recipe, tasks: Sequence[Task], workers: int, finished: Callable[[Outcome], None],
-              cancel: CancelToken | None) -> None:
+def _run_pool(
+    recipe: Recipe, tasks: Sequence[Task], workers: int, finished: Callable[[Outcome], None], cancel: CancelToken | None
+) -> None:
     """At most `workers` photos in flight (plus none queued), so memory stays one photo per worker and a
     cancel stops after the photos being worked on."""
     context = _worker_context(recipe)
     pending = list(reversed(tasks))
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=context,
-                             initializer=_end_with_parent, initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(tasks))),
+        mp_context=context,
+        initializer=_end_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         running: set[Future] = set()
         try:
             while pending or running:
@@ -404,8 +415,9 @@ def _end_with_parent(batch_pid: int) -> None:
         pass
 
 
-def _run_dask(recipe: Recipe, tasks: Sequence[Task], address: str, finished: Callable[[Outcome], None],
-              cancel: CancelToken | None) -> None:
+def _run_dask(
+    recipe: Recipe, tasks: Sequence[Task], address: str, finished: Callable[[Outcome], None], cancel: CancelToken | None
+) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:

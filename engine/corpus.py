@@ -72,8 +72,10 @@ def load_manifest(path: Path | None = None) -> Manifest:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         packages = {str(k): str(v) for k, v in raw["packages"].items()}
-        photos = tuple(CorpusPhoto(str(p["id"]), str(p["source"]), str(p["path"]), str(p["split"]), str(p["note"]))
-                       for p in raw["photos"])
+        photos = tuple(
+            CorpusPhoto(str(p["id"]), str(p["source"]), str(p["path"]), str(p["split"]), str(p["note"]))
+            for p in raw["photos"]
+        )
         max_side = int(raw["max_side"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorpusError(f"{path}: not a valid corpus manifest ({exc})") from exc
@@ -107,8 +109,10 @@ def corpus_paths(split: str, root: Path | None = None, manifest: Manifest | None
     paths = [photo_path(photo, root) for photo in manifest.split(split)]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
-        raise CorpusError(f"the real-photo corpus is not built in {root or corpus_dir()} ({len(missing)} of "
-                          f"{len(paths)} {split} photos missing, e.g. {missing[0]}); run: python -m engine.corpus")
+        raise CorpusError(
+            f"the real-photo corpus is not built in {root or corpus_dir()} ({len(missing)} of "
+            f"{len(paths)} {split} photos missing, e.g. {missing[0]}); run: python -m engine.corpus"
+        )
     return paths
 
 
@@ -122,8 +126,13 @@ def load_split(split: str, root: Path | None = None, manifest: Manifest | None =
 # ------------------------------------------------------------------------------------------------ building
 
 
-def build_corpus(root: Path | None = None, *, manifest: Manifest | None = None,
-                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> list[Path]:
+def build_corpus(
+    root: Path | None = None,
+    *,
+    manifest: Manifest | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> list[Path]:
     """Fetch, unpack, downscale and store every listed photo that is not stored yet; return all paths."""
     manifest = manifest or load_manifest()
     root = Path(root or corpus_dir())
@@ -192,8 +201,9 @@ def _unpack(root: Path, package: str, version: str, members: Sequence[str]) -> P
     wanted = [f"./{m}" for m in members if not (target / m).is_file()]
     if wanted:
         tar_stream = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-        untar = subprocess.run(["tar", "-x", "-C", str(target), *wanted], stdin=tar_stream.stdout,
-                               capture_output=True, text=True)
+        untar = subprocess.run(
+            ["tar", "-x", "-C", str(target), *wanted], stdin=tar_stream.stdout, capture_output=True, text=True
+        )
         tar_stream.wait()
         if untar.returncode != 0 or tar_stream.returncode != 0:
             raise CorpusError(f"{deb}: cannot extract {len(wanted)} file(s): {untar.stderr.strip()[:300]}")
@@ -235,8 +245,12 @@ def corpus_digest(root: Path | None = None, manifest: Manifest | None = None) ->
 def describe(manifest: Manifest | None = None) -> dict:
     """What a trained model's JSON records about its data: manifest, split ids, max side."""
     manifest = manifest or load_manifest()
-    return {"manifest": "resources/corpus.json", "max_side": manifest.max_side, "packages": manifest.packages,
-            "split": {name: [photo.id for photo in manifest.split(name)] for name in SPLITS}}
+    return {
+        "manifest": "resources/corpus.json",
+        "max_side": manifest.max_side,
+        "packages": manifest.packages,
+        "split": {name: [photo.id for photo in manifest.split(name)] for name in SPLITS},
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,8 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_cli_logging()
     manifest = load_manifest()
     try:
-        paths = build_corpus(args.root, manifest=manifest,
-                             progress=lambda f, m="": print(f"  {f:4.0%} {m}", file=sys.stderr))
+        paths = build_corpus(
+            args.root, manifest=manifest, progress=lambda f, m="": print(f"  {f:4.0%} {m}", file=sys.stderr)
+        )
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -92,8 +92,10 @@ def shard_sampler(make: Callable[[list, int], Sampler], items: Sequence, batch: 
         raise InputError(f"a batch of {batch} cannot be split into {run.shards} equal photo shards")
     if len(items) < run.shards:
         raise InputError(f"{len(items)} photo(s) cannot fill {run.shards} shards: use fewer processes")
-    mine = [(shard, make([items[i] for i in range(shard, len(items), run.shards)], batch // run.shards))
-            for shard in range(run.rank, run.shards, run.world)]
+    mine = [
+        (shard, make([items[i] for i in range(shard, len(items), run.shards)], batch // run.shards))
+        for shard in range(run.rank, run.shards, run.world)
+    ]
 
     def draw(rng: np.random.Generator) -> Batch:
         key = int(rng.integers(2**63))

@@ -113,7 +113,7 @@ class EditDocument:
     def push(self, state: EditState, description: str, coalesce: bool = False) -> None:
         """Make `state` current as an undoable step; `coalesce`: replace the newest step if it has the same
         description (a slider drag is one step, not a hundred)."""
-        del self._history[self._index + 1:]
+        del self._history[self._index + 1 :]
         if coalesce and self._index > 0 and self._history[-1][0] == description:
             self._history.pop()
         self._history.append((description, state))
@@ -236,8 +236,9 @@ class EditDocument:
     def look_lut(self) -> LUT3D | None:
         """Every fresh enabled colour step composed into one LUT: the look (imported LUT, then preset) mixed
         by the strength, then adjustments. None when there is no colour step."""
-        fresh_luts = [(step, step.output(seen)) for step, seen in self._walk()
-                      if not step.is_pixel and self._fresh(step, seen)]
+        fresh_luts = [
+            (step, step.output(seen)) for step, seen in self._walk() if not step.is_pixel and self._fresh(step, seen)
+        ]
         key = (tuple((step.uid, id(lut)) for step, lut in fresh_luts), self.strength)
         if self._look_cache[0] != key:  # composing costs milliseconds; the view asks on every change
             self._look_cache = (key, self._compose_look(fresh_luts))
@@ -293,10 +294,15 @@ class EditDocument:
 
     # ------------------------------------------------------------------------------------------ sidecar
     def to_json(self) -> dict[str, Any]:
-        return {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION,
-                "photo": self.path.name if self.path else None, "strength": self.strength,
-                "steps": [{"kind": s.kind, "label": s.label, "enabled": s.enabled, "params": dict(s.params)}
-                          for s in self.steps]}
+        return {
+            "format": SIDECAR_FORMAT,
+            "version": SIDECAR_VERSION,
+            "photo": self.path.name if self.path else None,
+            "strength": self.strength,
+            "steps": [
+                {"kind": s.kind, "label": s.label, "enabled": s.enabled, "params": dict(s.params)} for s in self.steps
+            ],
+        }
 
     def save_sidecar(self, path: Path | None = None) -> Path:
         """Write the edits beside the photo (atomically); returns the sidecar's path."""
@@ -328,12 +334,16 @@ def read_sidecar(path: Path) -> EditState:
         raise SidecarError(f"{path}: strength must be a number in 0..1")
     entries = raw.get("steps")
     if not isinstance(entries, list):
-        raise SidecarError(f"{path}: \"steps\" must be a list")
+        raise SidecarError(f'{path}: "steps" must be a list')
     steps = []
     for number, entry in enumerate(entries, 1):
-        if not (isinstance(entry, dict) and entry.get("kind") in PIXEL_KINDS + COLOUR_KINDS
-                and isinstance(entry.get("params"), dict) and isinstance(entry.get("label", ""), str)
-                and isinstance(entry.get("enabled", True), bool)):
+        if not (
+            isinstance(entry, dict)
+            and entry.get("kind") in PIXEL_KINDS + COLOUR_KINDS
+            and isinstance(entry.get("params"), dict)
+            and isinstance(entry.get("label", ""), str)
+            and isinstance(entry.get("enabled", True), bool)
+        ):
             raise SidecarError(f"{path}: step {number} is not a valid edit step")
         step = Step(entry["kind"], entry.get("label") or entry["kind"], entry["params"], entry.get("enabled", True))
         try:
@@ -406,10 +416,14 @@ def compute_step(step: Step, photo: Photo | None, progress: ProgressFn, cancel: 
     if step.kind == "merge":
         from engine.fusion.merge import MergeOptions, load_bracket, merge_photos
 
-        frames = load_bracket([str(p) for p in params["frames"]], progress=sub_progress(progress, 0.0, 0.3),
-                              cancel=cancel)
-        options = MergeOptions(align=bool(params.get("align", True)), deghost=bool(params.get("deghost", False)),
-                               crop=bool(params.get("crop", False)))
+        frames = load_bracket(
+            [str(p) for p in params["frames"]], progress=sub_progress(progress, 0.0, 0.3), cancel=cancel
+        )
+        options = MergeOptions(
+            align=bool(params.get("align", True)),
+            deghost=bool(params.get("deghost", False)),
+            crop=bool(params.get("crop", False)),
+        )
         return merge_photos(frames, options, progress=sub_progress(progress, 0.3, 1.0), cancel=cancel).photo
     if photo is None:
         raise InputError(f"a {step.kind!r} step needs a photo before it")

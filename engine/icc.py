@@ -112,9 +112,13 @@ class MatrixShaper:
     def close_to(self, other: MatrixShaper) -> bool:
         """Same colorants within 1e-3 and the same curves within 1e-3 (as good as the same profile)."""
         probe = np.linspace(0, 1, 64, dtype=np.float32)
-        return bool(np.abs(self.matrix - other.matrix).max() < 1e-3 and all(
-            np.abs(a.linearize(probe) - b.linearize(probe)).max() < 1e-3
-            for a, b in zip(self.curves, other.curves, strict=True)))
+        return bool(
+            np.abs(self.matrix - other.matrix).max() < 1e-3
+            and all(
+                np.abs(a.linearize(probe) - b.linearize(probe)).max() < 1e-3
+                for a, b in zip(self.curves, other.curves, strict=True)
+            )
+        )
 
 
 def _tags(icc: bytes) -> dict[bytes, bytes]:
@@ -197,16 +201,21 @@ def _convert_with_littlecms(values: np.ndarray, source: bytes, target: bytes) ->
 def _littlecms_transform(source: bytes, target: bytes):  # -> ImageCms.ImageCmsTransform
     from PIL import ImageCms
 
-    return ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(source)),
-                                   ImageCms.ImageCmsProfile(io.BytesIO(target)), "RGB", "RGB",
-                                   renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    return ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(source)),
+        ImageCms.ImageCmsProfile(io.BytesIO(target)),
+        "RGB",
+        "RGB",
+        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+    )
 
 
 # ------------------------------------------------------------------------------------------ writing profiles
 
 
-def matrix_shaper_profile(description: str, primaries: tuple[tuple[float, float], ...], white: tuple[float, float],
-                          curve: Curve) -> bytes:
+def matrix_shaper_profile(
+    description: str, primaries: tuple[tuple[float, float], ...], white: tuple[float, float], curve: Curve
+) -> bytes:
     """A version 2 RGB display profile (matrix/TRC) for the given xy primaries and white point and one tone
     curve for all channels: colorants Bradford-adapted to the D50 PCS, as ICC requires."""
     xyz = lambda x, y: np.array([x / y, 1.0, (1 - x - y) / y])  # noqa: E731
@@ -230,9 +239,17 @@ def matrix_shaper_profile(description: str, primaries: tuple[tuple[float, float]
         trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, int(round(curve.gamma * 256))) + b"\0\0"
     text = description.encode("ascii")
     desc = b"desc\0\0\0\0" + struct.pack(">I", len(text) + 1) + text + b"\0" + b"\0" * (4 + 4 + 2 + 1 + 67)
-    tags = [(b"desc", desc), (b"cprt", b"text\0\0\0\0" + b"No copyright, use freely\0"),
-            (b"wtpt", xyz_tag(D50)), (b"rXYZ", xyz_tag(pcs[:, 0])), (b"gXYZ", xyz_tag(pcs[:, 1])),
-            (b"bXYZ", xyz_tag(pcs[:, 2])), (b"rTRC", trc), (b"gTRC", trc), (b"bTRC", trc)]
+    tags = [
+        (b"desc", desc),
+        (b"cprt", b"text\0\0\0\0" + b"No copyright, use freely\0"),
+        (b"wtpt", xyz_tag(D50)),
+        (b"rXYZ", xyz_tag(pcs[:, 0])),
+        (b"gXYZ", xyz_tag(pcs[:, 1])),
+        (b"bXYZ", xyz_tag(pcs[:, 2])),
+        (b"rTRC", trc),
+        (b"gTRC", trc),
+        (b"bTRC", trc),
+    ]
     table, data, offset = [], b"", 128 + 4 + 12 * len(tags)
     for signature, body in tags:
         body += b"\0" * (-len(body) % 4)
@@ -245,7 +262,7 @@ def matrix_shaper_profile(description: str, primaries: tuple[tuple[float, float]
 
 
 SRGB_CURVE = Curve(params=(3, (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)))
-DISPLAY_P3 = dict(primaries=((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)), white=(0.3127, 0.3290),
-                  curve=SRGB_CURVE)
-ADOBE_RGB = dict(primaries=((0.640, 0.330), (0.210, 0.710), (0.150, 0.060)), white=(0.3127, 0.3290),
-                 curve=Curve(gamma=563 / 256))
+DISPLAY_P3 = dict(primaries=((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)), white=(0.3127, 0.3290), curve=SRGB_CURVE)
+ADOBE_RGB = dict(
+    primaries=((0.640, 0.330), (0.210, 0.710), (0.150, 0.060)), white=(0.3127, 0.3290), curve=Curve(gamma=563 / 256)
+)

@@ -325,8 +325,9 @@ def resize_bilinear(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize of an H x W plane or H x W x C image, pixel centres aligned, no anti-aliasing (OpenCV)."""
     import cv2
 
-    return np.ascontiguousarray(cv2.resize(np.asarray(pixels, np.float32), (width, height),
-                                           interpolation=cv2.INTER_LINEAR))
+    return np.ascontiguousarray(
+        cv2.resize(np.asarray(pixels, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    )
 
 
 def fit_long_side(pixels: np.ndarray, long_side: int) -> np.ndarray:
@@ -362,10 +363,9 @@ def shrink_by_blocks(pixels: np.ndarray, long_side: int) -> np.ndarray:
 PROFILES = ("working", "source")  # export in the working space (sRGB), or back in the file's own profile
 
 
-
-
-def save_photo(photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95,
-               profile: str = "working") -> None:
+def save_photo(
+    photo: Photo, path: str | Path, *, bit_depth: int | None = None, quality: int = 95, profile: str = "working"
+) -> None:
     """Write a JPEG, PNG or TIFF (format from the suffix) atomically: a failed write leaves nothing behind.
     The file is tagged with the profile its pixels are in; `profile="source"` converts them back to the
     profile the photo was opened in first (when it had one)."""

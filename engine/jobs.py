@@ -76,4 +76,3 @@ def track(
         check(cancel)
         yield item
         progress((index + 1) / max(total, 1), message)
-

@@ -25,8 +25,10 @@ def _package_folder(package: str) -> Path:
     try:
         folder = importlib.resources.files(package)
     except ModuleNotFoundError as exc:
-        raise RuntimeError(f"LUTLab's data package {package!r} is missing: install LUTLab (pip install . or "
-                           f"./dev.sh setup) instead of running it from an uninstalled checkout") from exc
+        raise RuntimeError(
+            f"LUTLab's data package {package!r} is missing: install LUTLab (pip install . or "
+            f"./dev.sh setup) instead of running it from an uninstalled checkout"
+        ) from exc
     if not isinstance(folder, Path):
         raise RuntimeError(f"LUTLab's data package {package!r} is not a folder ({folder!r}); install it unpacked")
     return folder

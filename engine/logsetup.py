@@ -69,8 +69,9 @@ def configure_editor_logging(verbosity: int = 0, folder: Path | None = None) -> 
     path = (folder or user_log_dir()) / "lutlab.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS,
-                                                       encoding="utf-8")
+        to_file = logging.handlers.RotatingFileHandler(
+            path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+        )
     except OSError as exc:  # a read-only home must not stop the editor
         logging.getLogger(__name__).warning("no log file in %s: %s", path.parent, exc)
         return None

@@ -36,8 +36,21 @@ MAX_INTEGER_DIGITS = 30
 MAX_NPZ_MEMBER_BYTES = 256 << 20
 MAX_NPZ_MEMBERS = 64
 MAX_SAFETENSORS_HEADER = 16 << 20
-SAFETENSORS_ITEMSIZE = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "I8": 1, "I16": 2, "I32": 4, "I64": 8,
-                        "U8": 1, "U16": 2, "U32": 4, "U64": 8, "BOOL": 1}
+SAFETENSORS_ITEMSIZE = {
+    "F16": 2,
+    "BF16": 2,
+    "F32": 4,
+    "F64": 8,
+    "I8": 1,
+    "I16": 2,
+    "I32": 4,
+    "I64": 8,
+    "U8": 1,
+    "U16": 2,
+    "U32": 4,
+    "U64": 8,
+    "BOOL": 1,
+}
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: linear, no nested ambiguity
 
 ErrorType = type[InputError]
@@ -51,8 +64,14 @@ class ModelFileError(InputError):
 # ------------------------------------------------------------------------------------------ JSON
 
 
-def parse_json(raw: bytes, where: str | Path, error: ErrorType = ModelFileError, *,
-               max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def parse_json(
+    raw: bytes,
+    where: str | Path,
+    error: ErrorType = ModelFileError,
+    *,
+    max_bytes: int = MAX_JSON_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> Any:
     """Parse untrusted JSON bytes within the size and depth limits; `error` names `where` and the problem."""
     if len(raw) > max_bytes:
         raise error(f"{where}: JSON of {len(raw):,} bytes is over the limit of {max_bytes:,}")
@@ -60,8 +79,9 @@ def parse_json(raw: bytes, where: str | Path, error: ErrorType = ModelFileError,
     if depth > max_depth:
         raise error(f"{where}: JSON nested {depth} deep, more than the limit of {max_depth}")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float,
-                          parse_int=_short_int)
+        return json.loads(
+            raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_short_int
+        )
     except UnicodeDecodeError as exc:
         raise error(f"{where}: not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
@@ -94,8 +114,14 @@ def _short_int(text: str) -> int:
     return int(text)
 
 
-def read_json(path: str | Path, error: ErrorType = ModelFileError, *, required: Mapping[str, Check] | None = None,
-              optional: Mapping[str, Check] | None = None, max_bytes: int = MAX_JSON_BYTES) -> dict:
+def read_json(
+    path: str | Path,
+    error: ErrorType = ModelFileError,
+    *,
+    required: Mapping[str, Check] | None = None,
+    optional: Mapping[str, Check] | None = None,
+    max_bytes: int = MAX_JSON_BYTES,
+) -> dict:
     """A JSON object from `path`, read within the limits and checked against the given fields."""
     path = Path(path)
     try:
@@ -112,8 +138,14 @@ def read_json(path: str | Path, error: ErrorType = ModelFileError, *, required: 
     return data
 
 
-def check_fields(data: Mapping[str, Any], where: str | Path, error: ErrorType = ModelFileError, *,
-                 required: Mapping[str, Check] | None = None, optional: Mapping[str, Check] | None = None) -> None:
+def check_fields(
+    data: Mapping[str, Any],
+    where: str | Path,
+    error: ErrorType = ModelFileError,
+    *,
+    required: Mapping[str, Check] | None = None,
+    optional: Mapping[str, Check] | None = None,
+) -> None:
     """Raise `error` for a missing required field or a field (required or optional) that fails its check."""
     for name in required or {}:
         if name not in data:
@@ -125,10 +157,12 @@ def check_fields(data: Mapping[str, Any], where: str | Path, error: ErrorType = 
 
 def integer(low: int, high: int) -> Check:
     """A JSON integer (not a bool, not 2.0) in low..high."""
+
     def check(value: Any) -> str | None:
         if type(value) is not int or not low <= value <= high:
             return f"must be an integer in {low}..{high}, not {show(value)}"
         return None
+
     return check
 
 
@@ -137,6 +171,7 @@ def number(low: float = -1e30, high: float = 1e30) -> Check:
         if type(value) not in (int, float) or not low <= value <= high:
             return f"must be a number in {low:g}..{high:g}, not {show(value)}"
         return None
+
     return check
 
 
@@ -145,6 +180,7 @@ def text(max_chars: int = 10_000) -> Check:
         if not isinstance(value, str) or len(value) > max_chars:
             return f"must be text of at most {max_chars} characters, not {show(value)}"
         return None
+
     return check
 
 
@@ -153,6 +189,7 @@ def one_of(*choices: Any) -> Check:
         if not any(type(value) is type(c) and value == c for c in choices):
             return f"must be one of {', '.join(map(repr, choices))}, not {show(value)}"
         return None
+
     return check
 
 
@@ -162,6 +199,7 @@ def boolean() -> Check:
 
 def mapping(fields: Mapping[str, Check] | None = None) -> Check:
     """A JSON object; with `fields`, those of its entries that are present are checked too."""
+
     def check(value: Any) -> str | None:
         if not isinstance(value, dict):
             return f"must be an object, not {show(value)}"
@@ -169,12 +207,14 @@ def mapping(fields: Mapping[str, Check] | None = None) -> Check:
             if name in value and (problem := inner(value[name])) is not None:
                 return f"entry {name!r} {problem}"
         return None
+
     return check
 
 
 def sequence() -> Check:
     def check(value: Any) -> str | None:
         return None if isinstance(value, list) else f"must be a list, not {show(value)}"
+
     return check
 
 
@@ -194,8 +234,9 @@ class NpzArrays:
     shape fits the declared size; floats must be finite.
     """
 
-    def __init__(self, path: str | Path, error: ErrorType = ModelFileError, *,
-                 max_member_bytes: int = MAX_NPZ_MEMBER_BYTES) -> None:
+    def __init__(
+        self, path: str | Path, error: ErrorType = ModelFileError, *, max_member_bytes: int = MAX_NPZ_MEMBER_BYTES
+    ) -> None:
         self.path, self.error, self.max_member_bytes = Path(path), error, max_member_bytes
         try:
             self.zip = zipfile.ZipFile(self.path)
@@ -239,8 +280,7 @@ class NpzArrays:
                 raise self.error(f"{where} has dtype {dtype}; only plain numbers are read (never pickles)")
             count = math.prod(shape)
             if count * dtype.itemsize > info.file_size:
-                raise self.error(f"{where} claims shape {shape} ({count:,} values) but stores "
-                                 f"{info.file_size:,} bytes")
+                raise self.error(f"{where} claims shape {shape} ({count:,} values) but stores {info.file_size:,} bytes")
             with self.zip.open(info) as stream:
                 array = np.lib.format.read_array(stream, allow_pickle=False)
         except InputError:
@@ -255,8 +295,9 @@ class NpzArrays:
 # ------------------------------------------------------------------------------------------ safetensors
 
 
-def check_safetensors(path: str | Path, error: ErrorType = ModelFileError, *,
-                      max_header_bytes: int = MAX_SAFETENSORS_HEADER) -> dict:
+def check_safetensors(
+    path: str | Path, error: ErrorType = ModelFileError, *, max_header_bytes: int = MAX_SAFETENSORS_HEADER
+) -> dict:
     """Parse and check a safetensors header (8-byte little-endian length + JSON); returns the header.
 
     A pickle renamed to .safetensors fails here: its first bytes are not a plausible header length.

@@ -23,24 +23,26 @@ MAX_HEADER_BYTES = 16 << 20
 # What the listing, the editor and `engine.adaptive.model.ModelConfig` rely on, checked before use.
 PRESET_FIELDS = {
     "name": modelfile.text(200),
-    "model": modelfile.mapping({
-        "n_luts": modelfile.integer(0, 64),
-        "lut_size": modelfile.integer(2, 65),
-        "compressed": modelfile.boolean(),
-        "rank_strong": modelfile.integer(1, 256),
-        "rank_weak": modelfile.integer(1, 256),
-        "predictor_size": modelfile.integer(32, 1024),
-        "physical": modelfile.boolean(),
-        "cnn_width": modelfile.integer(0, 1024),
-        "hidden": modelfile.integer(0, 4096),
-        "stretch": modelfile.boolean(),
-        "levels": modelfile.boolean(),
-        "range_size": modelfile.integer(0, 1024),
-        "levels_from": modelfile.number(0.0, 1.0),
-        "levels_full": modelfile.number(0.0, 1.0),
-        "levels_low": modelfile.number(0.0, 1.0),
-        "levels_high": modelfile.number(0.0, 1.0),
-    }),
+    "model": modelfile.mapping(
+        {
+            "n_luts": modelfile.integer(0, 64),
+            "lut_size": modelfile.integer(2, 65),
+            "compressed": modelfile.boolean(),
+            "rank_strong": modelfile.integer(1, 256),
+            "rank_weak": modelfile.integer(1, 256),
+            "predictor_size": modelfile.integer(32, 1024),
+            "physical": modelfile.boolean(),
+            "cnn_width": modelfile.integer(0, 1024),
+            "hidden": modelfile.integer(0, 4096),
+            "stretch": modelfile.boolean(),
+            "levels": modelfile.boolean(),
+            "range_size": modelfile.integer(0, 1024),
+            "levels_from": modelfile.number(0.0, 1.0),
+            "levels_full": modelfile.number(0.0, 1.0),
+            "levels_low": modelfile.number(0.0, 1.0),
+            "levels_high": modelfile.number(0.0, 1.0),
+        }
+    ),
 }
 # A look preset: a base adaptive preset (by stem) followed by the look's own static LUT (`engine.adaptive.infer`)
 LOOK_FIELDS = {
@@ -85,7 +87,7 @@ def read_preset(json_path: Path, shipped: bool = False) -> Preset:
     json_path = Path(json_path)
     meta = modelfile.read_json(json_path, PresetError)
     if meta.get("format") != PRESET_FORMAT:
-        raise PresetError(f"{json_path}: not a LUTLab preset (missing \"format\": \"{PRESET_FORMAT}\")")
+        raise PresetError(f'{json_path}: not a LUTLab preset (missing "format": "{PRESET_FORMAT}")')
     if meta.get("kind") not in SUPPORTED_KINDS or not isinstance(meta.get("name"), str):
         raise PresetError(f"{json_path}: unsupported preset kind {modelfile.show(meta.get('kind'))} or missing name")
     required = LOOK_FIELDS if meta.get("kind") == LOOK_KIND else PRESET_FIELDS

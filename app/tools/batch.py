@@ -37,8 +37,16 @@ def ask_batch(window: Editor) -> BatchDialog | None:
     dialog.setObjectName("batch-dialog")
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.output.setText(str(window.settings.value("batch/output", "")))
-    dialog.accepted.connect(lambda: start_batch(window, recipe, dialog.input_paths, Path(dialog.output.text()),
-                                                dialog.overwrite.isChecked(), dialog.workers.value()))
+    dialog.accepted.connect(
+        lambda: start_batch(
+            window,
+            recipe,
+            dialog.input_paths,
+            Path(dialog.output.text()),
+            dialog.overwrite.isChecked(),
+            dialog.workers.value(),
+        )
+    )
     dialog.show()
     return dialog
 

@@ -53,7 +53,8 @@ class LowLightTool(QObject):
             return photo.with_pixels(enhance(photo.pixels, **controls, progress=progress, cancel=cancel))
 
         self.job = self.window.run_job(
-            UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT, "lowlight", dict(controls)))
+            UNDO_TEXT, work, lambda result: self.window.replace_photo(result, UNDO_TEXT, "lowlight", dict(controls))
+        )
 
 
 def install(window: Editor) -> None:

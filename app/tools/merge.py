@@ -24,8 +24,12 @@ def install(window: Editor) -> None:
 
 
 def ask_for_bracket(window: Editor) -> None:
-    paths, _ = QFileDialog.getOpenFileNames(as_parent(window), "Merge brackets: choose 2 to 9 exposures",
-                                            str(window.settings.value("last_dir", "")), PHOTO_FILTER)
+    paths, _ = QFileDialog.getOpenFileNames(
+        as_parent(window),
+        "Merge brackets: choose 2 to 9 exposures",
+        str(window.settings.value("last_dir", "")),
+        PHOTO_FILTER,
+    )
     if paths:
         open_bracket(window, paths)
 

@@ -47,5 +47,8 @@ def start_upscale(window: Editor, scale: int, name: str, path, max_pixels: int =
         window.show_error("Upscale", str(exc))
         return
     description = f"Upscale ×{scale} ({name})"
-    window.run_job(description, upscale_job(photo, path, max_pixels),
-                   lambda result: window.replace_photo(result, description, "upscale", {"scale": scale, "model": name}))
+    window.run_job(
+        description,
+        upscale_job(photo, path, max_pixels),
+        lambda result: window.replace_photo(result, description, "upscale", {"scale": scale, "model": name}),
+    )

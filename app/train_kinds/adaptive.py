@@ -17,8 +17,12 @@ NO_EDIT_CURVE = "held-out, no edit"
 
 def epoch_point(m) -> EpochPoint:
     """One point of the dialog's curves from `engine.adaptive.train.EpochMetrics`, in plain words."""
-    return EpochPoint(m.epoch, m.epochs, m.train_loss,
-                      {TRAINING_CURVE: m.train_psnr, HELD_OUT_CURVE: m.val_psnr, NO_EDIT_CURVE: m.val_untouched_psnr})
+    return EpochPoint(
+        m.epoch,
+        m.epochs,
+        m.train_loss,
+        {TRAINING_CURVE: m.train_psnr, HELD_OUT_CURVE: m.val_psnr, NO_EDIT_CURVE: m.val_untouched_psnr},
+    )
 
 
 def summary(name: str, path: Path | None, outcome) -> str:
@@ -32,15 +36,21 @@ class AdaptiveOptions(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.lut_size = QSpinBox(minimum=5, maximum=65, value=33)
-        self.lut_size.setToolTip("Lattice points per axis of each colour table (33 is the usual choice; "
-                                 "fewer train faster, more follow finer colour changes)")
+        self.lut_size.setToolTip(
+            "Lattice points per axis of each colour table (33 is the usual choice; "
+            "fewer train faster, more follow finer colour changes)"
+        )
         self.luts = QSpinBox(minimum=1, maximum=32, value=3)
-        self.luts.setToolTip("Colour tables the preset learns from your pairs, beside its 14 built-in ones "
-                             "(exposure, white balance, black and white point, contrast, saturation); the preset "
-                             "mixes them per photo. More can learn richer looks but train longer")
+        self.luts.setToolTip(
+            "Colour tables the preset learns from your pairs, beside its 14 built-in ones "
+            "(exposure, white balance, black and white point, contrast, saturation); the preset "
+            "mixes them per photo. More can learn richer looks but train longer"
+        )
         self.compressed = QCheckBox("Compressed tables (CLUT-Net: a smaller file, an older design)")
-        self.compressed.setToolTip("Learn compressed colour tables (CLUT-Net, ACM MM 2022) instead of the default "
-                                   "built-in + learned tables; the preset file is smaller")
+        self.compressed.setToolTip(
+            "Learn compressed colour tables (CLUT-Net, ACM MM 2022) instead of the default "
+            "built-in + learned tables; the preset file is smaller"
+        )
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Table size", self.lut_size)
@@ -48,8 +58,11 @@ class AdaptiveOptions(QWidget):
         form.addRow("", self.compressed)
 
     def values(self) -> dict:
-        return {"lut_size": self.lut_size.value(), "n_luts": self.luts.value(),
-                "compressed": self.compressed.isChecked()}
+        return {
+            "lut_size": self.lut_size.value(),
+            "n_luts": self.luts.value(),
+            "compressed": self.compressed.isChecked(),
+        }
 
 
 def model_config(options: dict):
@@ -80,8 +93,14 @@ class AdaptiveKind:
         report = validate_pairs(data, target)
         return report.text(), report.usable
 
-    def train(self, request: TrainRequest, on_epoch: Callable[[EpochPoint], None], progress: ProgressFn,
-              cancel: CancelToken, confirm: Callable[[str], bool] | None = None) -> str:
+    def train(
+        self,
+        request: TrainRequest,
+        on_epoch: Callable[[EpochPoint], None],
+        progress: ProgressFn,
+        cancel: CancelToken,
+        confirm: Callable[[str], bool] | None = None,
+    ) -> str:
         from engine.adaptive.data import validate_pairs
         from engine.adaptive.train import NotSaved, TrainConfig, train_from_folder
         from engine.presets import user_presets_dir
@@ -95,9 +114,16 @@ class AdaptiveKind:
 
         try:
             path, outcome = train_from_folder(
-                report, request.name, user_presets_dir(), model_config(request.options),
-                TrainConfig(epochs=request.epochs), on_epoch=lambda m: on_epoch(epoch_point(m)), confirm=ask,
-                progress=progress, cancel=cancel)
+                report,
+                request.name,
+                user_presets_dir(),
+                model_config(request.options),
+                TrainConfig(epochs=request.epochs),
+                on_epoch=lambda m: on_epoch(epoch_point(m)),
+                confirm=ask,
+                progress=progress,
+                cancel=cancel,
+            )
         except NotSaved:
             return summary(request.name, None, outcomes[-1])
         return summary(request.name, path, outcome)

@@ -16,9 +16,11 @@ from engine.jobs import CancelToken, ProgressFn
 class PhotosOptions(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        note = QLabel("Pick a folder of photos that already look right. Training spoils copies of them (too dark, "
-                      "too bright, colour casts, flat or harsh contrast, dull or garish colour) and learns to "
-                      "undo that, while leaving good photos alone. A fifth of the photos are held out to check it.")
+        note = QLabel(
+            "Pick a folder of photos that already look right. Training spoils copies of them (too dark, "
+            "too bright, colour casts, flat or harsh contrast, dull or garish colour) and learns to "
+            "undo that, while leaving good photos alone. A fifth of the photos are held out to check it."
+        )
         note.setWordWrap(True)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
@@ -55,8 +57,14 @@ class AdaptivePhotosKind:
             text += "; a few dozen varied photos give a steadier Auto"
         return text, usable
 
-    def train(self, request: TrainRequest, on_epoch: Callable[[EpochPoint], None], progress: ProgressFn,
-              cancel: CancelToken, confirm: Callable[[str], bool] | None = None) -> str:
+    def train(
+        self,
+        request: TrainRequest,
+        on_epoch: Callable[[EpochPoint], None],
+        progress: ProgressFn,
+        cancel: CancelToken,
+        confirm: Callable[[str], bool] | None = None,
+    ) -> str:
         from dataclasses import replace
 
         from engine.adaptive.train import PHOTOS_TRAIN, NotSaved, train_from_photos
@@ -70,8 +78,15 @@ class AdaptivePhotosKind:
 
         try:
             path, outcome = train_from_photos(
-                request.data, request.name, user_presets_dir(), config=replace(PHOTOS_TRAIN, epochs=request.epochs),
-                on_epoch=lambda m: on_epoch(epoch_point(m)), confirm=ask, progress=progress, cancel=cancel)
+                request.data,
+                request.name,
+                user_presets_dir(),
+                config=replace(PHOTOS_TRAIN, epochs=request.epochs),
+                on_epoch=lambda m: on_epoch(epoch_point(m)),
+                confirm=ask,
+                progress=progress,
+                cancel=cancel,
+            )
         except NotSaved:
             return summary(request.name, None, outcomes[-1])
         return summary(request.name, path, outcome)

@@ -16,8 +16,10 @@ class LowLightOptions(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        note = QLabel("Data: one sub-folder per scene, each with two or more aligned exposures "
-                      "(SICE-style). No clean targets are needed.")
+        note = QLabel(
+            "Data: one sub-folder per scene, each with two or more aligned exposures "
+            "(SICE-style). No clean targets are needed."
+        )
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -44,17 +46,23 @@ class LowLightKind:
         report = inspect_folder(data)
         return report.text(), report.usable
 
-    def train(self, request: TrainRequest, on_epoch: Callable[[EpochPoint], None], progress: ProgressFn,
-              cancel: CancelToken) -> str:
+    def train(
+        self, request: TrainRequest, on_epoch: Callable[[EpochPoint], None], progress: ProgressFn, cancel: CancelToken
+    ) -> str:
         from engine.lowlight.data import inspect_folder
         from engine.lowlight.train import TrainConfig, steps_per_epoch, train_lowlight, user_models_dir
 
         scenes = len(inspect_folder(request.data).scenes)
         output = user_models_dir() / f"{request.name}.safetensors"
         output.parent.mkdir(parents=True, exist_ok=True)
-        train_lowlight(output, data=request.data, config=TrainConfig(steps=request.epochs * steps_per_epoch(scenes)),
-                       on_epoch=lambda epoch, epochs, loss: on_epoch(EpochPoint(epoch, epochs, loss)),
-                       progress=progress, cancel=cancel)
+        train_lowlight(
+            output,
+            data=request.data,
+            config=TrainConfig(steps=request.epochs * steps_per_epoch(scenes)),
+            on_epoch=lambda epoch, epochs, loss: on_epoch(EpochPoint(epoch, epochs, loss)),
+            progress=progress,
+            cancel=cancel,
+        )
         return f"Low-light model \u201c{request.name}\u201d saved to {output.parent}"
 
 

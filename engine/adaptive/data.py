@@ -51,10 +51,12 @@ class PairReport:
     def text(self) -> str:
         """A human-readable report (shown in the Train dialog and printed by the CLI)."""
         lines = [f"{len(self.pairs)} usable pair(s) in {self.input_dir} -> {self.target_dir}"]
-        for title, items in (("inputs without a target", self.unmatched_inputs),
-                             ("targets without an input", self.unmatched_targets),
-                             ("unreadable files", self.unreadable),
-                             ("size mismatches", self.size_mismatches)):
+        for title, items in (
+            ("inputs without a target", self.unmatched_inputs),
+            ("targets without an input", self.unmatched_targets),
+            ("unreadable files", self.unreadable),
+            ("size mismatches", self.size_mismatches),
+        ):
             if items:
                 shown = ", ".join(items[:8]) + (f", ... ({len(items) - 8} more)" if len(items) > 8 else "")
                 lines.append(f"{len(items)} {title}: {shown}")
@@ -77,8 +79,10 @@ def resolve_folders(data: Path, target: Path | None = None) -> tuple[Path, Path]
         if not data.is_dir():
             raise TrainingDataError(f"{data}: no such folder")
         if not all(f.is_dir() for f in folders):
-            raise TrainingDataError(f"{data}: expected sub-folders 'input' and 'target' (before/after photos "
-                                    "matched by file name), or pick the two folders separately")
+            raise TrainingDataError(
+                f"{data}: expected sub-folders 'input' and 'target' (before/after photos "
+                "matched by file name), or pick the two folders separately"
+            )
     for folder in folders:
         if not folder.is_dir():
             raise TrainingDataError(f"{folder}: no such folder")
@@ -107,9 +111,12 @@ def validate_pairs(
 
     input_dir, target_dir = resolve_folders(data, target)
     inputs, targets = _images_by_stem(input_dir), _images_by_stem(target_dir)
-    report = PairReport(input_dir, target_dir,
-                        unmatched_inputs=sorted(inputs.keys() - targets.keys()),
-                        unmatched_targets=sorted(targets.keys() - inputs.keys()))
+    report = PairReport(
+        input_dir,
+        target_dir,
+        unmatched_inputs=sorted(inputs.keys() - targets.keys()),
+        unmatched_targets=sorted(targets.keys() - inputs.keys()),
+    )
     common = sorted(inputs.keys() & targets.keys())
     for index, stem in enumerate(common):
         check(cancel)
@@ -130,7 +137,10 @@ def validate_pairs(
 
 
 def load_pairs(
-    report: PairReport, max_side: int = WORKING_SIDE, *, progress: ProgressFn = no_progress,
+    report: PairReport,
+    max_side: int = WORKING_SIDE,
+    *,
+    progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every usable pair at training resolution (float32 H x W x 3)."""
@@ -163,7 +173,7 @@ def _random_crop(rng: np.random.Generator, images: Sequence, crop: int, min_side
     mirrored = rng.random() < 0.5
     out = []
     for image in images:
-        part = image[:, :, top:top + ch, left:left + cw]
+        part = image[:, :, top : top + ch, left : left + cw]
         if mirrored:
             part = part.flip(3)
         out.append(F.interpolate(part, size=(crop, crop), mode="bilinear", align_corners=False, antialias=True))
@@ -207,8 +217,9 @@ class SyntheticPairs:
     all of each side of a photo, so a batch sees details as well as whole scenes.
     """
 
-    def __init__(self, photos: Sequence[np.ndarray], look: Callable, crop: int = 160, mix=None,
-                 min_crop: float = 0.6) -> None:
+    def __init__(
+        self, photos: Sequence[np.ndarray], look: Callable, crop: int = 160, mix=None, min_crop: float = 0.6
+    ) -> None:
         from engine.adaptive.synthetic import COMBINED_ONLY
 
         self.photos = [to_tensor(p) for p in photos]
@@ -225,8 +236,12 @@ class SyntheticPairs:
 
         from engine.adaptive.synthetic import random_faults
 
-        clean = torch.cat([_random_crop(rng, [self.photos[i]], self.crop, self.min_crop)[0]
-                           for i in rng.integers(0, len(self.photos), size)])
+        clean = torch.cat(
+            [
+                _random_crop(rng, [self.photos[i]], self.crop, self.min_crop)[0]
+                for i in rng.integers(0, len(self.photos), size)
+            ]
+        )
         return random_faults(clean, rng, self.mix), self.look(clean)
 
     def fixed_pairs(self, seed: int, variants: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -69,7 +69,7 @@ def base_preset(preset: Preset) -> Preset:
     """The adaptive preset a look is built on: a preset of the same folder with that stem, else by name."""
     stem = str(preset.meta.get("base", ""))
     if not stem:
-        raise PresetError(f"{preset.json_path}: a look preset needs a \"base\" preset")
+        raise PresetError(f'{preset.json_path}: a look preset needs a "base" preset')
     from engine.presets import read_preset
 
     sibling = preset.json_path.with_name(f"{stem}.json")

@@ -251,9 +251,19 @@ def global_statistics(small: torch.Tensor) -> torch.Tensor:
     chroma_stats = torch.cat([chroma.mean(1, keepdim=True), _quantiles(chroma, CHROMA_QUANTILES)], 1)
     clipped = torch.cat([(flat >= 0.995).float().mean(2), (flat <= 0.005).float().mean(2)], 1)
     all_clipped = torch.stack([(flat.amin(1) >= 0.995).float().mean(1), (flat.amax(1) <= 0.005).float().mean(1)], 1)
-    return torch.cat([log_means / 4.0, ratios, patches, _quantiles(y, QUANTILES),
-                      _quantiles(flat, CHANNEL_QUANTILES).reshape(batch, -1), chroma_stats * 2.0, clipped * 4.0,
-                      all_clipped * 4.0], dim=1)
+    return torch.cat(
+        [
+            log_means / 4.0,
+            ratios,
+            patches,
+            _quantiles(y, QUANTILES),
+            _quantiles(flat, CHANNEL_QUANTILES).reshape(batch, -1),
+            chroma_stats * 2.0,
+            clipped * 4.0,
+            all_clipped * 4.0,
+        ],
+        dim=1,
+    )
 
 
 class StatsPredictor(nn.Module):
@@ -336,8 +346,13 @@ def photo_ranges(small: torch.Tensor) -> torch.Tensor:
     return _quantiles(small.detach().float().clamp(0.0, 1.0).flatten(2), STRETCH_QUANTILES)
 
 
-def _stretch(lattice: torch.Tensor, logit: torch.Tensor, gate: torch.Tensor, ranges: torch.Tensor,
-             keep: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+def _stretch(
+    lattice: torch.Tensor,
+    logit: torch.Tensor,
+    gate: torch.Tensor,
+    ranges: torch.Tensor,
+    keep: tuple[float, float] = (0.0, 1.0),
+) -> torch.Tensor:
     """Levels from each photo's range (B, 3 or 1, 2) out to at least `keep` (a range a good photo may keep as
     it is: the photo's low end goes to min(low, keep[0]), its high end to max(high, keep[1])), blended with the
     identity by strength gate * sigmoid(logit)."""
@@ -474,8 +489,9 @@ class AdaptiveLUT(nn.Module):
         self.config = config
         self.basis: PlainBasis | CompressedBasis | PhysicalBasis
         if config.physical:
-            self.predictor: nn.Module = StatsPredictor(n_weights(config), config.cnn_width, config.cnn_dropout,
-                                                        config.hidden)
+            self.predictor: nn.Module = StatsPredictor(
+                n_weights(config), config.cnn_width, config.cnn_dropout, config.hidden
+            )
             self.basis = PhysicalBasis(config)
             return
         plain = WeightPredictor(config.n_luts, config.predictor_size)
@@ -499,8 +515,9 @@ class AdaptiveLUT(nn.Module):
         weights = self.predictor(small)
         if isinstance(self.basis, PhysicalBasis) and (self.basis.stretch or self.basis.levels):
             if ranges is None:
-                ranges = photo_ranges(downsample_for_predictor(images, self.config.range_size)
-                                      if self.config.range_size else small)
+                ranges = photo_ranges(
+                    downsample_for_predictor(images, self.config.range_size) if self.config.range_size else small
+                )
             return self.basis.fuse(weights, ranges), weights
         return self.basis.fuse(weights), weights
 

@@ -32,9 +32,13 @@ FAULT_RANGES: dict[str, tuple[tuple[str, float, float, bool], ...]] = {
     "contrast-high": (("contrast", float(np.log(1.15)), float(np.log(1.4)), False),),
     "saturation-low": (("saturation", float(np.log(0.4)), float(np.log(0.8)), False),),
     "saturation-high": (("saturation", float(np.log(1.25)), float(np.log(1.6)), False),),
-    "combined": (("exposure", -EXPOSURE_EV, EXPOSURE_EV, False), ("temperature", -0.35, 0.35, False),
-                 ("tint", -0.12, 0.12, False), ("contrast", float(np.log(0.7)), float(np.log(1.3)), False),
-                 ("saturation", float(np.log(0.55)), float(np.log(1.45)), False)),
+    "combined": (
+        ("exposure", -EXPOSURE_EV, EXPOSURE_EV, False),
+        ("temperature", -0.35, 0.35, False),
+        ("tint", -0.12, 0.12, False),
+        ("contrast", float(np.log(0.7)), float(np.log(1.3)), False),
+        ("saturation", float(np.log(0.55)), float(np.log(1.45)), False),
+    ),
 }
 FAULT_KINDS = tuple(FAULT_RANGES)
 SINGLE_FAULTS = tuple(kind for kind in FAULT_KINDS if kind != "combined")

@@ -76,9 +76,21 @@ class TrainConfig:
 DEFAULT_MODEL = ModelConfig(n_luts=3, lut_size=33, physical=True, predictor_size=64)  # looks from pairs
 # Auto (shipped, and from --photos): global statistics only, no CNN (with 30 photos a CNN memorised the scenes:
 # training 25 dB, held-out 21 dB after 300 steps), and the stretch to the photo's own range
-SHIPPED_MODEL = ModelConfig(n_luts=0, lut_size=17, physical=True, predictor_size=64, cnn_width=0, hidden=32,
-                            stretch=True, levels=True, range_size=192, levels_from=0.6, levels_full=0.85,
-                            levels_low=0.02, levels_high=0.95)  # the levels numbers: chosen on validation photos
+SHIPPED_MODEL = ModelConfig(
+    n_luts=0,
+    lut_size=17,
+    physical=True,
+    predictor_size=64,
+    cnn_width=0,
+    hidden=32,
+    stretch=True,
+    levels=True,
+    range_size=192,
+    levels_from=0.6,
+    levels_full=0.85,
+    levels_low=0.02,
+    levels_high=0.95,
+)  # the levels numbers: chosen on validation photos
 DEFAULT_TRAIN, DEFAULT_LOSS = TrainConfig(), LossWeights()
 
 
@@ -154,8 +166,14 @@ def write_preset(model: AdaptiveLUT, folder: Path, name: str, meta: dict) -> Pat
     tensors = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(folder / f"{stem}.safetensors") as tmp:
         save_file(tensors, str(tmp))
-    sidecar = {"format": "lutlab-preset", "kind": PRESET_KIND, "version": PRESET_VERSION, "name": name,
-               "model": model.config.to_json(), **meta}
+    sidecar = {
+        "format": "lutlab-preset",
+        "kind": PRESET_KIND,
+        "version": PRESET_VERSION,
+        "name": name,
+        "model": model.config.to_json(),
+        **meta,
+    }
     with atomic_path(folder / f"{stem}.json") as tmp:
         tmp.write_text(json.dumps(sidecar, indent=2))
     return folder / f"{stem}.json"
@@ -178,8 +196,7 @@ def _save_checkpoint(path: Path, model: AdaptiveLUT, best: dict, optimizer: torc
         tmp.write_text(json.dumps({**state, "param_groups": opt["param_groups"]}))
 
 
-def _load_checkpoint(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Optimizer,
-                     identity: dict) -> tuple | None:
+def _load_checkpoint(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Optimizer, identity: dict) -> tuple | None:
     """(state dict of the run, best weights) or None when there is no checkpoint of this very run."""
     from safetensors.torch import load_file
 
@@ -230,10 +247,12 @@ def train_model(
     model = AdaptiveLUT(model_config)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    optimizer = torch.optim.Adam([
-        {"params": model.basis.parameters(), "lr": config.learning_rate},
-        {"params": model.predictor.parameters(), "lr": config.learning_rate * config.predictor_lr_scale},
-    ])
+    optimizer = torch.optim.Adam(
+        [
+            {"params": model.basis.parameters(), "lr": config.learning_rate},
+            {"params": model.predictor.parameters(), "lr": config.learning_rate * config.predictor_lr_scale},
+        ]
+    )
     base_rates = [group["lr"] for group in optimizer.param_groups]
     steps_per_epoch = config.steps_per_epoch or max(1, math.ceil(len(source) / config.batch_size))
     identity = {"model": model_config.to_json(), "train": asdict(config), **(identity or {})}
@@ -249,8 +268,9 @@ def train_model(
         start_epoch, best_psnr, best_epoch = state["epoch"], state["best_psnr"], state["best_epoch"]
         history = [EpochMetrics(**h) for h in state["history"]]
         rng.bit_generator.state = state["rng"]
-    identity_psnr = float(np.mean([psnr_of(float(np.mean((a - b) ** 2))) for a, b in val_pairs])) \
-        if val_pairs else float("nan")
+    identity_psnr = (
+        float(np.mean([psnr_of(float(np.mean((a - b) ** 2))) for a, b in val_pairs])) if val_pairs else float("nan")
+    )
     model.train()
     total_steps = config.epochs * steps_per_epoch
     for epoch in range(start_epoch, config.epochs):
@@ -272,19 +292,36 @@ def train_model(
             done = epoch * steps_per_epoch + step + 1
             progress(done / total_steps, f"epoch {epoch + 1}/{config.epochs}, step {done}/{total_steps}")
         val_psnr = evaluate(model, val_pairs)
-        metrics = EpochMetrics(epoch + 1, config.epochs, (epoch + 1) * steps_per_epoch, float(np.mean(losses)),
-                               psnr_of(float(np.mean(mses))), val_psnr, time.perf_counter() - started,
-                               identity_psnr)
+        metrics = EpochMetrics(
+            epoch + 1,
+            config.epochs,
+            (epoch + 1) * steps_per_epoch,
+            float(np.mean(losses)),
+            psnr_of(float(np.mean(mses))),
+            val_psnr,
+            time.perf_counter() - started,
+            identity_psnr,
+        )
         history.append(metrics)
         score = val_psnr if not math.isnan(val_psnr) else metrics.train_psnr
         if score > best_psnr:
             best_psnr, best_epoch = score, epoch + 1
             best = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if checkpoint_dir is not None and distributed.is_main():
-            _save_checkpoint(checkpoint_dir, model, best, optimizer,
-                             {"identity": identity, "epoch": epoch + 1, "best_psnr": best_psnr,
-                              "best_epoch": best_epoch, "history": [asdict(h) for h in history],
-                              "rng": rng.bit_generator.state})
+            _save_checkpoint(
+                checkpoint_dir,
+                model,
+                best,
+                optimizer,
+                {
+                    "identity": identity,
+                    "epoch": epoch + 1,
+                    "best_psnr": best_psnr,
+                    "best_epoch": best_epoch,
+                    "history": [asdict(h) for h in history],
+                    "rng": rng.bit_generator.state,
+                },
+            )
         if on_epoch is not None:
             on_epoch(metrics)
     distributed.barrier()  # rank 0's last checkpoint is written before anyone removes it
@@ -322,16 +359,22 @@ class Outcome:
         return self.gain < -HARM_TOLERANCE or self.harms_good_photos
 
     def text(self) -> str:
-        scale = (f"(closeness to the targets {self.psnr:.1f} dB against {self.untouched_psnr:.1f} dB with no edit;"
-                 " higher is closer)")
+        scale = (
+            f"(closeness to the targets {self.psnr:.1f} dB against {self.untouched_psnr:.1f} dB with no edit;"
+            " higher is closer)"
+        )
         if self.gain < -HARM_TOLERANCE:
-            words = (f"On the held-out photos this preset makes things worse than no edit: they end "
-                     f"{-self.gain:.1f} dB further from the targets {scale}.")
+            words = (
+                f"On the held-out photos this preset makes things worse than no edit: they end "
+                f"{-self.gain:.1f} dB further from the targets {scale}."
+            )
         else:
             words = f"On the held-out photos this preset brings the photos {self.gain:.1f} dB closer {scale}."
         if self.clean_psnr is not None:
-            words += (f" Good photos stay {'close to' if not self.harms_good_photos else 'visibly changed from'}"
-                      f" themselves ({self.clean_psnr:.1f} dB; {CLEAN_FLOOR:.0f} dB or more is unchanged to the eye).")
+            words += (
+                f" Good photos stay {'close to' if not self.harms_good_photos else 'visibly changed from'}"
+                f" themselves ({self.clean_psnr:.1f} dB; {CLEAN_FLOOR:.0f} dB or more is unchanged to the eye)."
+            )
         return words
 
 
@@ -344,8 +387,7 @@ class NotSaved(InputError):
     """The run finished but its preset was not written (it made held-out photos worse and was declined)."""
 
 
-def _meta(result: TrainResult, config: TrainConfig, data: dict, description: str, outcome: Outcome,
-          **extra) -> dict:
+def _meta(result: TrainResult, config: TrainConfig, data: dict, description: str, outcome: Outcome, **extra) -> dict:
     last = result.history[-1] if result.history else None
     return {
         "description": description,
@@ -353,16 +395,21 @@ def _meta(result: TrainResult, config: TrainConfig, data: dict, description: str
         "training": {**asdict(config), "steps": result.steps, "device": "cpu", "torch": torch.__version__},
         "seed": config.seed,
         "steps": result.steps,
-        "metrics": {"best_val_psnr": round(result.best_val_psnr, 3),
-                    "identity_val_psnr": round(result.identity_val_psnr, 3),
-                    "held_out_gain_db": round(outcome.gain, 3),
-                    "held_out_summary": outcome.text(),
-                    "best_epoch": result.best_epoch,
-                    "final_train_psnr": round(last.train_psnr, 3) if last else None,
-                    "seconds_per_epoch": round(float(np.mean([h.seconds for h in result.history])), 3)
-                    if result.history else None},
-        "history": [{"epoch": h.epoch, "train_psnr": round(h.train_psnr, 3), "val_psnr": round(h.val_psnr, 3)}
-                    for h in result.history],
+        "metrics": {
+            "best_val_psnr": round(result.best_val_psnr, 3),
+            "identity_val_psnr": round(result.identity_val_psnr, 3),
+            "held_out_gain_db": round(outcome.gain, 3),
+            "held_out_summary": outcome.text(),
+            "best_epoch": result.best_epoch,
+            "final_train_psnr": round(last.train_psnr, 3) if last else None,
+            "seconds_per_epoch": round(float(np.mean([h.seconds for h in result.history])), 3)
+            if result.history
+            else None,
+        },
+        "history": [
+            {"epoch": h.epoch, "train_psnr": round(h.train_psnr, 3), "val_psnr": round(h.val_psnr, 3)}
+            for h in result.history
+        ],
         **extra,
     }
 
@@ -396,17 +443,33 @@ def train_from_folder(
     val = [pairs[i] for i in order[:n_val]]
     train = [pairs[i] for i in order[n_val:]]
     checkpoint = out_dir / f".{stem}.training"
-    result = train_model(FolderPairs(train, config.crop), val, model_config, config, checkpoint_dir=checkpoint,
-                         identity={"data": data_fingerprint(report), "max_side": max_side}, on_epoch=on_epoch,
-                         progress=sub_progress(progress, 0.05, 1.0), cancel=cancel)
+    result = train_model(
+        FolderPairs(train, config.crop),
+        val,
+        model_config,
+        config,
+        checkpoint_dir=checkpoint,
+        identity={"data": data_fingerprint(report), "max_side": max_side},
+        on_epoch=on_epoch,
+        progress=sub_progress(progress, 0.05, 1.0),
+        cancel=cancel,
+    )
     outcome = Outcome(result.best_val_psnr, result.identity_val_psnr)
     if not _confirmed(outcome, confirm):
         shutil.rmtree(checkpoint, ignore_errors=True)
         raise NotSaved(f"preset {name!r} not saved: {outcome.text()}")
-    data = {"source": "folder", "input_dir": str(report.input_dir), "target_dir": str(report.target_dir),
-            "pairs": len(pairs), "train_pairs": len(train), "val_pairs": len(val), "max_side": max_side}
-    path = write_preset(result.model, out_dir, name, _meta(result, config, data, f"Trained on {len(pairs)} pairs",
-                                                              outcome))
+    data = {
+        "source": "folder",
+        "input_dir": str(report.input_dir),
+        "target_dir": str(report.target_dir),
+        "pairs": len(pairs),
+        "train_pairs": len(train),
+        "val_pairs": len(val),
+        "max_side": max_side,
+    }
+    path = write_preset(
+        result.model, out_dir, name, _meta(result, config, data, f"Trained on {len(pairs)} pairs", outcome)
+    )
     shutil.rmtree(checkpoint, ignore_errors=True)
     return path, outcome
 
@@ -439,8 +502,10 @@ def fault_report(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np
             entry = scores.setdefault(key, {"untouched": [], "auto": []})
             entry["untouched"].append(untouched)
             entry["auto"].append(fixed)
-    report = {k: {"untouched": round(float(np.mean(v["untouched"])), 3), "auto": round(float(np.mean(v["auto"])), 3)}
-              for k, v in scores.items()}
+    report = {
+        k: {"untouched": round(float(np.mean(v["untouched"])), 3), "auto": round(float(np.mean(v["auto"])), 3)}
+        for k, v in scores.items()
+    }
     if "clean" in scores:
         report["clean"]["auto_min"] = round(float(np.min(scores["clean"]["auto"])), 3)
     return report
@@ -532,8 +597,9 @@ def scene_variations(clean: torch.Tensor, rng: np.random.Generator) -> torch.Ten
     angle = per_image(rng.uniform(-math.pi, math.pi, batch))[:, 0]
     u, v = torch.cos(angle) * u - torch.sin(angle) * v, torch.sin(angle) * u + torch.cos(angle) * v
     to_rgb = torch.linalg.inv(torch.tensor([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0], [0.2126, 0.7152, 0.0722]]))
-    rotated = y + torch.einsum("ij,bjhw->bihw", to_rgb.to(clean.dtype),
-                               torch.stack([u, math.sqrt(3.0) * v, torch.zeros_like(u)], 1))
+    rotated = y + torch.einsum(
+        "ij,bjhw->bihw", to_rgb.to(clean.dtype), torch.stack([u, math.sqrt(3.0) * v, torch.zeros_like(u)], 1)
+    )
     x = torch.where(per_image(rng.random(batch) < 0.5) > 0, clean, rotated.clamp(0.0, 1.0))
     x = x.clamp_min(1e-6) ** per_image(np.exp(rng.uniform(math.log(0.7), math.log(1.4), batch)))
     y = luma(x)
@@ -563,8 +629,11 @@ def square_crops(photo: np.ndarray, count: int, min_crop: float, rng: np.random.
     for _ in range(count - 1):
         side = int(min(height, width) * rng.uniform(min_crop, 1.0))
         top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
-        crops.append(cv2.resize(photo[top:top + side, left:left + side], (AUTO_VIEW, AUTO_VIEW),
-                                interpolation=cv2.INTER_AREA))
+        crops.append(
+            cv2.resize(
+                photo[top : top + side, left : left + side], (AUTO_VIEW, AUTO_VIEW), interpolation=cv2.INTER_AREA
+            )
+        )
     return crops
 
 
@@ -576,18 +645,24 @@ def auto_samples(crops: torch.Tensor, mix, rng: np.random.Generator, predictor_s
 
     out = []
     for start in range(0, len(crops), 64):
-        clean = scene_variations(crops[start:start + 64], rng)
+        clean = scene_variations(crops[start : start + 64], rng)
         faulty = apply_faults(clean, mix.draw(rng, len(clean)), rng)
-        out.append((downsample_for_predictor(faulty, predictor_size), downsample_for_predictor(clean, predictor_size),
-                    photo_ranges(faulty)))
+        out.append(
+            (
+                downsample_for_predictor(faulty, predictor_size),
+                downsample_for_predictor(clean, predictor_size),
+                photo_ranges(faulty),
+            )
+        )
     return AutoSamples(*(torch.cat(parts) for parts in zip(*out, strict=True)))
 
 
 def _held_out_score(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> float:
     """Mean held-out closeness, every good photo kept at least CLEAN_MARGIN dB close to itself (a penalty)."""
     pairs = [(faulty, clean) for _, faulty, clean in triples]
-    worst = min((evaluate(model, [(faulty, clean)]) for kind, faulty, clean in triples if kind == "clean"),
-                default=MAX_PSNR)
+    worst = min(
+        (evaluate(model, [(faulty, clean)]) for kind, faulty, clean in triples if kind == "clean"), default=MAX_PSNR
+    )
     return evaluate(model, pairs) - 2.0 * max(0.0, CLEAN_MARGIN - worst)
 
 
@@ -613,8 +688,14 @@ def fit_auto(
     rng = np.random.default_rng(config.seed)
     mix = FaultMix(clean=config.clean_share, single=config.single_share)
     per_photo = max(1, min(AUTO_SAMPLES_PER_PHOTO, AUTO_MAX_SAMPLES // len(photos)))
-    crops = torch.from_numpy(np.stack([crop for photo in photos for crop in square_crops(
-        photo, per_photo, config.min_crop, rng)])).permute(0, 3, 1, 2).float().contiguous()
+    crops = (
+        torch.from_numpy(
+            np.stack([crop for photo in photos for crop in square_crops(photo, per_photo, config.min_crop, rng)])
+        )
+        .permute(0, 3, 1, 2)
+        .float()
+        .contiguous()
+    )
 
     def sampler(photo_numbers: list, count: int):  # samples are photo-major: per_photo each
         pool = torch.tensor([p * per_photo + i for p in photo_numbers for i in range(per_photo)])
@@ -662,9 +743,16 @@ def fit_auto(
             done += 1
             progress(done / total, f"epoch {epoch + 1}/{config.epochs}, step {done}/{total}")
         score = _held_out_score(model, triples)
-        metrics = EpochMetrics(epoch + 1, config.epochs, done, float(np.mean(losses)),
-                               -10.0 * float(np.mean(losses)) / math.log(10.0), score,
-                               time.perf_counter() - started, untouched)
+        metrics = EpochMetrics(
+            epoch + 1,
+            config.epochs,
+            done,
+            float(np.mean(losses)),
+            -10.0 * float(np.mean(losses)) / math.log(10.0),
+            score,
+            time.perf_counter() - started,
+            untouched,
+        )
         history.append(metrics)
         if score > best_score:
             best, best_score, best_epoch = copy.deepcopy(model.state_dict()), score, epoch + 1
@@ -696,25 +784,47 @@ def train_auto(
     mix = FaultMix(clean=config.clean_share, single=config.single_share)
     triples = fault_validation(val_photos, seed=config.seed + 1000)
     model = AdaptiveLUT(model_config)
-    result = fit_auto(model, [shrink(p, PHOTO_SIDE) for p in train_photos], triples, config, on_epoch=on_epoch,
-                      progress=progress, cancel=cancel)
+    result = fit_auto(
+        model,
+        [shrink(p, PHOTO_SIDE) for p in train_photos],
+        triples,
+        config,
+        on_epoch=on_epoch,
+        progress=progress,
+        cancel=cancel,
+    )
     calibration = calibrate(result.model, triples) if model_config.physical else {}
     report = fault_report(result.model, triples)
     outcome = Outcome(report["faulted"]["auto"], report["faulted"]["untouched"], report["clean"]["auto"])
     if not _confirmed(outcome, confirm):
         raise NotSaved(f"preset {name!r} not saved: {outcome.text()}")
     faults = {kind: [[n, lo, hi, signed] for n, lo, hi, signed in ranges] for kind, ranges in FAULT_RANGES.items()}
-    data = {**data, "faults": faults, "fault_mix": asdict(mix), "held_out_set": VAL_PER_KIND,
-            "photo_side": PHOTO_SIDE, "val_side": VAL_SIDE}
-    meta = _meta(result, config, data, description, outcome, held_out=report,
-                 loss=f"mean log MSE over {AUTO_LOSS_PIXELS} random pixels of each {model_config.predictor_size} px"
-                      f" view; crops of {AUTO_VIEW} px varied by `scene_variations`",
-                 start_strengths=AUTO_START_STRENGTH, calibration=calibration)
+    data = {
+        **data,
+        "faults": faults,
+        "fault_mix": asdict(mix),
+        "held_out_set": VAL_PER_KIND,
+        "photo_side": PHOTO_SIDE,
+        "val_side": VAL_SIDE,
+    }
+    meta = _meta(
+        result,
+        config,
+        data,
+        description,
+        outcome,
+        held_out=report,
+        loss=f"mean log MSE over {AUTO_LOSS_PIXELS} random pixels of each {model_config.predictor_size} px"
+        f" view; crops of {AUTO_VIEW} px varied by `scene_variations`",
+        start_strengths=AUTO_START_STRENGTH,
+        calibration=calibration,
+    )
     return write_preset(result.model, out_dir, name, meta), outcome, result.model
 
 
-def load_photo_folder(folder: Path, *, progress: ProgressFn = no_progress,
-                      cancel: CancelToken | None = None) -> tuple[list[Path], list[np.ndarray]]:
+def load_photo_folder(
+    folder: Path, *, progress: ProgressFn = no_progress, cancel: CancelToken | None = None
+) -> tuple[list[Path], list[np.ndarray]]:
     """Every readable photo in `folder` at PHOTO_SIDE; at least MIN_PHOTOS, else a clear error."""
     from engine.image import PHOTO_SUFFIXES, load_photo
 
@@ -733,8 +843,10 @@ def load_photo_folder(folder: Path, *, progress: ProgressFn = no_progress,
         progress((index + 1) / max(len(paths), 1), f"loading {path.name}")
     if len(photos) < MIN_PHOTOS:
         extra = f" ({len(unreadable)} unreadable: {'; '.join(unreadable[:3])})" if unreadable else ""
-        raise InputError(f"{folder}: found {len(photos)} readable photo(s){extra}; at least {MIN_PHOTOS} good "
-                         "photos are needed (one is held out to check the preset)")
+        raise InputError(
+            f"{folder}: found {len(photos)} readable photo(s){extra}; at least {MIN_PHOTOS} good "
+            "photos are needed (one is held out to check the preset)"
+        )
     return kept, photos
 
 
@@ -745,8 +857,17 @@ def split_photos(count: int, seed: int, fraction: float = 0.2) -> tuple[list[int
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
-PHOTOS_TRAIN = TrainConfig(epochs=6, steps_per_epoch=100, batch_size=64, crop=192, learning_rate=3e-3,
-                           cosine=True, min_crop=0.4, clean_share=0.25, single_share=0.4)
+PHOTOS_TRAIN = TrainConfig(
+    epochs=6,
+    steps_per_epoch=100,
+    batch_size=64,
+    crop=192,
+    learning_rate=3e-3,
+    cosine=True,
+    min_crop=0.4,
+    clean_share=0.25,
+    single_share=0.4,
+)
 
 
 def train_from_photos(
@@ -764,12 +885,26 @@ def train_from_photos(
     """An Auto preset of your own from a folder of good photos (synthetic faults need only clean photos)."""
     paths, photos = load_photo_folder(folder, progress=sub_progress(progress, 0.0, 0.05), cancel=cancel)
     train_idx, val_idx = split_photos(len(photos), config.seed)
-    data = {"source": "photos", "photo_dir": str(folder), "photos": [paths[i].name for i in train_idx],
-            "held_out": [paths[i].name for i in val_idx]}
+    data = {
+        "source": "photos",
+        "photo_dir": str(folder),
+        "photos": [paths[i].name for i in train_idx],
+        "held_out": [paths[i].name for i in val_idx],
+    }
     path, outcome, _ = train_auto(
-        [photos[i] for i in train_idx], [photos[i] for i in val_idx], name, out_dir, model_config, config,
-        data=data, description=f"Auto trained on {len(train_idx)} of your photos",
-        on_epoch=on_epoch, confirm=confirm, progress=sub_progress(progress, 0.05, 1.0), cancel=cancel)
+        [photos[i] for i in train_idx],
+        [photos[i] for i in val_idx],
+        name,
+        out_dir,
+        model_config,
+        config,
+        data=data,
+        description=f"Auto trained on {len(train_idx)} of your photos",
+        on_epoch=on_epoch,
+        confirm=confirm,
+        progress=sub_progress(progress, 0.05, 1.0),
+        cancel=cancel,
+    )
     return path, outcome
 
 
@@ -791,8 +926,10 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken)
     out_dir = Path(args.out) if args.out else user_presets_dir()
 
     def report_epoch(m: EpochMetrics) -> None:
-        sys.stdout.write(f"epoch {m.epoch}/{m.epochs}: training {m.train_psnr:.2f} dB, held-out {m.val_psnr:.2f} dB"
-                         f", {m.seconds:.1f} s\n")
+        sys.stdout.write(
+            f"epoch {m.epoch}/{m.epochs}: training {m.train_psnr:.2f} dB, held-out {m.val_psnr:.2f} dB"
+            f", {m.seconds:.1f} s\n"
+        )
         sys.stdout.flush()
 
     def warn(outcome: Outcome) -> bool:
@@ -801,15 +938,33 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken)
 
     if photos:
         config = replace(PHOTOS_TRAIN, epochs=args.epochs or PHOTOS_TRAIN.epochs, seed=args.seed)
-        path, outcome = train_from_photos(Path(photos), args.name, out_dir, model_config, config,
-                                          on_epoch=report_epoch, confirm=warn, progress=progress, cancel=cancel)
+        path, outcome = train_from_photos(
+            Path(photos),
+            args.name,
+            out_dir,
+            model_config,
+            config,
+            on_epoch=report_epoch,
+            confirm=warn,
+            progress=progress,
+            cancel=cancel,
+        )
     else:
         report = validate_pairs(Path(args.data), Path(args.target) if args.target else None, cancel=cancel)
         sys.stdout.write(report.text() + "\n")
         report.require_usable()
         config = TrainConfig(epochs=args.epochs or DEFAULT_TRAIN.epochs, seed=args.seed)
-        path, outcome = train_from_folder(report, args.name, out_dir, model_config, config, on_epoch=report_epoch,
-                                          confirm=warn, progress=progress, cancel=cancel)
+        path, outcome = train_from_folder(
+            report,
+            args.name,
+            out_dir,
+            model_config,
+            config,
+            on_epoch=report_epoch,
+            confirm=warn,
+            progress=progress,
+            cancel=cancel,
+        )
     if not outcome.harmful:
         sys.stdout.write(outcome.text() + "\n")
     sys.stdout.write(f"wrote {path.with_suffix('.safetensors')} and {path}\n")
@@ -838,27 +993,50 @@ def write_look(folder: Path, name: str, table: np.ndarray, base: str, meta: dict
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / f"{stem}.safetensors") as tmp:
         save_file({"look": torch.from_numpy(np.ascontiguousarray(table, np.float32))}, str(tmp))
-    sidecar = {"format": "lutlab-preset", "kind": LOOK_KIND, "version": PRESET_VERSION, "name": name,
-               "base": base, "look_size": int(table.shape[0]), **meta}
+    sidecar = {
+        "format": "lutlab-preset",
+        "kind": LOOK_KIND,
+        "version": PRESET_VERSION,
+        "name": name,
+        "base": base,
+        "look_size": int(table.shape[0]),
+        **meta,
+    }
     with atomic_path(folder / f"{stem}.json") as tmp:
         tmp.write_text(json.dumps(sidecar, indent=2))
     return folder / f"{stem}.json"
 
 
-SHIPPED_AUTO = TrainConfig(epochs=6, steps_per_epoch=250, batch_size=128, crop=192, learning_rate=3e-3, seed=1,
-                           cosine=True, min_crop=0.4, clean_share=0.25, single_share=0.4)
+SHIPPED_AUTO = TrainConfig(
+    epochs=6,
+    steps_per_epoch=250,
+    batch_size=128,
+    crop=192,
+    learning_rate=3e-3,
+    seed=1,
+    cosine=True,
+    min_crop=0.4,
+    clean_share=0.25,
+    single_share=0.4,
+)
 
 
-def look_report(auto_model: AdaptiveLUT, look: Callable, table: np.ndarray,
-                triples: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> dict:
+def look_report(
+    auto_model: AdaptiveLUT, look: Callable, table: np.ndarray, triples: Sequence[tuple[str, np.ndarray, np.ndarray]]
+) -> dict:
     """Held-out PSNR to the look's target of the composed preset, of Auto-then-look applied analytically,
     and of the untouched input; plus the mean chroma of the preset's output and of the target."""
     from engine.adaptive.infer import compose, predict_lut
     from engine.lut import LUT3D, apply_lut
 
     look_lut = LUT3D(table)
-    rows: dict[str, list[float]] = {"preset": [], "auto_then_look": [], "untouched": [], "chroma": [],
-                                    "target_chroma": []}
+    rows: dict[str, list[float]] = {
+        "preset": [],
+        "auto_then_look": [],
+        "untouched": [],
+        "chroma": [],
+        "target_chroma": [],
+    }
     for _, faulty, clean in triples:
         target = look(to_tensor(clean))[0].permute(1, 2, 0).numpy()
         auto_lut = predict_lut(auto_model, faulty)
@@ -888,13 +1066,24 @@ def train_shipped(out_dir: Path, only: Sequence[str] = (), log: Callable[[str], 
             continue
         if look.stem == "auto":
             config = SHIPPED_AUTO
-            log(f"training Auto on {len(train_photos)} corpus photos ({len(val_photos)} held out): "
-                f"{config.epochs} x {config.steps_per_epoch} steps")
+            log(
+                f"training Auto on {len(train_photos)} corpus photos ({len(val_photos)} held out): "
+                f"{config.epochs} x {config.steps_per_epoch} steps"
+            )
             _, outcome, auto_model = train_auto(
-                train_photos, val_photos, look.name, out_dir, SHIPPED_MODEL, config, data=data,
+                train_photos,
+                val_photos,
+                look.name,
+                out_dir,
+                SHIPPED_MODEL,
+                config,
+                data=data,
                 description=look.description,
-                on_epoch=lambda m: log(f"  epoch {m.epoch}/{m.epochs} step {m.step}: training {m.train_psnr:.2f} dB,"
-                                       f" held-out {m.val_psnr:.2f} dB, {m.seconds:.0f} s"))
+                on_epoch=lambda m: log(
+                    f"  epoch {m.epoch}/{m.epochs} step {m.step}: training {m.train_psnr:.2f} dB,"
+                    f" held-out {m.val_psnr:.2f} dB, {m.seconds:.0f} s"
+                ),
+            )
             log(f"  wrote auto: {outcome.text()}")
             continue
         if auto_model is None:
@@ -902,12 +1091,16 @@ def train_shipped(out_dir: Path, only: Sequence[str] = (), log: Callable[[str], 
         table = look_table(look.transform)
         triples = [t for t in fault_validation(val_photos, seed=SHIPPED_AUTO.seed + 1000)]
         report = look_report(auto_model, look.transform, table, triples)
-        meta = {"description": look.description, "data": {"source": "analytic look",
-                                                           "held_out": data["split"]["validation"]},
-                "metrics": {"held_out": report}}
+        meta = {
+            "description": look.description,
+            "data": {"source": "analytic look", "held_out": data["split"]["validation"]},
+            "metrics": {"held_out": report},
+        }
         write_look(out_dir, look.name, table, "auto", meta)
-        log(f"  wrote {look.stem}: held-out {report['preset']:.2f} dB to its target (Auto then the look "
-            f"analytically: {report['auto_then_look']:.2f} dB, untouched {report['untouched']:.2f} dB)")
+        log(
+            f"  wrote {look.stem}: held-out {report['preset']:.2f} dB to its target (Auto then the look "
+            f"analytically: {report['auto_then_look']:.2f} dB, untouched {report['untouched']:.2f} dB)"
+        )
 
 
 def _load_shipped(json_path: Path) -> AdaptiveLUT:

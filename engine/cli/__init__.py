@@ -56,8 +56,14 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lutlab", description="LUTLab headless jobs. Without a sub-command: the editor.")
     # `dest` differs from the sub-commands' own -v options, which would otherwise overwrite it
-    parser.add_argument("-v", "--verbose", dest="verbosity", action="count", default=0,
-                        help="log progress notes to stderr (-vv: debugging detail)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="count",
+        default=0,
+        help="log progress notes to stderr (-vv: debugging detail)",
+    )
     parser.add_argument("--version", action="version", version=f"lutlab {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for module in _commands():

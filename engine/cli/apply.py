@@ -19,9 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lut", required=True, type=Path, help=".cube file or Hald CLUT image (.png/.tif)")
     parser.add_argument("--interp", choices=INTERPOLATIONS, default="tetrahedral", help="default: tetrahedral")
     parser.add_argument("--strength", type=float, default=1.0, help="0 = unchanged, 1 = full LUT (default)")
-    parser.add_argument("--profile", choices=PROFILES, default="working",
-                        help="working: write sRGB (photos with another embedded profile are converted on "
-                             "load); source: convert back to the photo's own profile (default: working)")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="working",
+        help="working: write sRGB (photos with another embedded profile are converted on "
+        "load); source: convert back to the photo's own profile (default: working)",
+    )
     parser.add_argument("input", type=Path, metavar="IN", help="photo to grade (JPEG, PNG, TIFF)")
     parser.add_argument("output", type=Path, metavar="OUT", help="result (.jpg, .png, .tif); keeps the bit depth")
 

@@ -28,16 +28,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     edit.add_argument("--preset", help="adaptive preset name (each photo gets its own LUT)")
     edit.add_argument("--lut", type=Path, help=".cube file or Hald CLUT image")
     edit.add_argument("--recipe", type=Path, help="an edit sidecar saved by the editor (PHOTO.lutlab.json)")
-    parser.add_argument("--strength", type=float, default=None,
-                        help="look strength 0..1 (default: 1, or the recipe's own)")
+    parser.add_argument(
+        "--strength", type=float, default=None, help="look strength 0..1 (default: 1, or the recipe's own)"
+    )
     parser.add_argument("--upscale", type=int, choices=(2, 4), default=None, help="also upscale by 2 or 4")
     parser.add_argument("--interp", choices=INTERPOLATIONS, default="tetrahedral", help="default: tetrahedral")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="run on this Dask cluster (tcp://HOST:PORT) instead of local processes")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on this Dask cluster (tcp://HOST:PORT) instead of local processes",
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR",
-                        help="output folder (created if missing)")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT_DIR", help="output folder (created if missing)"
+    )
     parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="photos or folders of photos")
 
 
@@ -70,12 +76,19 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
         _report(outcome)
     total = len(tasks) + len(known)
     with _Display(len(tasks)) as display:
+
         def heard(outcome):
             display.advance()
             _report(outcome, display)
 
-        report = run_batch(recipe, tasks, workers=args.workers or default_workers(), scheduler=args.scheduler,
-                           on_outcome=heard, cancel=cancel)
+        report = run_batch(
+            recipe,
+            tasks,
+            workers=args.workers or default_workers(),
+            scheduler=args.scheduler,
+            on_outcome=heard,
+            cancel=cancel,
+        )
     report.outcomes[:0] = known
     print(f"batch: {total} photo(s): {report.summary()}", file=sys.stderr)
     return 2 if report.failed else 0
@@ -115,8 +128,16 @@ class _Display:
                 TimeRemainingColumn,
             )
 
-            bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                           TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
+            bar = Progress(
+                TextColumn("batch"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
             bar.start()
             self.bar, self._task = bar, bar.add_task("batch", total=self.total, rate="")
         return self

@@ -38,8 +38,9 @@ def lutlab_script() -> Path:
     beside = Path(sys.executable).parent / "lutlab"
     found = beside if beside.is_file() else (Path(p) if (p := shutil.which("lutlab")) else None)
     if found is None:
-        raise InputError("no `lutlab` script found beside the Python interpreter nor on PATH: install LUTLab first "
-                         "(pip install .)")
+        raise InputError(
+            "no `lutlab` script found beside the Python interpreter nor on PATH: install LUTLab first (pip install .)"
+        )
     return found.resolve()
 
 

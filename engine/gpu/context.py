@@ -35,8 +35,10 @@ class HeadlessContext:
         except Exception as exc:  # ImportError or a platform loader error (no libEGL)
             raise GLUnavailable(f"EGL is not available: {exc}") from exc
         if "EGL" not in type(platform.PLATFORM).__name__:
-            raise GLUnavailable("PyOpenGL was imported before engine.gpu chose EGL; import engine.gpu first "
-                                "or set PYOPENGL_PLATFORM=egl")
+            raise GLUnavailable(
+                "PyOpenGL was imported before engine.gpu chose EGL; import engine.gpu first "
+                "or set PYOPENGL_PLATFORM=egl"
+            )
         self._egl = EGL
         try:
             self._display = self._open_display()
@@ -70,16 +72,25 @@ class HeadlessContext:
         egl = self._egl
         if not egl.eglBindAPI(egl.EGL_OPENGL_API):
             raise GLUnavailable("EGL cannot bind the desktop OpenGL API")
-        config_attribs = (egl.EGLint * 5)(egl.EGL_RENDERABLE_TYPE, egl.EGL_OPENGL_BIT,
-                                          egl.EGL_SURFACE_TYPE, egl.EGL_PBUFFER_BIT, egl.EGL_NONE)
+        config_attribs = (egl.EGLint * 5)(
+            egl.EGL_RENDERABLE_TYPE, egl.EGL_OPENGL_BIT, egl.EGL_SURFACE_TYPE, egl.EGL_PBUFFER_BIT, egl.EGL_NONE
+        )
         config = egl.EGLConfig()
         count = egl.EGLint()
-        if not egl.eglChooseConfig(self._display, config_attribs, ctypes.pointer(config), 1, ctypes.pointer(count)) \
-                or count.value < 1:
+        if (
+            not egl.eglChooseConfig(self._display, config_attribs, ctypes.pointer(config), 1, ctypes.pointer(count))
+            or count.value < 1
+        ):
             config = egl.EGLConfig()  # surfaceless contexts may use no config at all
-        context_attribs = (egl.EGLint * 7)(egl.EGL_CONTEXT_MAJOR_VERSION, 3, egl.EGL_CONTEXT_MINOR_VERSION, 3,
-                                           egl.EGL_CONTEXT_OPENGL_PROFILE_MASK,
-                                           egl.EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT, egl.EGL_NONE)
+        context_attribs = (egl.EGLint * 7)(
+            egl.EGL_CONTEXT_MAJOR_VERSION,
+            3,
+            egl.EGL_CONTEXT_MINOR_VERSION,
+            3,
+            egl.EGL_CONTEXT_OPENGL_PROFILE_MASK,
+            egl.EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT,
+            egl.EGL_NONE,
+        )
         context = egl.eglCreateContext(self._display, config, egl.EGL_NO_CONTEXT, context_attribs)
         if not context:
             raise GLUnavailable("EGL could not create an OpenGL 3.3 core context")

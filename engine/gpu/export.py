@@ -39,11 +39,13 @@ def apply_lut_gpu(
     check_interpolation(interpolation)
     pixels = _as_rgb_float(pixels)
     if renderer is None:
+
         def with_own_renderer() -> np.ndarray:
             own = LutRenderer()
             try:
-                return apply_lut_gpu(pixels, lut, interpolation, strength, progress=progress, cancel=cancel,
-                                     renderer=own, tile=tile)
+                return apply_lut_gpu(
+                    pixels, lut, interpolation, strength, progress=progress, cancel=cancel, renderer=own, tile=tile
+                )
             finally:
                 own.release()
 
@@ -59,9 +61,9 @@ def apply_lut_gpu(
     rects = [(x, y) for y in range(0, height, step) for x in range(0, width, step)]
     for done, (x, y) in enumerate(rects, start=1):
         check(cancel)
-        part = pixels[y:y + step, x:x + step]
+        part = pixels[y : y + step, x : x + step]
         renderer.set_photo(part, mipmaps=False)
-        renderer.render_graded(out=out[y:y + step, x:x + step])
+        renderer.render_graded(out=out[y : y + step, x : x + step])
         progress(done / len(rects), "applying LUT on the GPU")
     return out
 

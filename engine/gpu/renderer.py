@@ -162,10 +162,14 @@ class LutRenderer:
         pixels = _as_rgb_float(pixels)
         height, width = pixels.shape[:2]
         step = self.max_texture_size
-        rects = [(x, y, min(step, width - x), min(step, height - y))
-                 for y in range(0, height, step) for x in range(0, width, step)]
+        rects = [
+            (x, y, min(step, width - x), min(step, height - y))
+            for y in range(0, height, step)
+            for x in range(0, width, step)
+        ]
         reuse = len(rects) == len(self._tiles) and all(
-            (t.width, t.height) == r[2:] for t, r in zip(self._tiles, rects, strict=True))
+            (t.width, t.height) == r[2:] for t, r in zip(self._tiles, rects, strict=True)
+        )
         if not reuse:
             self._delete_tiles()
             self._tiles = [_Tile(int(GL.glGenTextures(1)), *rect) for rect in rects]
@@ -176,11 +180,13 @@ class LutRenderer:
             GL.glPixelStorei(GL.GL_UNPACK_SKIP_PIXELS, tile.x)
             GL.glPixelStorei(GL.GL_UNPACK_SKIP_ROWS, tile.y)
             if reuse:
-                GL_1_1.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, tile.width, tile.height, GL.GL_RGB, GL.GL_FLOAT,
-                                       _ptr(pixels))
+                GL_1_1.glTexSubImage2D(
+                    GL.GL_TEXTURE_2D, 0, 0, 0, tile.width, tile.height, GL.GL_RGB, GL.GL_FLOAT, _ptr(pixels)
+                )
             else:
-                GL_1_0.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, tile.width, tile.height, 0, GL.GL_RGB,
-                                    GL.GL_FLOAT, _ptr(pixels))
+                GL_1_0.glTexImage2D(
+                    GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, tile.width, tile.height, 0, GL.GL_RGB, GL.GL_FLOAT, _ptr(pixels)
+                )
                 for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
                     GL.glTexParameteri(GL.GL_TEXTURE_2D, wrap, GL.GL_CLAMP_TO_EDGE)
                 for name in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):  # complete without mipmaps
@@ -212,8 +218,9 @@ class LutRenderer:
             self._before_texture = int(GL.glGenTextures(1))
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._before_texture)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
-        GL_1_0.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, pixels.shape[1], pixels.shape[0], 0, GL.GL_RGB,
-                            GL.GL_FLOAT, _ptr(pixels))
+        GL_1_0.glTexImage2D(
+            GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, pixels.shape[1], pixels.shape[0], 0, GL.GL_RGB, GL.GL_FLOAT, _ptr(pixels)
+        )
         for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
             GL.glTexParameteri(GL.GL_TEXTURE_2D, wrap, GL.GL_CLAMP_TO_EDGE)
         GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_LINEAR)
@@ -255,8 +262,17 @@ class LutRenderer:
             self._shaper_texture = int(GL.glGenTextures(1))
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._shaper_texture)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
-        GL_1_0.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGB32F, width, rows, 0, GL.GL_RGB, GL.GL_FLOAT,
-                            _ptr(np.ascontiguousarray(texels[: width * rows])))
+        GL_1_0.glTexImage2D(
+            GL.GL_TEXTURE_2D,
+            0,
+            GL.GL_RGB32F,
+            width,
+            rows,
+            0,
+            GL.GL_RGB,
+            GL.GL_FLOAT,
+            _ptr(np.ascontiguousarray(texels[: width * rows])),
+        )
         for option in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
             GL.glTexParameteri(GL.GL_TEXTURE_2D, option, GL.GL_NEAREST)
 
@@ -319,8 +335,14 @@ class LutRenderer:
         GL.glActiveTexture(GL.GL_TEXTURE0)
         return u
 
-    def draw(self, target_size: tuple[int, int], view: View, compare: Compare = Compare(),
-             rows_down: bool = False, reuse_graded: bool = False) -> None:
+    def draw(
+        self,
+        target_size: tuple[int, int],
+        view: View,
+        compare: Compare = Compare(),
+        rows_down: bool = False,
+        reuse_graded: bool = False,
+    ) -> None:
         """Draw into the bound framebuffer (`target_size` = its (width, height) in pixels).
 
         `reuse_graded` (split layouts with a LUT): keep the graded frame in a texture and, while only the
@@ -328,8 +350,16 @@ class LutRenderer:
         """
         split_layout = compare.layout in (Layout.SPLIT_VERTICAL, Layout.SPLIT_HORIZONTAL)
         if reuse_graded and split_layout and self._lut is not None:
-            key = (target_size, view, rows_down, compare.layout, self._version, self.interpolation, self.strength,
-                   self.clip_warning)
+            key = (
+                target_size,
+                view,
+                rows_down,
+                compare.layout,
+                self._version,
+                self.interpolation,
+                self.strength,
+                self.clip_warning,
+            )
             if self._cache.key != key:
                 previous = int(GL.glGetIntegerv(GL.GL_DRAW_FRAMEBUFFER_BINDING))
                 self._cache.bind(*target_size)
@@ -340,8 +370,7 @@ class LutRenderer:
         else:
             self._draw(target_size, view, compare, rows_down, False)
 
-    def _draw(self, target_size: tuple[int, int], view: View, compare: Compare, rows_down: bool,
-              cached: bool) -> None:
+    def _draw(self, target_size: tuple[int, int], view: View, compare: Compare, rows_down: bool, cached: bool) -> None:
         width, height = target_size
         GL.glViewport(0, 0, width, height)
         u = self._use_program(export=False, cached=cached)
@@ -369,8 +398,13 @@ class LutRenderer:
         GL.glBindVertexArray(0)
         GL.glUseProgram(0)
 
-    def render(self, target_size: tuple[int, int], view: View = View(), compare: Compare = Compare(),
-               out: np.ndarray | None = None) -> np.ndarray:
+    def render(
+        self,
+        target_size: tuple[int, int],
+        view: View = View(),
+        compare: Compare = Compare(),
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Draw into an off-screen RGBA32F framebuffer and read it back as H x W x 3 float32, top row first.
 
         `out` may be a (strided-row) view into a larger float32 array; rows are read straight into it.
@@ -425,8 +459,9 @@ class LutRenderer:
         if self._fbo_size != (width, height):
             GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._fbo_color)
             GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA32F, width, height)
-            GL.glFramebufferRenderbuffer(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER,
-                                         self._fbo_color)
+            GL.glFramebufferRenderbuffer(
+                GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER, self._fbo_color
+            )
             status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
             if status != GL.GL_FRAMEBUFFER_COMPLETE:
                 raise GLUnavailable(f"float framebuffer {width}x{height} is incomplete (status {status:#x})")

@@ -78,8 +78,10 @@ def area_downscale(image: np.ndarray, max_side: int) -> np.ndarray:
 
 # The benchmark's and the validation's two cases: dim (x0.15) and dark (x0.05, noisier), both inside the
 # training range. Fixed, so every method meets the same noise.
-CASES = {"dim": LowLight(exposure=0.15, photons=8000, read_noise=1e-3),
-         "dark": LowLight(exposure=0.05, photons=4000, read_noise=1.5e-3)}
+CASES = {
+    "dim": LowLight(exposure=0.15, photons=8000, read_noise=1e-3),
+    "dark": LowLight(exposure=0.05, photons=4000, read_noise=1.5e-3),
+}
 
 
 @dataclass(frozen=True)

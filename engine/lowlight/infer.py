@@ -37,8 +37,14 @@ def _to_tensor(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
 
 
-def run_nets_tiled(model: PairLIE, image: torch.Tensor, *, tile: int = NET_TILE, progress: ProgressFn = no_progress,
-                   cancel: CancelToken | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def run_nets_tiled(
+    model: PairLIE,
+    image: torch.Tensor,
+    *,
+    tile: int = NET_TILE,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(L, R, X) of a 1 x 3 x H x W image, computed in overlapping tiles so activations stay bounded."""
     _, _, height, width = image.shape
     halo = RECEPTIVE_RADIUS + 6

@@ -118,9 +118,7 @@ class LossTerms:
 
     @property
     def total(self) -> torch.Tensor:
-        return (
-            WEIGHT_CONSISTENCY * self.consistency + WEIGHT_RETINEX * self.retinex + WEIGHT_FIDELITY * self.fidelity
-        )
+        return WEIGHT_CONSISTENCY * self.consistency + WEIGHT_RETINEX * self.retinex + WEIGHT_FIDELITY * self.fidelity
 
 
 def pair_loss(model: PairLIE, first: torch.Tensor, second: torch.Tensor) -> LossTerms:
@@ -187,8 +185,9 @@ def load_model(path: str | Path) -> tuple[PairLIE, ModelInfo]:
     if not meta_path.is_file():
         raise ModelFileError(f"{meta_path}: JSON sidecar of {path.name} not found")
     try:
-        meta = modelfile.read_json(meta_path, ModelFileError,
-                                   optional={"channels": modelfile.integer(1, 256), "metrics": modelfile.mapping()})
+        meta = modelfile.read_json(
+            meta_path, ModelFileError, optional={"channels": modelfile.integer(1, 256), "metrics": modelfile.mapping()}
+        )
         info = ModelInfo(**meta)
     except (json.JSONDecodeError, TypeError) as exc:
         raise ModelFileError(f"{meta_path}: not a low-light model description ({exc})") from exc

@@ -134,8 +134,15 @@ def _quantile_factor(q: float, dof: float) -> float:
     return (1.0 - c + z * math.sqrt(c)) ** 3
 
 
-def estimate_noise(pixels: np.ndarray, *, block: int = 8, bins: int = 16, quantile: float = 0.1,
-                   min_snr: float = 2.0, max_pixels: int = 1_500_000) -> NoiseModel:
+def estimate_noise(
+    pixels: np.ndarray,
+    *,
+    block: int = 8,
+    bins: int = 16,
+    quantile: float = 0.1,
+    min_snr: float = 2.0,
+    max_pixels: int = 1_500_000,
+) -> NoiseModel:
     """Fit variance = a * I + b (linear light, per channel) from an sRGB photo; see the module docstring.
 
     Large photos are sampled on a 4 x 4 grid of crops totalling about `max_pixels`.
@@ -309,8 +316,15 @@ def _atrous_bands(image: np.ndarray, levels: int) -> list[np.ndarray]:
     return bands + [current]
 
 
-def wavelet_denoise(image: np.ndarray, noise_variance: float, levels: int, k: float, radius: int,
-                    fine_k: float | None = None, power: float = 1.0) -> np.ndarray:
+def wavelet_denoise(
+    image: np.ndarray,
+    noise_variance: float,
+    levels: int,
+    k: float,
+    radius: int,
+    fine_k: float | None = None,
+    power: float = 1.0,
+) -> np.ndarray:
     """Shrink every a-trous band of a 2-D image with white noise of `noise_variance` (noise factor k, or
     `fine_k` for the finest band); keep the smooth rest."""
     unit = _calibrate(("atrous", levels), lambda noise: _atrous_bands(noise, levels)[:-1])
@@ -323,12 +337,14 @@ def wavelet_denoise(image: np.ndarray, noise_variance: float, levels: int, k: fl
 
 
 # Opponent axes (orthonormal): luma (R+G+B)/sqrt(3) and two chroma differences; unit noise stays unit.
-OPPONENT = (np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float32)
-            / np.array([[math.sqrt(3)], [math.sqrt(2)], [math.sqrt(6)]], np.float32))
+OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float32) / np.array(
+    [[math.sqrt(3)], [math.sqrt(2)], [math.sqrt(6)]], np.float32
+)
 
 
-def denoise_colour(linear: np.ndarray, noise: NoiseModel, n: int, settings: Settings,
-                   strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def denoise_colour(
+    linear: np.ndarray, noise: NoiseModel, n: int, settings: Settings, strength: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Denoise a linear H x W x 3 image whose pixels average n clipped pixels; returns (image, luma residual).
 
     The residual is the removed part of the stabilised luma (unit-variance noise plus lost texture).
@@ -338,10 +354,21 @@ def denoise_colour(linear: np.ndarray, noise: NoiseModel, n: int, settings: Sett
     stabiliser = Stabiliser(noise, n)
     opponent = cv2.transform(stabiliser.forward(linear), OPPONENT)
     # At full resolution (n = 1) the finest band is the photo's finest texture: it gets `fine_k`.
-    luma = wavelet_denoise(opponent[..., 0], 1.0, settings.levels, strength * settings.luma_k, settings.luma_radius,
-                           strength * settings.fine_k if n == 1 else None, settings.luma_power)
-    chroma = [wavelet_denoise(opponent[..., c], 1.0, settings.chroma_levels, strength * settings.chroma_k,
-                              settings.chroma_radius) for c in (1, 2)]
+    luma = wavelet_denoise(
+        opponent[..., 0],
+        1.0,
+        settings.levels,
+        strength * settings.luma_k,
+        settings.luma_radius,
+        strength * settings.fine_k if n == 1 else None,
+        settings.luma_power,
+    )
+    chroma = [
+        wavelet_denoise(
+            opponent[..., c], 1.0, settings.chroma_levels, strength * settings.chroma_k, settings.chroma_radius
+        )
+        for c in (1, 2)
+    ]
     back = cv2.transform(cv2.merge([luma, *chroma]), np.ascontiguousarray(OPPONENT.T))
     denoised, residual = stabiliser.inverse(back), opponent[..., 0] - luma
     return denoised, residual
@@ -434,23 +461,49 @@ class Result:
     factor: int
 
 
-def enhance(pixels: np.ndarray, *, exposure: float | None = None, gamma: float = OUTPUT_GAMMA,
-            strength: float = 1.0, denoise: float = 1.0, settings: Settings = SETTINGS,
-            denoiser: Denoiser | None = None, progress: ProgressFn = no_progress,
-            cancel: CancelToken | None = None) -> np.ndarray:
+def enhance(
+    pixels: np.ndarray,
+    *,
+    exposure: float | None = None,
+    gamma: float = OUTPUT_GAMMA,
+    strength: float = 1.0,
+    denoise: float = 1.0,
+    settings: Settings = SETTINGS,
+    denoiser: Denoiser | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
     """Brighten and denoise a dark sRGB photo (float32 H x W x 3 in [0, 1]); returns a new array.
 
     exposure: linear gain (None: chosen per photo); gamma < 1 lifts shadows more; strength blends with
     the input (0 = unchanged); denoise scales the noise reduction (0 = none, 1 = tuned).
     """
-    return enhance_details(pixels, exposure=exposure, gamma=gamma, strength=strength, denoise=denoise,
-                           settings=settings, denoiser=denoiser, progress=progress, cancel=cancel).pixels
+    return enhance_details(
+        pixels,
+        exposure=exposure,
+        gamma=gamma,
+        strength=strength,
+        denoise=denoise,
+        settings=settings,
+        denoiser=denoiser,
+        progress=progress,
+        cancel=cancel,
+    ).pixels
 
 
-def enhance_details(pixels: np.ndarray, *, exposure: float | None = None, gamma: float = OUTPUT_GAMMA,
-                    strength: float = 1.0, denoise: float = 1.0, settings: Settings = SETTINGS,
-                    denoiser: Denoiser | None = None, noise: NoiseModel | None = None,
-                    progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Result:
+def enhance_details(
+    pixels: np.ndarray,
+    *,
+    exposure: float | None = None,
+    gamma: float = OUTPUT_GAMMA,
+    strength: float = 1.0,
+    denoise: float = 1.0,
+    settings: Settings = SETTINGS,
+    denoiser: Denoiser | None = None,
+    noise: NoiseModel | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> Result:
     """`enhance`, returning also the noise model, the exposure used and the work factor."""
     check_pixels(pixels)
     check_controls(exposure, gamma, strength, denoise)
@@ -482,14 +535,21 @@ def enhance_details(pixels: np.ndarray, *, exposure: float | None = None, gamma:
         progress(1.0, "low-light: done")
         return Result(out, noise, gain, factor)
     progress(0.45, "low-light: full resolution")
-    low_d = wavelet_denoise(low, 1.0 / (factor * factor), settings.levels, denoise * settings.luma_k,
-                            settings.luma_radius, power=settings.luma_power)
+    low_d = wavelet_denoise(
+        low,
+        1.0 / (factor * factor),
+        settings.levels,
+        denoise * settings.luma_k,
+        settings.luma_radius,
+        power=settings.luma_power,
+    )
     guide = grey_stabiliser.inverse(low_d)
     eps = settings.fit_eps * float(guide.mean()) ** 2 + 1e-12
     a, b = _guided(guide, enhanced, settings.fit_radius, eps)
     maps = {"low": low, "low_d": low_d, "a": a, "b": b}
-    out = _second_pass(pixels, grey_v, maps, factor, grey_stabiliser, settings, denoise, grain, strength,
-                       progress, cancel)
+    out = _second_pass(
+        pixels, grey_v, maps, factor, grey_stabiliser, settings, denoise, grain, strength, progress, cancel
+    )
     progress(1.0, "low-light: done")
     return Result(out, noise, gain, factor)
 
@@ -522,8 +582,13 @@ def _blend(source: np.ndarray, result: np.ndarray, strength: float) -> np.ndarra
     return result
 
 
-def _first_pass(pixels: np.ndarray, factor: int, grey_stabiliser: Stabiliser | None, progress: ProgressFn,
-                cancel: CancelToken | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def _first_pass(
+    pixels: np.ndarray,
+    factor: int,
+    grey_stabiliser: Stabiliser | None,
+    progress: ProgressFn,
+    cancel: CancelToken | None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Linear light box-averaged by `factor` (edges replicated to whole blocks), and for factor > 1 with a
     grey stabiliser also the full-resolution stabilised grey and its box average."""
     import cv2
@@ -571,8 +636,9 @@ def upsample(small: np.ndarray, factor: int, top: int, bottom: int, width: int) 
     import cv2
 
     first, last = max(top // factor - 1, 0), min(-(-bottom // factor) + 1, small.shape[0])
-    full = cv2.resize(small[first:last], (small.shape[1] * factor, (last - first) * factor),
-                      interpolation=cv2.INTER_LINEAR)
+    full = cv2.resize(
+        small[first:last], (small.shape[1] * factor, (last - first) * factor), interpolation=cv2.INTER_LINEAR
+    )
     return full[top - first * factor : bottom - first * factor, :width]
 
 
@@ -589,9 +655,19 @@ def _detail_unit_variances(factor: int) -> list[float]:
     return _calibrate(("detail", factor), bands)
 
 
-def _second_pass(pixels: np.ndarray, grey_v: np.ndarray, maps: dict[str, np.ndarray], factor: int,
-                 grey_stabiliser: Stabiliser, settings: Settings, denoise: float, grain: np.float32,
-                 strength: float, progress: ProgressFn, cancel: CancelToken | None) -> np.ndarray:
+def _second_pass(
+    pixels: np.ndarray,
+    grey_v: np.ndarray,
+    maps: dict[str, np.ndarray],
+    factor: int,
+    grey_stabiliser: Stabiliser,
+    settings: Settings,
+    denoise: float,
+    grain: np.float32,
+    strength: float,
+    progress: ProgressFn,
+    cancel: CancelToken | None,
+) -> np.ndarray:
     """Denoise the full-resolution grey (small-image coarse part + shrunk detail bands), apply the colour fit."""
     height, width = pixels.shape[:2]
     unit = _detail_unit_variances(factor)

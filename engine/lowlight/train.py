@@ -163,8 +163,9 @@ def train_lowlight(
         make = functools.partial(folder_sampler, crop=config.crop)
         sampler, description = distributed.shard_sampler(make, scenes, config.batch), f"folder {Path(data).resolve()}"
         epoch_steps = steps_per_epoch(len(scenes), config.batch)
-    model, losses = train_model(sampler, config, on_epoch=on_epoch, steps_per_epoch=epoch_steps,
-                                progress=progress, cancel=cancel)
+    model, losses = train_model(
+        sampler, config, on_epoch=on_epoch, steps_per_epoch=epoch_steps, progress=progress, cancel=cancel
+    )
     tail = losses[-max(1, len(losses) // 10) :]
     info = ModelInfo(
         channels=config.channels,
@@ -204,8 +205,9 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken)
     output = (Path(args.out) if args.out else user_models_dir()) / f"{args.name}.safetensors"
     if not output.parent.is_dir():
         output.parent.mkdir(parents=True)
-    info = train_lowlight(output, data=args.data, config=TrainConfig(steps=steps, seed=args.seed),
-                          progress=progress, cancel=cancel)
+    info = train_lowlight(
+        output, data=args.data, config=TrainConfig(steps=steps, seed=args.seed), progress=progress, cancel=cancel
+    )
     sys.stdout.write(f"wrote {output} and {output.with_suffix('.json').name}: {info.metrics}\n")
     return 0
 
@@ -224,14 +226,20 @@ def _printing_progress(every: int) -> ProgressFn:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shipped", action="store_true",
-                        help=f"reproduce {SHIPPED_WEIGHTS.name} (synthetic pairs of the corpus train split)")
+    parser.add_argument(
+        "--shipped",
+        action="store_true",
+        help=f"reproduce {SHIPPED_WEIGHTS.name} (synthetic pairs of the corpus train split)",
+    )
     parser.add_argument("--data", type=Path, help="folder of scene sub-folders, 2+ exposures each")
     parser.add_argument("--output", type=Path, help="weights file to write (.safetensors)")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: a shared machine)")
-    parser.add_argument("--rescore", action="store_true",
-                        help="only re-measure the validation scores of --output (default: shipped) into its JSON")
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="only re-measure the validation scores of --output (default: shipped) into its JSON",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.rescore:
@@ -246,8 +254,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--output is required unless --shipped")
     else:
         output, config = args.output, TrainConfig(steps=args.steps)
-    info = train_lowlight(output, data=None if args.shipped else args.data, config=config,
-                          progress=_printing_progress(25))
+    info = train_lowlight(
+        output, data=None if args.shipped else args.data, config=config, progress=_printing_progress(25)
+    )
     if args.shipped and distributed.is_main():
         _score_into_sidecar(output, info)
     print(f"wrote {output}: {info.metrics}")

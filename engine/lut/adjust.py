@@ -63,8 +63,15 @@ class Adjustments:
     def inverse(self) -> Adjustments:
         """The adjustments that undo these ones (applied with `apply_reversed`)."""
         span = 1.0 - self.white - self.black
-        return Adjustments(-self.exposure, -self.temperature, -self.tint, -self.black / span, -self.white / span,
-                           -self.contrast, -self.saturation)
+        return Adjustments(
+            -self.exposure,
+            -self.temperature,
+            -self.tint,
+            -self.black / span,
+            -self.white / span,
+            -self.contrast,
+            -self.saturation,
+        )
 
     def _light(self, x: np.ndarray) -> np.ndarray:
         if not (self.exposure or self.temperature or self.tint):
@@ -96,14 +103,28 @@ class Adjustments:
 
 DIRECTIONS = tuple(f.name for f in fields(Adjustments))
 # How far each control may go (Auto's predicted corrections are squashed into these ranges)
-LIMITS = {"exposure": 3.0, "temperature": 1.0, "tint": 0.5, "black": 0.3, "white": 0.3, "contrast": 1.0,
-          "saturation": 1.5}
+LIMITS = {
+    "exposure": 3.0,
+    "temperature": 1.0,
+    "tint": 0.5,
+    "black": 0.3,
+    "white": 0.3,
+    "contrast": 1.0,
+    "saturation": 1.5,
+}
 
 # One step per direction and sign for the adaptive basis: about the middle of each control's useful
 # range, so a weight of +-1 is a strong but ordinary correction and the two signs together capture the
 # curvature (clipping, the sRGB curve) that one linear direction could not.
-BASIS_STEP = {"exposure": 1.0, "temperature": 0.3, "tint": 0.12, "black": 0.12, "white": 0.12,
-              "contrast": 0.3, "saturation": 0.45}
+BASIS_STEP = {
+    "exposure": 1.0,
+    "temperature": 0.3,
+    "tint": 0.12,
+    "black": 0.12,
+    "white": 0.12,
+    "contrast": 0.3,
+    "saturation": 0.45,
+}
 
 
 def basis_names() -> list[str]:

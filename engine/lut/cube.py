@@ -251,8 +251,9 @@ class _Parser:
         range1 = self._input_range("LUT_1D_INPUT_RANGE")
         range3 = self._input_range("LUT_3D_INPUT_RANGE")
         if range3 is not None and not size1 and ("DOMAIN_MIN" in self.keywords or "DOMAIN_MAX" in self.keywords):
-            raise self.error(self.keywords["LUT_3D_INPUT_RANGE"].line,
-                             "both DOMAIN_MIN/MAX and LUT_3D_INPUT_RANGE set the 3D domain")
+            raise self.error(
+                self.keywords["LUT_3D_INPUT_RANGE"].line, "both DOMAIN_MIN/MAX and LUT_3D_INPUT_RANGE set the 3D domain"
+            )
         values = self._table((size1 or 0) + (size3 or 0) ** 3, size1, size3)
         title = self._title()
         shaper = self._stage(LUT1D, values[:size1], *(range1 or domain)) if size1 else None
@@ -348,8 +349,11 @@ class _Parser:
         """All `expected` rows as float32 (expected, 3); the first bad row is reported with its line."""
         remaining = None if self.size is None else self.size  # an upper bound of the bytes still to come
         # A file too short to hold the rows cannot succeed: count them without allocating the table.
-        values = np.empty((expected, 3), np.float32) if remaining is None or remaining >= MIN_ROW_BYTES * expected - 1 \
+        values = (
+            np.empty((expected, 3), np.float32)
+            if remaining is None or remaining >= MIN_ROW_BYTES * expected - 1
             else None
+        )
         count, last_line, extra_line = 0, None, None
         lines: int | list[int] | None
         for first, block in self.source.blocks():
@@ -368,8 +372,13 @@ class _Parser:
             count += len(rows)
         if count != expected:
             line = extra_line if extra_line is not None else (last_line if last_line is not None else self.source.line)
-            detail = f" ({size1} shaper rows + {size3}^3)" if size1 and size3 else \
-                f" ({size3}^3)" if size3 else f" (a 1D LUT of {size1} rows)"
+            detail = (
+                f" ({size1} shaper rows + {size3}^3)"
+                if size1 and size3
+                else f" ({size3}^3)"
+                if size3
+                else f" (a 1D LUT of {size1} rows)"
+            )
             raise self.error(line, f"wrong row count: found {count}, expected {expected}{detail}")
         assert values is not None  # a file that held every row was long enough to allocate for them
         return values
@@ -480,8 +489,10 @@ def _is_1d_only(lut: LUT3D) -> bool:
 def _domain_lines(lo: np.ndarray, hi: np.ndarray) -> list[str]:
     if (lo == 0).all() and (hi == 1).all():
         return []
-    return [f"{name} {{:.7f}} {{:.7f}} {{:.7f}}".format(*values.tolist())
-            for name, values in (("DOMAIN_MIN", lo), ("DOMAIN_MAX", hi))]
+    return [
+        f"{name} {{:.7f}} {{:.7f}} {{:.7f}}".format(*values.tolist())
+        for name, values in (("DOMAIN_MIN", lo), ("DOMAIN_MAX", hi))
+    ]
 
 
 def _text_chunks(header: list[str], rows: np.ndarray, chunk_rows: int = 1 << 16) -> Iterator[str]:

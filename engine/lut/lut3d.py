@@ -165,14 +165,22 @@ class LUT3D:
 
     def resampled(self, size: int, interpolation: str = "tetrahedral") -> LUT3D:
         """The same transform on a lattice of another size."""
-        table = apply_lut_to_values(self.without_shaper(), LUT3D(identity_table(size), "", self.domain_min,
-                                                                 self.domain_max).lattice_inputs(), interpolation)
+        table = apply_lut_to_values(
+            self.without_shaper(),
+            LUT3D(identity_table(size), "", self.domain_min, self.domain_max).lattice_inputs(),
+            interpolation,
+        )
         return LUT3D(table, self.title, self.domain_min, self.domain_max, self.shaper)
 
     def then(self, other: LUT3D, interpolation: str = "tetrahedral") -> LUT3D:
         """The composition "apply self, then other", on self's lattice and domain (self's shaper kept)."""
-        return LUT3D(apply_lut_to_values(other, self.table, interpolation), self.title,
-                     self.domain_min, self.domain_max, self.shaper)
+        return LUT3D(
+            apply_lut_to_values(other, self.table, interpolation),
+            self.title,
+            self.domain_min,
+            self.domain_max,
+            self.shaper,
+        )
 
     def blended(self, strength: float) -> LUT3D:
         """Mix with the identity: 0 leaves colours unchanged, 1 is the full LUT (values above 1 extrapolate).
@@ -188,8 +196,9 @@ class LUT3D:
             if len(known) < 3:
                 return self.baked().blended(strength)
             base = np.stack(known, axis=-1).astype(np.float32)
-        return LUT3D(base + np.float32(strength) * (self.table - base), self.title,
-                     self.domain_min, self.domain_max, self.shaper)
+        return LUT3D(
+            base + np.float32(strength) * (self.table - base), self.title, self.domain_min, self.domain_max, self.shaper
+        )
 
 
 def identity_table(size: int) -> np.ndarray:

@@ -142,8 +142,11 @@ class _Lattice:
             total = np.take(plane, index)
             total *= weights[0]
             # The far corner is index + 1 + N + N^2: gathered from a shifted view of the plane.
-            for source, vertex, weight in ((plane, first, weights[1]), (plane, second, weights[2]),
-                                           (plane[1 + n + n * n :], index, weights[3])):
+            for source, vertex, weight in (
+                (plane, first, weights[1]),
+                (plane, second, weights[2]),
+                (plane[1 + n + n * n :], index, weights[3]),
+            ):
                 term = np.take(source, vertex)
                 term *= weight
                 total += term

@@ -194,8 +194,9 @@ def load_table(path: Path) -> SRTable:
     path = Path(path)
     sidecar = path.with_suffix(".json")
     try:
-        meta = modelfile.read_json(sidecar, ModelFileError,
-                                   required={"kind": modelfile.text(40), "scale": modelfile.integer(1, 16)})
+        meta = modelfile.read_json(
+            sidecar, ModelFileError, required={"kind": modelfile.text(40), "scale": modelfile.integer(1, 16)}
+        )
         kind, scale = str(meta["kind"]), int(meta["scale"])
         if scale == 1:
             raise ModelFileError("a scale-1 table is only the first stage of a cascade, not a model")

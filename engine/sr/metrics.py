@@ -23,8 +23,11 @@ def y_ssim(reference: np.ndarray, test: np.ndarray, border: int) -> float:
 
     crop = (slice(border, -border or None), slice(border, -border or None))
     ref_y, test_y = (bt601_luma(np.asarray(im, np.float64)[crop] / 255.0) for im in (reference, test))
-    return float(structural_similarity(ref_y, test_y, data_range=255.0, gaussian_weights=True, sigma=1.5,
-                                       use_sample_covariance=False))
+    return float(
+        structural_similarity(
+            ref_y, test_y, data_range=255.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
+    )
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:

@@ -80,8 +80,10 @@ class TrainConfig:
     def learning_rate_at(self, step: int) -> float:
         if self.schedule == "cosine":
             t = step / max(1, self.steps - 1)
-            return float(self.final_learning_rate + 0.5 * (self.learning_rate - self.final_learning_rate)
-                         * (1 + np.cos(np.pi * t)))
+            return float(
+                self.final_learning_rate
+                + 0.5 * (self.learning_rate - self.final_learning_rate) * (1 + np.cos(np.pi * t))
+            )
         return self.learning_rate if step < self.decay_at * self.steps else self.final_learning_rate
 
 
@@ -247,8 +249,20 @@ def train_net(
     torch.manual_seed(config.seed)
     net = build_net(config.kind, config.scale, config.width, config.stages)
     sampler = distributed.shard_sampler(  # under torchrun: this process's photo shards of each batch
-        lambda part, batch: PatchSampler(part, scale=config.scale, crop=config.crop, batch=batch, seed=config.seed,
-                                         context=net.context, flat_std=config.flat_std).draw, photos, config.batch)
+        lambda part, batch: (
+            PatchSampler(
+                part,
+                scale=config.scale,
+                crop=config.crop,
+                batch=batch,
+                seed=config.seed,
+                context=net.context,
+                flat_std=config.flat_std,
+            ).draw
+        ),
+        photos,
+        config.batch,
+    )
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     result = TrainResult(net)
     best = _load_checkpoint(net, optimizer, config, checkpoint, result) if checkpoint else None
@@ -468,8 +482,13 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken 
     """`main.py train --kind sr --data DIR --name NAME`: train a table on a folder of photos."""
     if args.epochs is not None:
         raise InputError("--kind sr trains by --steps, not --epochs")
-    config = TrainConfig(kind=args.sr_model or "srlut", scale=args.scale or 4, steps=args.steps or 2000, seed=args.seed,
-                         stages=args.stages or 1)
+    config = TrainConfig(
+        kind=args.sr_model or "srlut",
+        scale=args.scale or 4,
+        steps=args.steps or 2000,
+        seed=args.seed,
+        stages=args.stages or 1,
+    )
     if config.steps < 1:
         raise InputError(f"--steps must be at least 1, got {config.steps}")
     output, meta = train_user_table(
@@ -498,10 +517,14 @@ _MULUT_FINETUNE = FinetuneConfig(steps=300, batch=16, crop=24)  # MuLUT's LUT-aw
 SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
     (TrainConfig(kind="srlut", scale=4, steps=10000, crop=48, checkpoint_every=1000, seed=4, **_LONG), None),
     (TrainConfig(kind="srlut", scale=2, steps=4000, crop=48, checkpoint_every=500, seed=2, **_LONG), None),
-    (TrainConfig(kind="mulut", scale=4, stages=2, steps=2000, crop=24, checkpoint_every=500, seed=24, **_LONG),
-     replace(_MULUT_FINETUNE, steps=150)),  # 150 steps: what this session's shared CPU allowed
-    (TrainConfig(kind="mulut", scale=2, stages=2, steps=1500, crop=24, checkpoint_every=500, seed=22, **_LONG),
-     _MULUT_FINETUNE),
+    (
+        TrainConfig(kind="mulut", scale=4, stages=2, steps=2000, crop=24, checkpoint_every=500, seed=24, **_LONG),
+        replace(_MULUT_FINETUNE, steps=150),
+    ),  # 150 steps: what this session's shared CPU allowed
+    (
+        TrainConfig(kind="mulut", scale=2, stages=2, steps=1500, crop=24, checkpoint_every=500, seed=22, **_LONG),
+        _MULUT_FINETUNE,
+    ),
     # not run to its end yet (checkpoint at step 1500, validation +1.13 dB): sr_eclut_x4.npz is still the
     # table trained on scikit-image photos (1200 steps) until `--shipped --only sr_eclut_x4` finishes
     (TrainConfig(kind="eclut", scale=4, steps=3000, crop=32, checkpoint_every=500, seed=14, **_LONG), None),

@@ -39,8 +39,13 @@ def editor(make_window, qtbot):
 
 def test_panel_thumbnails_click_strength_and_export(tmp_path, editor, qtbot):
     report = validate_pairs(make_pair_folder(tmp_path / "pairs", 2))
-    train_from_folder(report, "Panel Test", user_presets_dir(), ModelConfig(2, 9, predictor_size=64),
-                      TrainConfig(epochs=1, batch_size=2, crop=32))
+    train_from_folder(
+        report,
+        "Panel Test",
+        user_presets_dir(),
+        ModelConfig(2, 9, predictor_size=64),
+        TrainConfig(epochs=1, batch_size=2, crop=32),
+    )
     panel = editor.adaptive_presets
     with qtbot.waitSignal(panel.thumbnailsReady, timeout=60_000):
         panel.reload()
@@ -123,8 +128,7 @@ def test_train_dialog_trains_a_preset_that_appears_in_the_panel(tmp_path, editor
     assert find_preset("Dialog Look").meta["model"]["n_luts"] == 2
 
 
-def test_the_dialog_asks_before_saving_a_preset_that_makes_held_out_photos_worse(tmp_path, editor, qtbot,
-                                                                                  monkeypatch):
+def test_the_dialog_asks_before_saving_a_preset_that_makes_held_out_photos_worse(tmp_path, editor, qtbot, monkeypatch):
     from engine.adaptive import train as adaptive_train
 
     panel = editor.adaptive_presets

@@ -9,8 +9,7 @@ from engine.image import Photo, load_photo, save_photo
 from engine.lut import LUT3D, apply_lut, load_lut, write_cube
 
 
-def test_batch_export_applies_the_current_edit_and_lists_failures(qtbot, make_window, photo_file, curved_lut,
-                                                                   tmp_path):
+def test_batch_export_applies_the_current_edit_and_lists_failures(qtbot, make_window, photo_file, curved_lut, tmp_path):
     from app.batch_dialog import BatchDialog
     from app.tools.batch import install
 
@@ -58,7 +57,6 @@ def test_batch_export_refuses_without_an_edit(qtbot, make_window, photo_file):
         window.open_photo(photo_file)
     assert ask_batch(window) is None
     assert "no edit to apply" in window.last_error[1]
-
 
 
 def test_cancel_stops_the_batch_and_leaves_only_whole_files(qtbot, make_window, photo_file, curved_lut, tmp_path):

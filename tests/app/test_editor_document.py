@@ -69,8 +69,7 @@ def test_a_preset_is_never_carried_to_the_next_photo(qtbot, make_window, two_pho
     assert not window.preview.labels["After"].isVisible()  # nothing to compare: no labels, no split
 
 
-def test_before_is_the_source_after_a_pixel_step_and_labels_show(qtbot, make_window, test_photo_pixels,
-                                                                curved_lut):
+def test_before_is_the_source_after_a_pixel_step_and_labels_show(qtbot, make_window, test_photo_pixels, curved_lut):
     window = make_window("gpu")
     window._photo_opened(Photo(test_photo_pixels), None)
     window.set_layout(Layout.SPLIT_VERTICAL)
@@ -127,8 +126,9 @@ def test_merge_dialog_does_not_come_back_after_a_merge(qtbot, make_window, tmp_p
     assert Path(window.document.source.path).stem == "mid"
 
 
-def test_export_confirms_before_replacing_and_checks_the_name_inside_the_dialog(qtbot, make_window, photo_file,
-                                                                               curved_lut, tmp_path):
+def test_export_confirms_before_replacing_and_checks_the_name_inside_the_dialog(
+    qtbot, make_window, photo_file, curved_lut, tmp_path
+):
     window = make_window("cpu")
     open_and_wait(qtbot, window, photo_file)
     window.set_lut(curved_lut, "look")
@@ -162,8 +162,9 @@ def test_export_confirms_before_replacing_and_checks_the_name_inside_the_dialog(
     assert window.export_dialog().long_side.value() == 80  # remembered for the next export
 
 
-def test_quit_with_unsaved_edits_asks_and_the_session_comes_back(qtbot, make_window, settings, photo_file,
-                                                                curved_lut, tmp_path):
+def test_quit_with_unsaved_edits_asks_and_the_session_comes_back(
+    qtbot, make_window, settings, photo_file, curved_lut, tmp_path
+):
     from app.main import build_window
 
     cube = tmp_path / "look.cube"
@@ -267,8 +268,9 @@ def test_adjustment_sliders_are_one_lut_with_the_preset(qtbot, make_window, test
     # the preview's one LUT = the imported LUT, then the adjustments (numpy reference, sequentially)
     exposure, vibrance = panel.value("exposure"), panel.value("vibrance")
     assert exposure == pytest.approx(0.5, abs=0.005) and vibrance == pytest.approx(0.4, abs=0.005)
-    reference = ToneControls(vibrance=vibrance).apply(Adjustments(exposure=exposure).apply(
-        apply_lut(test_photo_pixels, curved_lut, "tetrahedral")))
+    reference = ToneControls(vibrance=vibrance).apply(
+        Adjustments(exposure=exposure).apply(apply_lut(test_photo_pixels, curved_lut, "tetrahedral"))
+    )
     shown_lut = apply_lut(test_photo_pixels, window.lut, "tetrahedral")
     assert np.abs(shown_lut - reference).max() < 0.02 and np.abs(shown_lut - reference).mean() < 2e-3
     window.document.undo()
@@ -281,8 +283,7 @@ def test_adjustment_sliders_are_one_lut_with_the_preset(qtbot, make_window, test
     assert window.document.find("adjust") is None and window.document.find("lut") is not None
 
 
-def test_preset_tiles_fill_for_any_aspect_and_user_presets_can_be_managed(qtbot, make_window, tmp_path,
-                                                                          monkeypatch):
+def test_preset_tiles_fill_for_any_aspect_and_user_presets_can_be_managed(qtbot, make_window, tmp_path, monkeypatch):
     import shutil
 
     from app.tools.adaptive_presets import install
@@ -313,7 +314,8 @@ def test_preset_tiles_fill_for_any_aspect_and_user_presets_can_be_managed(qtbot,
     assert all(a.isEnabled() for a in panel.context_menu(panel.item(mine.stem)).actions()[:2])
     assert panel.run_preset_action(lambda: rename_user_preset(mine, "  My   Look "))
     assert "My Look" in [p.name for p in list_presets()] and "My Look" in [
-        panel.list.item(i).text() for i in range(panel.list.count())]
+        panel.list.item(i).text() for i in range(panel.list.count())
+    ]
     assert not panel.run_preset_action(lambda: rename_user_preset(shipped, "x"))
     assert "cannot be renamed" in panel.status.text()
     renamed = next(p for p in panel.presets if p.name == "My Look")

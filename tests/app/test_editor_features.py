@@ -70,8 +70,7 @@ def test_jpeg_export_uses_the_quality_setting(qtbot, make_window, test_photo_pix
 
 
 def test_plugins_install_and_a_broken_one_is_reported(qtbot, make_window, tmp_path, monkeypatch):
-    (tmp_path / "zz_hello.py").write_text(
-        "def install(window):\n    window.menu('Tools').addAction('Say hello')\n")
+    (tmp_path / "zz_hello.py").write_text("def install(window):\n    window.menu('Tools').addAction('Say hello')\n")
     (tmp_path / "zz_broken.py").write_text("def install(window):\n    raise RuntimeError('no luck')\n")
     monkeypatch.setattr(app.tools, "__path__", [*app.tools.__path__, str(tmp_path)])
     window = make_window("cpu")

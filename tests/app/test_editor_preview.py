@@ -54,15 +54,17 @@ def test_every_layout_on_screen(qtbot, make_window, test_photo_pixels, curved_lu
 
     target_w, target_h = window.preview.state.target_size
     column = 70  # split on a pixel edge; the 2 px divider covers columns 69 and 70
-    shown = show_at_one_to_one(qtbot, window, test_photo_pixels, curved_lut, interpolation, Layout.SPLIT_VERTICAL,
-                               split=column / target_w)
+    shown = show_at_one_to_one(
+        qtbot, window, test_photo_pixels, curved_lut, interpolation, Layout.SPLIT_VERTICAL, split=column / target_w
+    )
     assert close(shown[:height, : column - 1], test_photo_pixels[:, : column - 1])
     assert close(shown[:height, column + 1 : width], after[:, column + 1 :])
     assert close(shown[:height, column - 1 : column + 1], np.ones(3, np.float32))  # the divider line
 
     row = 50
-    shown = show_at_one_to_one(qtbot, window, test_photo_pixels, curved_lut, interpolation, Layout.SPLIT_HORIZONTAL,
-                               split=row / target_h)
+    shown = show_at_one_to_one(
+        qtbot, window, test_photo_pixels, curved_lut, interpolation, Layout.SPLIT_HORIZONTAL, split=row / target_h
+    )
     assert close(shown[: row - 1, :width], test_photo_pixels[: row - 1])
     assert close(shown[row + 1 : height, :width], after[row + 1 :])
 

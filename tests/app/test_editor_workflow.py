@@ -28,8 +28,9 @@ def open_and_wait(qtbot, window, path: Path) -> None:
 def drop(window, *paths: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dropEvent(event)
 
 
@@ -169,6 +170,7 @@ def test_run_job_reports_errors_and_cancellation(qtbot, make_window, photo_file)
         while True:
             cancel.check()
             time.sleep(0.005)
+
     job = window.run_job("Long job", waits_for_cancel, results.append)
     with qtbot.waitSignal(window.jobsIdle, timeout=JOB_TIMEOUT_MS):
         job.dialog.findChild(QPushButton).click()  # the dialog's Cancel button

@@ -20,10 +20,21 @@ def test_lutlab_photo_opens_the_editor_and_logs_to_its_file(tmp_path):
     if not os.environ.get("DISPLAY"):
         pytest.skip("the editor needs a display (./dev.sh test starts Xvfb)")
     save_photo(Photo(np.full((24, 40, 3), 0.5, np.float32)), tmp_path / "grey.png")
-    env = {**os.environ, "LUTLAB_QUIT_AFTER": "2", "LUTLAB_LOG_DIR": str(tmp_path / "logs"),
-           "LUTLAB_DATA_DIR": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "grey.png"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "LUTLAB_QUIT_AFTER": "2",
+        "LUTLAB_LOG_DIR": str(tmp_path / "logs"),
+        "LUTLAB_DATA_DIR": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "grey.png"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     log = (tmp_path / "logs" / "lutlab.log").read_text()
     assert "opened grey.png (40 x 24)" in log, log

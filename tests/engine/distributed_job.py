@@ -32,11 +32,15 @@ def main(data: Path, out: Path) -> None:
     torch.set_num_threads(1)
     photos = [load_photo(p).pixels for p in sorted((data / "photos").glob("*.png"))]
     config = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=4, crop=32, learning_rate=1e-3, seed=3)
-    model = train_model(SyntheticPairs(photos, auto, config.crop), [], SHIPPED_MODEL, config,
-                        checkpoint_dir=out / "checkpoint").model
+    model = train_model(
+        SyntheticPairs(photos, auto, config.crop), [], SHIPPED_MODEL, config, checkpoint_dir=out / "checkpoint"
+    ).model
     write_preset(model, out / "presets", "ddp", {})
-    train_lowlight(out / "lowlight.safetensors", data=data / "scenes",
-                   config=LowLightConfig(steps=4, batch=4, crop=32, channels=8, seed=2))
+    train_lowlight(
+        out / "lowlight.safetensors",
+        data=data / "scenes",
+        config=LowLightConfig(steps=4, batch=4, crop=32, channels=8, seed=2),
+    )
     sr = train_net(SRConfig(kind="srlut", scale=2, steps=4, batch=4, crop=8, width=8, seed=1), photos).net
     if distributed.is_main():
         for family, net in (("adaptive", model), ("sr", sr)):

@@ -59,14 +59,20 @@ def _outputs(folder: Path) -> dict[str, bytes]:
 
 def test_lut_batch_grades_every_photo_keeps_format_and_names_the_bad_one(tmp_path, shoot, cube, capsys):
     out = tmp_path / "new" / "out"  # created by the command
-    code = main(["batch", "--lut", str(cube), "--workers", "1", str(shoot), str(shoot / "chelsea.jpg"), "-o",
-                 str(out)])  # chelsea is named twice: done once
+    code = main(
+        ["batch", "--lut", str(cube), "--workers", "1", str(shoot), str(shoot / "chelsea.jpg"), "-o", str(out)]
+    )  # chelsea is named twice: done once
     captured = capsys.readouterr()
     assert code == 2
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "broken.jpg" in errors[0]
-    assert sorted(p.name for p in out.iterdir()) == ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "noise.tif",
-                                                     "noise16.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "astronaut.jpg",
+        "chelsea.jpg",
+        "coffee.jpg",
+        "noise.tif",
+        "noise16.png",
+    ]
     for name in ("noise16.png", "noise.tif"):  # lossless: the exact channel mix, at the source's bit depth
         source, result = load_photo(shoot / name), load_photo(out / name)
         assert result.bit_depth == source.bit_depth
@@ -106,8 +112,7 @@ def test_recipe_sidecar_applies_the_editors_edit(tmp_path, shoot, cube):
     out.mkdir()
     assert main(["batch", "--recipe", str(sidecar), "--workers", "1", str(photo_path), "-o", str(out)]) == 0
     source = load_photo(photo_path).pixels.astype(np.float64)
-    np.testing.assert_allclose(load_photo(out / "noise16.png").pixels, 0.5 * (source + source @ MATRIX.T),
-                               atol=2e-5)
+    np.testing.assert_allclose(load_photo(out / "noise16.png").pixels, 0.5 * (source + source @ MATRIX.T), atol=2e-5)
 
 
 def test_preset_predicts_each_photos_own_lut(tmp_path, shoot):
@@ -135,15 +140,16 @@ def test_preset_predicts_each_photos_own_lut(tmp_path, shoot):
 
 def test_dask_cluster_and_local_pool_write_identical_bytes(tmp_path, shoot, cube):
     import distributed  # a test dependency (pyproject: test extra)
+
     photos = [p for p in shoot.iterdir() if p.name != "broken.jpg"]
     recipe = Recipe.for_preset("auto").with_strength(0.8)
     local, cluster = tmp_path / "local", tmp_path / "cluster"
     local.mkdir()
     cluster.mkdir()
     assert not run_batch(recipe, plan(photos, local)[0], workers=1).failed
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                                  host="127.0.0.1",
-                                  dashboard_address=None) as dask_cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None
+    ) as dask_cluster:
         report = run_batch(recipe, plan(photos, cluster)[0], scheduler=dask_cluster.scheduler_address)
     assert report.count("done") == len(photos)
     assert _outputs(cluster) == _outputs(local)
@@ -212,12 +218,15 @@ def test_plan_refuses_name_clashes_and_overwriting_originals(tmp_path, shoot):
     assert sum("another input already writes coffee.jpg" in m for m in messages) == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--lut", "missing.cube"], "missing.cube"),
-    (["--preset", "no-such-preset"], "no preset named"),
-    (["--lut", "CUBE", "--strength", "1.5"], "strength"),
-    (["--lut", "CUBE", "--workers", "0"], "--workers"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lut", "missing.cube"], "missing.cube"),
+        (["--preset", "no-such-preset"], "no preset named"),
+        (["--lut", "CUBE", "--strength", "1.5"], "strength"),
+        (["--lut", "CUBE", "--workers", "0"], "--workers"),
+    ],
+)
 def test_bad_options_are_one_error_line(tmp_path, shoot, cube, capsys, args, message):
     args = [str(cube) if a == "CUBE" else a for a in args]
     assert main(["batch", *args, str(shoot), "-o", str(tmp_path)]) == 2

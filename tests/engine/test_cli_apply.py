@@ -39,8 +39,17 @@ def cube_path(tmp_path) -> Path:
 
 @pytest.mark.parametrize("interp", ["trilinear", "tetrahedral"])
 def test_apply_produces_the_graded_photo(tmp_path, photo_path, cube_path, interp):
-    result = run_cli("apply", "--lut", str(cube_path), "--interp", interp, "--strength", "0.75",
-                     str(photo_path), str(tmp_path / "out.png"))
+    result = run_cli(
+        "apply",
+        "--lut",
+        str(cube_path),
+        "--interp",
+        interp,
+        "--strength",
+        "0.75",
+        str(photo_path),
+        str(tmp_path / "out.png"),
+    )
     assert result.returncode == 0, result.stderr
     source = load_photo(photo_path).pixels.astype(np.float64)
     expected = source + 0.75 * (source @ MATRIX.T - source)

@@ -17,15 +17,17 @@ def _make_deb(tmp_path, pixels):
     package = tmp_path / "pkg"
     (package / "DEBIAN").mkdir(parents=True)
     (package / "DEBIAN" / "control").write_text(
-        "Package: fake-photos\nVersion: 1.0-1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: test\n")
+        "Package: fake-photos\nVersion: 1.0-1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: test\n"
+    )
     folder = package / "usr" / "share" / "photos"
     folder.mkdir(parents=True)
     save_photo(Photo(pixels), folder / "big.png", bit_depth=8)
     save_photo(Photo(pixels[:40, :50]), folder / "other.png", bit_depth=8)
     debs = tmp_path / "root" / "debs"
     debs.mkdir(parents=True)
-    subprocess.run(["dpkg-deb", "-b", str(package), str(debs / "fake-photos_1.0-1_all.deb")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "-b", str(package), str(debs / "fake-photos_1.0-1_all.deb")], check=True, capture_output=True
+    )
 
 
 def _manifest(tmp_path, photos):
@@ -38,11 +40,20 @@ def test_build_extracts_downscales_and_splits(tmp_path):
     rng = np.random.default_rng(0)
     pixels = rng.random((96, 128, 3), dtype=np.float32)
     _make_deb(tmp_path, pixels)
-    manifest = _manifest(tmp_path, [
-        {"id": "big", "source": "fake-photos", "path": "usr/share/photos/big.png", "split": "train", "note": "n"},
-        {"id": "other", "source": "fake-photos", "path": "usr/share/photos/other.png", "split": "test", "note": "n"},
-        {"id": "cat", "source": "scikit-image", "path": "chelsea", "split": "validation", "note": "n"},
-    ])
+    manifest = _manifest(
+        tmp_path,
+        [
+            {"id": "big", "source": "fake-photos", "path": "usr/share/photos/big.png", "split": "train", "note": "n"},
+            {
+                "id": "other",
+                "source": "fake-photos",
+                "path": "usr/share/photos/other.png",
+                "split": "test",
+                "note": "n",
+            },
+            {"id": "cat", "source": "scikit-image", "path": "chelsea", "split": "validation", "note": "n"},
+        ],
+    )
     root = tmp_path / "root"
     paths = corpus.build_corpus(root, manifest=manifest)
     assert [p.name for p in paths] == ["big.png", "other.png", "cat.png"]
@@ -63,8 +74,10 @@ def test_build_extracts_downscales_and_splits(tmp_path):
 
 def test_missing_member_and_unbuilt_corpus_say_what(tmp_path):
     _make_deb(tmp_path, np.zeros((8, 8, 3), np.float32))
-    manifest = _manifest(tmp_path, [
-        {"id": "gone", "source": "fake-photos", "path": "usr/share/photos/nope.png", "split": "train", "note": "n"}])
+    manifest = _manifest(
+        tmp_path,
+        [{"id": "gone", "source": "fake-photos", "path": "usr/share/photos/nope.png", "split": "train", "note": "n"}],
+    )
     with pytest.raises(corpus.CorpusError, match="nope.png"):
         corpus.build_corpus(tmp_path / "root", manifest=manifest)
     with pytest.raises(corpus.CorpusError, match="python -m engine.corpus"):
@@ -83,8 +96,15 @@ def test_shipped_manifest_is_curated_and_split_by_photo():
 
 def test_malformed_manifest_is_refused(tmp_path):
     bad = tmp_path / "corpus.json"
-    bad.write_text(json.dumps({"max_side": 64, "packages": {}, "photos": [
-        {"id": "a", "source": "unknown-pkg", "path": "x", "split": "train", "note": ""}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "max_side": 64,
+                "packages": {},
+                "photos": [{"id": "a", "source": "unknown-pkg", "path": "x", "split": "train", "note": ""}],
+            }
+        )
+    )
     with pytest.raises(corpus.CorpusError, match="unknown-pkg"):
         corpus.load_manifest(bad)
     bad.write_text("[1, 2")

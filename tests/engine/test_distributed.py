@@ -34,6 +34,7 @@ def test_shards_draw_their_own_photos(monkeypatch):
     monkeypatch.setenv(distributed.SHARDS_VARIABLE, "2")
     distributed.context.cache_clear()
     try:
+
         def make(photos, batch):
             return lambda rng: (np.asarray(photos)[rng.integers(0, len(photos), batch)],)
 
@@ -73,8 +74,17 @@ def _two_processes(data: Path, out: Path) -> dict:
     out.mkdir()
     environment = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     environment.update(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(JOB),
-               str(data), str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(JOB),
+        str(data),
+        str(out),
+    ]
     done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     return _weights(out)

@@ -22,7 +22,7 @@ from engine.lut.cube import write_cube
 
 def _curve(size: int, power: float, title: str) -> LUT3D:
     unit = identity_table(size)
-    return LUT3D((unit ** power).astype(np.float32), title=title)
+    return LUT3D((unit**power).astype(np.float32), title=title)
 
 
 def _twist(size: int) -> LUT3D:
@@ -143,15 +143,20 @@ def test_sidecar_round_trip(tmp_path, photo):
     assert np.allclose(reopened.look_lut().table, document.look_lut().table, atol=1e-6)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("[" * 100_000, "nested"),
-    ('{"format": "lutlab-edit", "version": 1, "steps": [{"kind": "rm -rf", "params": {}}]}', "step 1"),
-    ('{"format": "lutlab-edit", "version": 1, "strength": NaN, "steps": []}', "NaN"),
-    ('{"format": "lutlab-edit", "version": 1, "strength": 7, "steps": []}', "strength"),
-    ('{"format": "lutlab-edit", "version": 1, "steps": [{"kind": "lut", "params": {"path": "/no/such.cube"}}]}',
-     "no/such.cube"),
-    ('{"format": "other"}', "not a LUTLab edit sidecar"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("[" * 100_000, "nested"),
+        ('{"format": "lutlab-edit", "version": 1, "steps": [{"kind": "rm -rf", "params": {}}]}', "step 1"),
+        ('{"format": "lutlab-edit", "version": 1, "strength": NaN, "steps": []}', "NaN"),
+        ('{"format": "lutlab-edit", "version": 1, "strength": 7, "steps": []}', "strength"),
+        (
+            '{"format": "lutlab-edit", "version": 1, "steps": [{"kind": "lut", "params": {"path": "/no/such.cube"}}]}',
+            "no/such.cube",
+        ),
+        ('{"format": "other"}', "not a LUTLab edit sidecar"),
+    ],
+)
 def test_bad_sidecars_are_refused_by_name(tmp_path, content, message):
     path = tmp_path / "photo.jpg.lutlab.json"
     path.write_text(content)

@@ -36,8 +36,12 @@ def test_killed_exports_leave_only_finished_outputs(tmp_path):
     targets = [tmp_path / "out.png", tmp_path / "out.tif", tmp_path / "out.jpg"]
     rng = random.Random(3)
     for _ in range(5):
-        process = subprocess.Popen([sys.executable, "-c", WRITER, *map(str, targets)], cwd=ROOT,
-                                   stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, *map(str, targets)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert process.stdout.readline() == b"ready\n"
         time.sleep(rng.uniform(0.05, 0.6))
         process.send_signal(signal.SIGKILL)

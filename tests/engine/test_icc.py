@@ -67,8 +67,9 @@ def test_display_p3_jpeg_is_opened_and_exported_as_littlecms_converts_it(tmp_pat
 
 def test_adobe_rgb_16_bit_tiff_is_converted_in_float(tmp_path, rgb8):
     rgb16 = rgb8.astype(np.uint16) * 257
-    tifffile.imwrite(tmp_path / "scan.tif", rgb16, photometric="rgb", extratags=[(ICC_TIFF_TAG, 7, len(ADOBE),
-                                                                                     ADOBE, True)])
+    tifffile.imwrite(
+        tmp_path / "scan.tif", rgb16, photometric="rgb", extratags=[(ICC_TIFF_TAG, 7, len(ADOBE), ADOBE, True)]
+    )
     photo = load_photo(tmp_path / "scan.tif")
     assert photo.bit_depth == 16 and photo.source_icc == ADOBE
     reference = littlecms(rgb8, ADOBE, icc.srgb_profile())  # LittleCMS rounds to 8 bits; we keep 16
@@ -87,8 +88,20 @@ def test_apply_command_works_in_srgb_and_writes_either_profile(tmp_path, rgb8):
     write_cube(LUT3D.identity(2), tmp_path / "identity.cube")
     for profile in ("working", "source"):
         out = tmp_path / f"{profile}.png"
-        assert main(["apply", "--lut", str(tmp_path / "identity.cube"), "--profile", profile,
-                     str(tmp_path / "phone.png"), str(out)]) == 0
+        assert (
+            main(
+                [
+                    "apply",
+                    "--lut",
+                    str(tmp_path / "identity.cube"),
+                    "--profile",
+                    profile,
+                    str(tmp_path / "phone.png"),
+                    str(out),
+                ]
+            )
+            == 0
+        )
         written = read_photo(out)
         assert written.source_icc == (None if profile == "working" else P3)
     with Image.open(tmp_path / "working.png") as image:

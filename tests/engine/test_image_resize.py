@@ -27,8 +27,9 @@ def bilinear(plane: np.ndarray, height: int, width: int) -> np.ndarray:
     return plane
 
 
-@pytest.mark.parametrize(("shape", "long_side", "factor"), [((301, 457), 100, 5), ((64, 48), 64, 1), ((90, 30), 44, 3),
-                                                            ((7, 5), 1, 5)])
+@pytest.mark.parametrize(
+    ("shape", "long_side", "factor"), [((301, 457), 100, 5), ((64, 48), 64, 1), ((90, 30), 44, 3), ((7, 5), 1, 5)]
+)
 def test_shrink_by_blocks_is_the_mean_of_whole_blocks(shape, long_side, factor):
     pixels = np.random.default_rng(1).random((*shape, 3), dtype=np.float32)
     small = shrink_by_blocks(pixels, long_side)
@@ -39,8 +40,9 @@ def test_shrink_by_blocks_is_the_mean_of_whole_blocks(shape, long_side, factor):
 def test_resize_bilinear_matches_the_reference_up_and_down():
     plane = sample_photo("camera").pixels[::4, ::4, 0]  # a real photo, 128 x 128
     for height, width in ((300, 211), (57, 90), (128, 128)):
-        np.testing.assert_allclose(resize_bilinear(plane, height, width), bilinear(plane.astype(np.float64), height,
-                                                                                    width), atol=2e-6)
+        np.testing.assert_allclose(
+            resize_bilinear(plane, height, width), bilinear(plane.astype(np.float64), height, width), atol=2e-6
+        )
     rgb = resize_bilinear(sample_photo().pixels[:64, :64], 32, 96)
     assert rgb.shape == (32, 96, 3) and rgb.dtype == np.float32
 

@@ -29,8 +29,11 @@ def import_graph(package: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
-                base = ".".join(here[: len(here) - node.level + 1] + [node.module or ""]).strip(".") if node.level \
+                base = (
+                    ".".join(here[: len(here) - node.level + 1] + [node.module or ""]).strip(".")
+                    if node.level
                     else node.module or ""
+                )
                 targets.add(base)
                 targets.update(f"{base}.{alias.name}" for alias in node.names)
         graph[name] = {target for target in targets if target in files and target != name}

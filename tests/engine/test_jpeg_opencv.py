@@ -11,12 +11,15 @@ from skimage import data
 from engine.image import ImageError, read_photo
 
 
-@pytest.mark.parametrize("options", [
-    {"quality": 92},  # 4:2:0, as most cameras
-    {"quality": 95, "subsampling": 0},  # 4:4:4
-    {"quality": 80, "subsampling": 1, "progressive": True},  # 4:2:2 progressive
-    {"quality": 90, "restart_marker_blocks": 4},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"quality": 92},  # 4:2:0, as most cameras
+        {"quality": 95, "subsampling": 0},  # 4:4:4
+        {"quality": 80, "subsampling": 1, "progressive": True},  # 4:2:2 progressive
+        {"quality": 90, "restart_marker_blocks": 4},
+    ],
+)
 def test_opencv_decode_equals_pillow(tmp_path, options):
     path = tmp_path / "photo.jpg"
     photo = data.astronaut()[:301, :457]  # odd sizes: partial blocks at the edges

@@ -45,14 +45,17 @@ def one_error_line(capsys) -> str:
 # ------------------------------------------------------------------------------------------ JSON
 
 
-@pytest.mark.parametrize(("raw", "problem"), [
-    (DEEP, "nested 100000 deep"),
-    (b'{"a": NaN}', "NaN"),
-    (b'{"a": 1e999}', "out of range"),
-    (b'{"a": ' + b"9" * 5000 + b"}", "out of range"),
-    (b'{"a": [1, 2', "invalid JSON"),
-    (b'\xff{"a": 1}', "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (DEEP, "nested 100000 deep"),
+        (b'{"a": NaN}', "NaN"),
+        (b'{"a": 1e999}', "out of range"),
+        (b'{"a": ' + b"9" * 5000 + b"}", "out of range"),
+        (b'{"a": [1, 2', "invalid JSON"),
+        (b'\xff{"a": 1}', "not UTF-8"),
+    ],
+)
 def test_hostile_json_is_a_typed_error(raw, problem):
     with pytest.raises(modelfile.ModelFileError, match=problem):
         modelfile.parse_json(raw, "x.json")
@@ -66,8 +69,13 @@ def test_json_depth_ignores_brackets_inside_strings():
 def test_schema_checks_types_and_ranges():
     checks = {"scale": modelfile.integer(1, 8), "name": modelfile.text(10)}
     modelfile.check_fields({"scale": 2, "name": "a", "extra": [1]}, "x.json", required=checks)
-    for bad in ({"scale": 2.0, "name": "a"}, {"scale": True, "name": "a"}, {"scale": 9, "name": "a"},
-                {"scale": 2, "name": ["a"]}, {"scale": 2}):
+    for bad in (
+        {"scale": 2.0, "name": "a"},
+        {"scale": True, "name": "a"},
+        {"scale": 9, "name": "a"},
+        {"scale": 2, "name": ["a"]},
+        {"scale": 2},
+    ):
         with pytest.raises(modelfile.ModelFileError, match="field"):
             modelfile.check_fields(bad, "x.json", required=checks)
 
@@ -90,8 +98,7 @@ def test_hostile_user_presets_are_reported_by_name_and_the_rest_still_load(user_
     write_preset(folder, "metrics", {**good, "name": "Metrics list", "metrics": [1, 2]})
     write_preset(folder, "huge", {**good, "name": "Huge", "model": {**good["model"], "lut_size": 1e300}})
     write_preset(folder, "text", {**good, "name": "Text", "model": {**good["model"], "n_luts": "abc"}})
-    write_preset(folder, "deepheader", {**good, "name": "Deep header"},
-                 struct.pack("<Q", len(DEEP)) + DEEP)
+    write_preset(folder, "deepheader", {**good, "name": "Deep header"}, struct.pack("<Q", len(DEEP)) + DEEP)
     write_preset(folder, "pickle", {**good, "name": "Pickle"}, pickle.dumps({"x": 1}))
     write_preset(folder, "offsets", {**good, "name": "Offsets"}, struct.pack("<Q", len(header)) + header + b"\0" * 4)
     (folder / "mine.json").write_text(json.dumps({**good, "name": "Mine"}))
@@ -101,8 +108,17 @@ def test_hostile_user_presets_are_reported_by_name_and_the_rest_still_load(user_
     names = [p.name for p in presets]
     assert names[:5] == ["Auto", "Soft Mono", "Teal & Orange", "Vivid", "Warm Film"] and names[5:] == ["Mine"]
     refused = sorted(problem.split(":")[0].rsplit("/", 1)[-1] for problem in problems)
-    assert refused == sorted(["deep.json", "metrics.json", "huge.json", "text.json", "deepheader.safetensors",
-                              "pickle.safetensors", "offsets.safetensors"]), problems
+    assert refused == sorted(
+        [
+            "deep.json",
+            "metrics.json",
+            "huge.json",
+            "text.json",
+            "deepheader.safetensors",
+            "pickle.safetensors",
+            "offsets.safetensors",
+        ]
+    ), problems
     assert all(len(problem) < 300 for problem in problems)
 
     assert main(["presets"]) == 0
@@ -162,16 +178,20 @@ def test_npz_members_are_checked_before_they_are_decompressed(tmp_path):
     }
     for stem, (payload, problem) in cases.items():
         npz_with_member(tmp_path / f"{stem}.npz", "delta", payload)
-        with modelfile.NpzArrays(tmp_path / f"{stem}.npz") as arrays, pytest.raises(modelfile.ModelFileError,
-                                                                                       match=problem):
+        with (
+            modelfile.NpzArrays(tmp_path / f"{stem}.npz") as arrays,
+            pytest.raises(modelfile.ModelFileError, match=problem),
+        ):
             arrays["delta"]
 
     npz_with_member(tmp_path / "bomb.npz", "delta", npy_header("|i1", (2**31 - 200,)) + b"\0" * 1000)
     declare_size(tmp_path / "bomb.npz", 2**31 - 1)
     tracemalloc.start()
     try:
-        with modelfile.NpzArrays(tmp_path / "bomb.npz") as arrays, pytest.raises(modelfile.ModelFileError,
-                                                                                    match="over the limit"):
+        with (
+            modelfile.NpzArrays(tmp_path / "bomb.npz") as arrays,
+            pytest.raises(modelfile.ModelFileError, match="over the limit"),
+        ):
             arrays["delta"]
         assert tracemalloc.get_traced_memory()[1] < 16 << 20
     finally:
@@ -195,13 +215,14 @@ def shipped_sr_copy(tmp_path, meta_edit=None, npz_member: bytes | None = None):
     return path
 
 
-@pytest.mark.parametrize("case", ["scale-overflow", "scale-text", "deep-json", "huge-member", "pickle-member",
-                                  "bomb"])
+@pytest.mark.parametrize("case", ["scale-overflow", "scale-text", "deep-json", "huge-member", "pickle-member", "bomb"])
 def test_hostile_sr_tables_exit_2_with_one_error_line(tmp_path, photo_path, capsys, case):
     edits = {"scale-overflow": lambda m: {**m, "scale": 1e300}, "scale-text": lambda m: {**m, "scale": "2"}}
-    members = {"huge-member": npy_header("|i1", (10**12,)) + b"\0" * 64,
-               "pickle-member": npy_header("|O", (1,)) + pickle.dumps([1]),
-               "bomb": npy_header("|i1", (2**31 - 200,)) + b"\0" * 64}
+    members = {
+        "huge-member": npy_header("|i1", (10**12,)) + b"\0" * 64,
+        "pickle-member": npy_header("|O", (1,)) + pickle.dumps([1]),
+        "bomb": npy_header("|i1", (2**31 - 200,)) + b"\0" * 64,
+    }
     path = shipped_sr_copy(tmp_path, edits.get(case), members.get(case))
     if case == "deep-json":
         path.with_suffix(".json").write_bytes(DEEP)
@@ -215,8 +236,9 @@ def test_hostile_sr_tables_exit_2_with_one_error_line(tmp_path, photo_path, caps
 # ------------------------------------------------------------------------------------------ low-light
 
 
-@pytest.mark.parametrize("case", ["channels-text", "channels-negative", "channels-overflow", "nan-weights",
-                                  "deep-json"])
+@pytest.mark.parametrize(
+    "case", ["channels-text", "channels-negative", "channels-overflow", "nan-weights", "deep-json"]
+)
 def test_hostile_lowlight_models_exit_2_with_one_error_line(tmp_path, photo_path, capsys, case):
     from engine.lowlight.infer import SHIPPED_WEIGHTS
 

@@ -22,16 +22,26 @@ SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setup
 
 def run_lutlab(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python main.py ARGS` from another folder, as the `lutlab` script runs it."""
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_every_code_package_is_in_the_wheel():
-    on_disk = {".".join(init.parent.relative_to(ROOT).parts) for top in ("engine", "app")
-               for init in (ROOT / top).rglob("__init__.py")}
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("engine", "app")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
     listed = {name for name in SETUPTOOLS["packages"] if name.split(".")[0] in ("engine", "app")}
-    assert on_disk == listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}; " \
-                              f"remove: {sorted(listed - on_disk)}"
+    assert on_disk == listed, (
+        f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}; remove: {sorted(listed - on_disk)}"
+    )
 
 
 @pytest.mark.parametrize("package", [locations.RESOURCES_PACKAGE, locations.SHADERS_PACKAGE])
@@ -103,8 +113,14 @@ def test_the_editor_without_a_display_says_so(tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("X11/Wayland displays are a Linux thing")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "photo.jpg"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "photo.jpg"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and done.stderr.startswith("error: the editor needs a display"), done.stderr
 
 

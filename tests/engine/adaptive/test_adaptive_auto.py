@@ -53,8 +53,8 @@ def test_every_fault_kind_moves_the_photo_its_way():
     clean = _tensor(_photo())
     rng = np.random.default_rng(1)
     amounts = fault_amounts(list(FAULT_KINDS), rng)
-    assert (amounts["exposure"][list(FAULT_KINDS).index("exposure-under")] < -0.4)
-    assert (amounts["exposure"][list(FAULT_KINDS).index("exposure-over")] > 0.4)
+    assert amounts["exposure"][list(FAULT_KINDS).index("exposure-under")] < -0.4
+    assert amounts["exposure"][list(FAULT_KINDS).index("exposure-over")] > 0.4
     for kind in SINGLE_FAULTS:
         faulty = apply_faults(clean, [kind], rng)
         assert float((faulty - clean).abs().mean()) > 0.005, kind
@@ -95,8 +95,13 @@ def test_every_single_correction_is_expressible_and_gates_turn_directions_off():
 
     model = AdaptiveLUT(ModelConfig(n_luts=1, lut_size=9, physical=True, predictor_size=64, cnn_width=0, stretch=True))
     identity = identity_table(9)
-    for adjustment in (Adjustments(exposure=1.2), Adjustments(temperature=-0.3, tint=0.1), Adjustments(contrast=-0.4),
-                       Adjustments(saturation=0.4), Adjustments(black=0.05, white=0.1)):
+    for adjustment in (
+        Adjustments(exposure=1.2),
+        Adjustments(temperature=-0.3, tint=0.1),
+        Adjustments(contrast=-0.4),
+        Adjustments(saturation=0.4),
+        Adjustments(black=0.05, white=0.1),
+    ):
         residual = torch.from_numpy(adjustment.apply_reversed(identity) - identity).permute(3, 0, 1, 2)
         assert expressible_share(model, residual) > 0.99, adjustment
     with torch.no_grad():
@@ -146,8 +151,10 @@ def test_look_preset_is_its_base_then_its_own_lut(tmp_path):
     # and the look's LUT is its analytic transform to well under a tenth of an 8-bit level
     lattice = torch.from_numpy(base.resampled(LOOK_SIZE).table)
     analytic_lattice = soft_mono(lattice.reshape(1, -1, 1, 3).permute(0, 3, 1, 2))
-    assert np.abs(composed.table - analytic_lattice[0].permute(1, 2, 0).numpy().reshape(composed.table.shape)).max() \
+    assert (
+        np.abs(composed.table - analytic_lattice[0].permute(1, 2, 0).numpy().reshape(composed.table.shape)).max()
         < 0.1 / 255
+    )
     out = apply_lut(pixels, composed)
     analytic = soft_mono(_tensor(apply_lut(pixels, base)))[0].permute(1, 2, 0).numpy()
     assert np.abs(out - analytic).mean() < 2e-3
@@ -175,8 +182,23 @@ def test_train_from_photos_cli(tmp_path, user_data, capsys):
     for index, name in enumerate(("coffee", "chelsea", "astronaut")):
         save_photo(Photo(_photo(name, 4)), folder / f"p{index}.png")
     (folder / "notes.txt").write_text("not a photo")
-    code = main(["train", "--kind", "adaptive", "--photos", str(folder), "--name", "My Auto", "--epochs", "1",
-                 "--lut-size", "9", "--luts", "1"])
+    code = main(
+        [
+            "train",
+            "--kind",
+            "adaptive",
+            "--photos",
+            str(folder),
+            "--name",
+            "My Auto",
+            "--epochs",
+            "1",
+            "--lut-size",
+            "9",
+            "--luts",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "epoch 1/1" in out and "held-out" in out and "dB" in out
@@ -196,8 +218,9 @@ def test_levels_undo_a_flat_dim_photo_and_trust_only_neutral_highlights():
     photo with coloured highlights (no white to restore: a night sky) as it is."""
     from engine.adaptive.model import downsample_for_predictor, highlight_trust, photo_ranges
 
-    config = ModelConfig(n_luts=0, lut_size=33, physical=True, predictor_size=64, cnn_width=0, stretch=True,
-                         levels=True, range_size=64)
+    config = ModelConfig(
+        n_luts=0, lut_size=33, physical=True, predictor_size=64, cnn_width=0, stretch=True, levels=True, range_size=64
+    )
     model = AdaptiveLUT(config)
     with torch.no_grad():  # per-channel stretch off, levels fully on, no other correction
         model.predictor.head[-1].bias[len(DIRECTIONS)] = -40.0

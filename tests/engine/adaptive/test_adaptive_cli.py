@@ -18,8 +18,23 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_train_then_list_then_enhance(tmp_path, user_data, capsys):
     data = make_pair_folder(tmp_path / "pairs", 3)
     (data / "input" / "extra.png").write_bytes(b"\x89PNG broken")
-    code = main(["train", "--kind", "adaptive", "--data", str(data), "--name", "Tiny Warm", "--epochs", "1",
-                 "--lut-size", "9", "--luts", "2"])
+    code = main(
+        [
+            "train",
+            "--kind",
+            "adaptive",
+            "--data",
+            str(data),
+            "--name",
+            "Tiny Warm",
+            "--epochs",
+            "1",
+            "--lut-size",
+            "9",
+            "--luts",
+            "2",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "3 usable pair(s)" in out and "1 inputs without a target: extra" in out and "epoch 1/1" in out
@@ -31,8 +46,19 @@ def test_train_then_list_then_enhance(tmp_path, user_data, capsys):
 
     photo = Photo(sample_photo("chelsea").pixels[::3, ::3])
     save_photo(photo, tmp_path / "in.png", bit_depth=16)
-    code = main(["enhance", "--preset", "tiny warm", "--strength", "0.8", "--cube", str(tmp_path / "look.cube"),
-                 str(tmp_path / "in.png"), str(tmp_path / "out.png")])
+    code = main(
+        [
+            "enhance",
+            "--preset",
+            "tiny warm",
+            "--strength",
+            "0.8",
+            "--cube",
+            str(tmp_path / "look.cube"),
+            str(tmp_path / "in.png"),
+            str(tmp_path / "out.png"),
+        ]
+    )
     assert code == 0
     result = load_photo(tmp_path / "out.png").pixels
     lut = read_cube(tmp_path / "look.cube")
@@ -107,8 +133,20 @@ def test_enhance_cube_reproduces_the_output_under_tetrahedral_interpolation(tmp_
     _physical_preset(user_data)
     photo = Photo(sample_photo("astronaut").pixels[::4, ::4])
     save_photo(photo, tmp_path / "in.png", bit_depth=16)
-    assert main(["enhance", "--preset", "Cube Check", "--cube", str(tmp_path / "look.cube"),
-                 str(tmp_path / "in.png"), str(tmp_path / "out.png")]) == 0
+    assert (
+        main(
+            [
+                "enhance",
+                "--preset",
+                "Cube Check",
+                "--cube",
+                str(tmp_path / "look.cube"),
+                str(tmp_path / "in.png"),
+                str(tmp_path / "out.png"),
+            ]
+        )
+        == 0
+    )
     output = load_photo(tmp_path / "out.png").pixels
     lut = read_cube(tmp_path / "look.cube")
     reference = _tetrahedral_reference(load_photo(tmp_path / "in.png").pixels, lut.table)
@@ -128,11 +166,38 @@ def test_ffmpeg_applies_the_enhance_cube_like_the_app(tmp_path, user_data):
     _physical_preset(user_data)
     photo = Photo(sample_photo("astronaut").pixels[::4, ::4])
     save_photo(photo, tmp_path / "in.png", bit_depth=16)
-    assert main(["enhance", "--preset", "Cube Check", "--cube", str(tmp_path / "look.cube"),
-                 str(tmp_path / "in.png"), str(tmp_path / "out.png")]) == 0
-    result = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "in.png"), "-vf",
-                             f"lut3d=file={tmp_path / 'look.cube'}", "-pix_fmt", "rgb48be",
-                             str(tmp_path / "ffmpeg.png")], capture_output=True, text=True, timeout=120)
+    assert (
+        main(
+            [
+                "enhance",
+                "--preset",
+                "Cube Check",
+                "--cube",
+                str(tmp_path / "look.cube"),
+                str(tmp_path / "in.png"),
+                str(tmp_path / "out.png"),
+            ]
+        )
+        == 0
+    )
+    result = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(tmp_path / "in.png"),
+            "-vf",
+            f"lut3d=file={tmp_path / 'look.cube'}",
+            "-pix_fmt",
+            "rgb48be",
+            str(tmp_path / "ffmpeg.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     levels = np.abs(load_photo(tmp_path / "ffmpeg.png").pixels - load_photo(tmp_path / "out.png").pixels) * 255
     assert levels.mean() <= 1.0 and levels.max() <= 2.0, (levels.mean(), levels.max())

@@ -49,8 +49,7 @@ def test_a_few_steps_lower_the_loss():
 
 def test_cancel_keeps_the_previous_preset_and_a_rerun_resumes(tmp_path, user_data):
     report = validate_pairs(make_pair_folder(tmp_path / "d", 4))
-    first, _ = train_from_folder(report, "My Look", user_data, TINY_MODEL,
-                                 TrainConfig(epochs=1, batch_size=4, crop=32))
+    first, _ = train_from_folder(report, "My Look", user_data, TINY_MODEL, TrainConfig(epochs=1, batch_size=4, crop=32))
     old_weights = first.with_suffix(".safetensors").read_bytes()
     old_json = first.read_text()
 
@@ -63,14 +62,14 @@ def test_cancel_keeps_the_previous_preset_and_a_rerun_resumes(tmp_path, user_dat
             cancel.cancel()
 
     with pytest.raises(Cancelled):
-        train_from_folder(report, "My Look", user_data, TINY_MODEL, TINY_TRAIN, on_epoch=stop_after_two,
-                          cancel=cancel)
+        train_from_folder(report, "My Look", user_data, TINY_MODEL, TINY_TRAIN, on_epoch=stop_after_two, cancel=cancel)
     assert [m.epoch for m in seen] == [1, 2]
     assert first.with_suffix(".safetensors").read_bytes() == old_weights and first.read_text() == old_json
 
     resumed: list[int] = []
-    path, outcome = train_from_folder(report, "My Look", user_data, TINY_MODEL, TINY_TRAIN,
-                                      on_epoch=lambda m: resumed.append(m.epoch))
+    path, outcome = train_from_folder(
+        report, "My Look", user_data, TINY_MODEL, TINY_TRAIN, on_epoch=lambda m: resumed.append(m.epoch)
+    )
     assert resumed == [3]  # epochs 1-2 came from the checkpoint
     meta = json.loads(path.read_text())
     assert [h["epoch"] for h in meta["history"]] == [1, 2, 3]
@@ -96,8 +95,11 @@ def test_a_pickle_disguised_as_a_preset_is_refused_and_never_run(tmp_path):
             return (marker.write_text, ("code ran",))
 
     (tmp_path / "evil.safetensors").write_bytes(pickle.dumps({"predictor": Exploit()}))
-    (tmp_path / "evil.json").write_text(json.dumps({"format": "lutlab-preset", "kind": "adaptive-lut",
-                                                     "name": "Evil", "model": {"n_luts": 3, "lut_size": 9}}))
+    (tmp_path / "evil.json").write_text(
+        json.dumps(
+            {"format": "lutlab-preset", "kind": "adaptive-lut", "name": "Evil", "model": {"n_luts": 3, "lut_size": 9}}
+        )
+    )
     with pytest.raises(PresetError, match="not a safetensors file"):
         read_preset(tmp_path / "evil.json")
     assert not marker.exists()

@@ -19,8 +19,15 @@ def test_tiled_gpu_export_matches_cpu(gl, photo_pixels, strong_lut, interpolatio
     def job() -> np.ndarray:
         renderer = LutRenderer(max_texture_size=48)
         try:
-            return apply_lut_gpu(photo_pixels, strong_lut, interpolation, 0.8, renderer=renderer, tile=40,
-                                 progress=lambda f, m="": seen.append(f))
+            return apply_lut_gpu(
+                photo_pixels,
+                strong_lut,
+                interpolation,
+                0.8,
+                renderer=renderer,
+                tile=40,
+                progress=lambda f, m="": seen.append(f),
+            )
         finally:
             renderer.release()
 

@@ -14,8 +14,9 @@ FLOAT_TOLERANCE = 2e-5
 TOLERANCE = {"trilinear": TRILINEAR_TOLERANCE, "tetrahedral": FLOAT_TOLERANCE}
 
 
-def render(gl, pixels, lut, interpolation="trilinear", strength=1.0, size=None, view=None, compare=None,
-           max_texture_size=None) -> np.ndarray:
+def render(
+    gl, pixels, lut, interpolation="trilinear", strength=1.0, size=None, view=None, compare=None, max_texture_size=None
+) -> np.ndarray:
     def job() -> np.ndarray:
         renderer = LutRenderer(max_texture_size=max_texture_size)
         try:
@@ -69,21 +70,24 @@ def test_every_layout_shows_before_and_after_where_it_should(gl, photo_pixels, s
     assert close(got, photo_pixels)
 
     split_x = int(0.3 * width)  # 39: the split lies on a pixel edge
-    got = render(gl, photo_pixels, strong_lut, interpolation,
-                 compare=Compare(Layout.SPLIT_VERTICAL, split=split_x / width))
+    got = render(
+        gl, photo_pixels, strong_lut, interpolation, compare=Compare(Layout.SPLIT_VERTICAL, split=split_x / width)
+    )
     assert close(got[:, :split_x], photo_pixels[:, :split_x])
     assert close(got[:, split_x:], after[:, split_x:])
 
     split_y = int(0.6 * height)
-    got = render(gl, photo_pixels, strong_lut, interpolation,
-                 compare=Compare(Layout.SPLIT_HORIZONTAL, split=split_y / height))
+    got = render(
+        gl, photo_pixels, strong_lut, interpolation, compare=Compare(Layout.SPLIT_HORIZONTAL, split=split_y / height)
+    )
     assert close(got[:split_y], photo_pixels[:split_y])
     assert close(got[split_y:], after[split_y:])
 
     # Side by side: both halves show the same region (the photo's left part at 1:1).
     half = width // 2
-    got = render(gl, photo_pixels, strong_lut, interpolation, size=(2 * half, height),
-                 compare=Compare(Layout.SIDE_BY_SIDE))
+    got = render(
+        gl, photo_pixels, strong_lut, interpolation, size=(2 * half, height), compare=Compare(Layout.SIDE_BY_SIDE)
+    )
     assert close(got[:, :half], photo_pixels[:, :half])
     assert close(got[:, half:], after[:, :half])
 
@@ -103,8 +107,16 @@ def test_zoomed_panned_view_in_tiles_matches_nearest_upsampling(gl, photo_pixels
     scale, offset = 2.0, (10.0, 6.0)
     size = (300, 200)
     background = (0.25, 0.5, 0.75, 1.0)
-    got = render(gl, photo_pixels, strong_lut, "tetrahedral", size=size, view=View(scale, offset),
-                 compare=Compare(background=background), max_texture_size=max_texture_size)
+    got = render(
+        gl,
+        photo_pixels,
+        strong_lut,
+        "tetrahedral",
+        size=size,
+        view=View(scale, offset),
+        compare=Compare(background=background),
+        max_texture_size=max_texture_size,
+    )
     after = apply_lut(photo_pixels, strong_lut, "tetrahedral")
     ys, xs = np.mgrid[0 : size[1], 0 : size[0]]
     img_x = np.floor((xs + 0.5 - offset[0]) / scale).astype(int)
@@ -177,6 +189,6 @@ def test_before_can_be_the_original_of_an_upscaled_photo(gl, photo_pixels, stron
 
     stretched = cv2.resize(original, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
     assert np.abs(split[:, : width - 1] - stretched[:, : width - 1]).max() < 2e-3
-    right = split[:, width + 1:]
-    assert np.abs(right - apply_lut(enlarged, strong_lut)[:, width + 1:]).max() <= TRILINEAR_TOLERANCE
+    right = split[:, width + 1 :]
+    assert np.abs(right - apply_lut(enlarged, strong_lut)[:, width + 1 :]).max() <= TRILINEAR_TOLERANCE
     assert np.abs(plain - enlarged).max() <= FLOAT_TOLERANCE  # no separate before: the photo itself

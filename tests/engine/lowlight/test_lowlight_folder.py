@@ -83,8 +83,21 @@ def test_train_cli_lowlight_kind_reports_the_folder_and_writes_the_model(tmp_pat
     data = tmp_path / "data"
     _good_scene(data, "1")
     _good_scene(data, "2", (0.05, 0.2))
-    command = [sys.executable, "main.py", "train", "--kind", "lowlight", "--data", str(data), "--name", "night",
-               "--steps", "2", "--out", str(tmp_path / "models")]
+    command = [
+        sys.executable,
+        "main.py",
+        "train",
+        "--kind",
+        "lowlight",
+        "--data",
+        str(data),
+        "--name",
+        "night",
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path / "models"),
+    ]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "2 usable scene(s), 0 problem(s)" in result.stdout

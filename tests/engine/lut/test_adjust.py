@@ -19,13 +19,16 @@ def test_neutral_is_the_identity():
     np.testing.assert_array_equal(Adjustments().lut(9).table, values)
 
 
-@pytest.mark.parametrize(("adjustment", "check"), [
-    (Adjustments(exposure=1.0), lambda before, after: (after > before).all()),
-    (Adjustments(exposure=-1.0), lambda before, after: (after < before).all()),
-    (Adjustments(temperature=0.3), lambda before, after: after[0] > before[0] and after[2] < before[2]),
-    (Adjustments(tint=0.1), lambda before, after: after[1] > before[1] and after[0] == before[0]),
-    (Adjustments(tint=-0.1), lambda before, after: after[1] < before[1]),
-])
+@pytest.mark.parametrize(
+    ("adjustment", "check"),
+    [
+        (Adjustments(exposure=1.0), lambda before, after: (after > before).all()),
+        (Adjustments(exposure=-1.0), lambda before, after: (after < before).all()),
+        (Adjustments(temperature=0.3), lambda before, after: after[0] > before[0] and after[2] < before[2]),
+        (Adjustments(tint=0.1), lambda before, after: after[1] > before[1] and after[0] == before[0]),
+        (Adjustments(tint=-0.1), lambda before, after: after[1] < before[1]),
+    ],
+)
 def test_light_controls_on_grey(adjustment, check):
     before = GREY[0, 0]
     assert check(before, adjustment.apply(GREY)[0, 0])

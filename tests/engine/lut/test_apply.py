@@ -73,8 +73,9 @@ def test_trilinear_matches_reference_on_a_random_lut():
     rng = np.random.default_rng(6)
     lut = LUT3D(rng.random((9, 9, 9, 3), dtype=np.float32))
     values = rng.uniform(-0.1, 1.1, (20000, 3)).astype(np.float32)  # includes clamped inputs
-    np.testing.assert_allclose(apply_lut_to_values(lut, values, "trilinear"), reference_trilinear(lut, values),
-                               atol=2e-6)
+    np.testing.assert_allclose(
+        apply_lut_to_values(lut, values, "trilinear"), reference_trilinear(lut, values), atol=2e-6
+    )
 
 
 def test_tetrahedral_hits_lattice_points_and_stays_in_cell_hull():

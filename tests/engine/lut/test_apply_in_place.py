@@ -25,13 +25,23 @@ def float_pipeline(source, target, lut, interpolation, strength):
     save_photo(photo.with_pixels(apply_lut(photo.pixels, lut, interpolation, strength)), target)
 
 
-@pytest.mark.parametrize(("name", "make"), [
-    ("p8.png", lambda p, x: Image.fromarray(np.rint(x * 255).astype(np.uint8)).save(p)),
-    ("p16.png", lambda p, x: save_photo(Photo(x, bit_depth=16), p)),
-    ("a16.tif", lambda p, x: tifffile.imwrite(p, np.rint(np.dstack([x, x[..., :1]]) * 65535).astype(np.uint16),
-                                              photometric="rgb", extrasamples=("unassalpha",))),
-    ("f.tif", lambda p, x: tifffile.imwrite(p, x * 1.2 - 0.1, photometric="rgb")),
-])
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("p8.png", lambda p, x: Image.fromarray(np.rint(x * 255).astype(np.uint8)).save(p)),
+        ("p16.png", lambda p, x: save_photo(Photo(x, bit_depth=16), p)),
+        (
+            "a16.tif",
+            lambda p, x: tifffile.imwrite(
+                p,
+                np.rint(np.dstack([x, x[..., :1]]) * 65535).astype(np.uint16),
+                photometric="rgb",
+                extrasamples=("unassalpha",),
+            ),
+        ),
+        ("f.tif", lambda p, x: tifffile.imwrite(p, x * 1.2 - 0.1, photometric="rgb")),
+    ],
+)
 @pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
 def test_cli_output_equals_the_float_pipeline(tmp_path, look, name, make, suffix):
     pixels = np.random.default_rng(2).random((37, 53, 3)).astype(np.float32)
@@ -39,8 +49,22 @@ def test_cli_output_equals_the_float_pipeline(tmp_path, look, name, make, suffix
     make(source, pixels)
     write_cube(look, tmp_path / "look.cube")
     out = tmp_path / f"out{suffix}"
-    assert main(["apply", "--lut", str(tmp_path / "look.cube"), "--interp", "trilinear", "--strength", "0.7",
-                 str(source), str(out)]) == 0
+    assert (
+        main(
+            [
+                "apply",
+                "--lut",
+                str(tmp_path / "look.cube"),
+                "--interp",
+                "trilinear",
+                "--strength",
+                "0.7",
+                str(source),
+                str(out),
+            ]
+        )
+        == 0
+    )
     float_pipeline(source, tmp_path / f"ref{suffix}", read_cube(tmp_path / "look.cube"), "trilinear", 0.7)
     ours, reference = read_photo(out), read_photo(tmp_path / f"ref{suffix}")
     assert ours.values.dtype == reference.values.dtype

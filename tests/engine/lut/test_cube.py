@@ -84,8 +84,13 @@ def test_1d_only_files_are_read_applied_and_written_back(tmp_path):
     curve = np.stack([np.linspace(0, 1, 17) ** 2, 1 - np.linspace(0, 1, 17), np.full(17, 0.25)], axis=1)
     lut = parse_cube(("LUT_1D_SIZE 17\nDOMAIN_MIN 0 0 -1\nDOMAIN_MAX 1 2 1\n" + rows(curve)).encode())
     values = np.random.default_rng(4).uniform(-1.2, 2.2, (4000, 3)).astype(np.float32)
-    expected = np.stack([np.interp(values[:, c], np.linspace(lo, hi, 17), curve[:, c])
-                         for c, (lo, hi) in enumerate([(0, 1), (0, 2), (-1, 1)])], axis=1)
+    expected = np.stack(
+        [
+            np.interp(values[:, c], np.linspace(lo, hi, 17), curve[:, c])
+            for c, (lo, hi) in enumerate([(0, 1), (0, 2), (-1, 1)])
+        ],
+        axis=1,
+    )
     for interpolation in ("trilinear", "tetrahedral"):
         np.testing.assert_allclose(apply_lut_to_values(lut, values, interpolation), expected, atol=2e-6)
     write_cube(lut, tmp_path / "one.cube")
@@ -97,8 +102,10 @@ def test_1d_only_files_are_read_applied_and_written_back(tmp_path):
 def test_shaper_luts_are_written_back_as_two_stages(tmp_path):
     shaper = "".join(f"{v:.9f} {v:.9f} {v:.9f}\n" for v in np.linspace(0, 1, 64) ** 0.5)
     table = np.random.default_rng(5).random((5, 5, 5, 3))
-    lut = parse_cube(f"LUT_1D_SIZE 64\nLUT_1D_INPUT_RANGE -0.5 1.5\nLUT_3D_SIZE 5\n"
-                     f"LUT_3D_INPUT_RANGE 0.1 0.9\n{shaper}{rows(table)}".encode())
+    lut = parse_cube(
+        f"LUT_1D_SIZE 64\nLUT_1D_INPUT_RANGE -0.5 1.5\nLUT_3D_SIZE 5\n"
+        f"LUT_3D_INPUT_RANGE 0.1 0.9\n{shaper}{rows(table)}".encode()
+    )
     write_cube(lut, tmp_path / "two.cube")
     lines = (tmp_path / "two.cube").read_text().splitlines()
     assert lines[2:5] == ["LUT_1D_SIZE 64", "LUT_1D_INPUT_RANGE -0.5000000 1.5000000", "LUT_3D_SIZE 5"]
@@ -106,8 +113,9 @@ def test_shaper_luts_are_written_back_as_two_stages(tmp_path):
     assert back.shaper is not None and back.shaper.size == 64 and back.size == 5 and back.has_unit_domain
     values = np.random.default_rng(6).uniform(-0.6, 1.6, (4000, 3)).astype(np.float32)
     for interpolation in ("trilinear", "tetrahedral"):
-        np.testing.assert_allclose(apply_lut_to_values(back, values, interpolation),
-                                   apply_lut_to_values(lut, values, interpolation), atol=2e-6)
+        np.testing.assert_allclose(
+            apply_lut_to_values(back, values, interpolation), apply_lut_to_values(lut, values, interpolation), atol=2e-6
+        )
 
 
 def test_shaper_survives_blending_resampling_and_composition():
@@ -140,8 +148,11 @@ def test_writer_uses_the_widely_read_subset():
     assert not any(line.startswith(("TITLE", "LUT_3D_INPUT_RANGE", "DOMAIN")) for line in lines)
     assert lines[0] == "# A look" and lines[2] == "LUT_3D_SIZE 2" and len(lines) == 3 + 8
     wide = format_cube(LUT3D(identity_table(2), "", (0, 0, 0), (2, 2, 2))).splitlines()
-    assert wide[1:4] == ["LUT_3D_SIZE 2", "DOMAIN_MIN 0.0000000 0.0000000 0.0000000",
-                         "DOMAIN_MAX 2.0000000 2.0000000 2.0000000"]  # DOMAIN after the size: ffmpeg reads it
+    assert wide[1:4] == [
+        "LUT_3D_SIZE 2",
+        "DOMAIN_MIN 0.0000000 0.0000000 0.0000000",
+        "DOMAIN_MAX 2.0000000 2.0000000 2.0000000",
+    ]  # DOMAIN after the size: ffmpeg reads it
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
@@ -165,10 +176,10 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
 
 BAD_FILES = [
-    ("TITLE \"x\"\n0 0 0\n", 2, "missing LUT_3D_SIZE"),
+    ('TITLE "x"\n0 0 0\n', 2, "missing LUT_3D_SIZE"),
     ("", 1, "missing LUT_3D_SIZE"),
     ("LUT_3D_SIZE 2\nLUT_3D_SIZE 2\n" + rows(identity_table(2)), 2, "duplicate keyword LUT_3D_SIZE (first on line 1)"),
-    ("TITLE \"a\"\nTITLE \"b\"\n" + cube_text(), 2, "duplicate keyword TITLE"),
+    ('TITLE "a"\nTITLE "b"\n' + cube_text(), 2, "duplicate keyword TITLE"),
     ("LUT_3D_SIZE 1\n0 0 0\n", 1, "LUT_3D_SIZE 1 is out of range 2..256"),
     ("LUT_3D_SIZE 257\n", 1, "out of range"),
     ("LUT_3D_SIZE 2.5\n", 1, "needs one integer"),
@@ -211,12 +222,15 @@ def test_missing_file_is_an_input_error(tmp_path):
 # ------------------------------------------------------------------------------- hostile files
 
 
-@pytest.mark.parametrize("raw", [
-    b"1" * 1_000_000,  # a 1 MB single line
-    b"LUT_3D_SIZE 2\n" + b"1" * 20_000 + b"x 0 0\n",  # one long digit run (was quadratic)
-    b"LUT_3D_SIZE 2\n0 0 " + b"9" * 63_000 + b"\n",
-    b"# " + b"#" * 10_000_000,
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"1" * 1_000_000,  # a 1 MB single line
+        b"LUT_3D_SIZE 2\n" + b"1" * 20_000 + b"x 0 0\n",  # one long digit run (was quadratic)
+        b"LUT_3D_SIZE 2\n0 0 " + b"9" * 63_000 + b"\n",
+        b"# " + b"#" * 10_000_000,
+    ],
+)
 def test_over_long_lines_are_refused_at_once(raw):
     start = time.perf_counter()
     with pytest.raises(CubeFormatError, match="line is longer than"):
@@ -236,8 +250,12 @@ def test_long_digit_runs_within_the_line_limit_cost_linear_time():
 
 def test_error_messages_quote_little_and_escape_control_characters():
     hostile = b"\x1b[2J\x1b]0;pwned\x07" + "\u202e".encode() + b"x" * 3000
-    for raw in (b"LUT_3D_SIZE 2\n" + hostile + b" 0 0\n", b"LUT_3D_SIZE 2\n0 0 0\n1 " + hostile + b" 0\n",
-                b"DOMAIN_MIN 0 " + hostile + b" 0\n" + cube_text(2).encode(), b"TITLE x\n" + b"A" * 3000 + b" 1\n"):
+    for raw in (
+        b"LUT_3D_SIZE 2\n" + hostile + b" 0 0\n",
+        b"LUT_3D_SIZE 2\n0 0 0\n1 " + hostile + b" 0\n",
+        b"DOMAIN_MIN 0 " + hostile + b" 0\n" + cube_text(2).encode(),
+        b"TITLE x\n" + b"A" * 3000 + b" 1\n",
+    ):
         with pytest.raises(CubeFormatError) as caught:
             parse_cube(raw, "bad.cube")
         message = str(caught.value)
@@ -284,7 +302,7 @@ def test_chunked_reading_matches_whole_reading(monkeypatch):
     rng = np.random.default_rng(9)
     table = rng.random((4, 4, 4, 3)).astype(np.float32)
     texts = [
-        cube_text(4, "TITLE \"a\"\r\n# note\r\n", table).replace("\n", "\r\n"),
+        cube_text(4, 'TITLE "a"\r\n# note\r\n', table).replace("\n", "\r\n"),
         cube_text(4, "", table).replace("\n", "\r"),
         cube_text(4, "", table).replace("0 0.", "0   0.", 5).replace("\n", "  # c\n", 9) + "\n\n",
         "LUT_1D_SIZE 2\nLUT_3D_SIZE 2\n1 1 1\n0 0 0\n" + rows(identity_table(2)),
@@ -317,9 +335,41 @@ SEEDS = [
     + rows(identity_table(2)),
     cube_text(2, "# comment\r\nLUT_3D_INPUT_RANGE -1 2\r\n").replace("\n", "\r\n"),
 ]
-TOKENS = ["", " ", "#", "\n", "\r", "\t", "0", "1", "-", "+", ".", "e", "E", "9e99", "1e-40", "nan", "inf", "-0",
-          "\"", "TITLE", "LUT_3D_SIZE", "LUT_1D_SIZE", "DOMAIN_MIN", "DOMAIN_MAX", "LUT_3D_INPUT_RANGE", "256", "2",
-          "\x00", "\ufeff", "é", "0.5 0.5 0.5", "1 2", "3 4 5 6"]
+TOKENS = [
+    "",
+    " ",
+    "#",
+    "\n",
+    "\r",
+    "\t",
+    "0",
+    "1",
+    "-",
+    "+",
+    ".",
+    "e",
+    "E",
+    "9e99",
+    "1e-40",
+    "nan",
+    "inf",
+    "-0",
+    '"',
+    "TITLE",
+    "LUT_3D_SIZE",
+    "LUT_1D_SIZE",
+    "DOMAIN_MIN",
+    "DOMAIN_MAX",
+    "LUT_3D_INPUT_RANGE",
+    "256",
+    "2",
+    "\x00",
+    "\ufeff",
+    "é",
+    "0.5 0.5 0.5",
+    "1 2",
+    "3 4 5 6",
+]
 
 
 def mutate(text: str, rng: random.Random) -> bytes:

@@ -27,16 +27,45 @@ def seeds() -> list[bytes]:
         LUT3D.from_1d(LUT1D(rng.random((8, 3))), "one d"),
     ]
     texts = [format_cube(lut).encode() for lut in luts]
-    texts.append(b'TITLE "Resolve"\r\nLUT_1D_SIZE 2\r\nLUT_1D_INPUT_RANGE 0.0 1.0\r\nLUT_3D_SIZE 2\r\n'
-                 b"LUT_3D_INPUT_RANGE 0.0 1.0\r\n0 0 0\r\n1 1 1\r\n\r\n"
-                 + "".join(f"{r:.6f} {g:.6f} {b:.6f}\r\n" for r, g, b in identity_table(2).reshape(-1, 3)).encode())
+    texts.append(
+        b'TITLE "Resolve"\r\nLUT_1D_SIZE 2\r\nLUT_1D_INPUT_RANGE 0.0 1.0\r\nLUT_3D_SIZE 2\r\n'
+        b"LUT_3D_INPUT_RANGE 0.0 1.0\r\n0 0 0\r\n1 1 1\r\n\r\n"
+        + "".join(f"{r:.6f} {g:.6f} {b:.6f}\r\n" for r, g, b in identity_table(2).reshape(-1, 3)).encode()
+    )
     return texts
 
 
-HOSTILE = [b"1" * 5000, b"9" * 4090, b"LUT_3D_SIZE 256", b"LUT_3D_SIZE 99999999999999999999", b"LUT_1D_SIZE 65536",
-           b"\x00", b"\xef\xbb\xbf", "\u0661\u0662".encode(), "\uff11".encode(), b"\x1b[2J", "\u202e".encode(),
-           b"\r", b"\r\n", b"\n" * 50, b"nan", b"-inf", b"1e999", b"1e-999", b".", b"+-1", b"1.2.3", b"0x1F",
-           b"1_000", b"LUT_IN_VIDEO_RANGE", b"DOMAIN_MIN 0 0 0", b"TITLE \"", b"#" * 100, b"\xff\xfe", b"\t"]
+HOSTILE = [
+    b"1" * 5000,
+    b"9" * 4090,
+    b"LUT_3D_SIZE 256",
+    b"LUT_3D_SIZE 99999999999999999999",
+    b"LUT_1D_SIZE 65536",
+    b"\x00",
+    b"\xef\xbb\xbf",
+    "\u0661\u0662".encode(),
+    "\uff11".encode(),
+    b"\x1b[2J",
+    "\u202e".encode(),
+    b"\r",
+    b"\r\n",
+    b"\n" * 50,
+    b"nan",
+    b"-inf",
+    b"1e999",
+    b"1e-999",
+    b".",
+    b"+-1",
+    b"1.2.3",
+    b"0x1F",
+    b"1_000",
+    b"LUT_IN_VIDEO_RANGE",
+    b"DOMAIN_MIN 0 0 0",
+    b'TITLE "',
+    b"#" * 100,
+    b"\xff\xfe",
+    b"\t",
+]
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:

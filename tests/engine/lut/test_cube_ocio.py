@@ -31,10 +31,12 @@ def ocio_baked_log_shaper_cube(path) -> None:
     log = ocio.LogAffineTransform(logSideSlope=[1 / 16] * 3, logSideOffset=[0.5] * 3)
     log.setBase(2.0)
     look = ocio.GroupTransform()
-    look.appendTransform(ocio.MatrixTransform(matrix=[0.8, 0.15, 0.05, 0, 0.1, 0.8, 0.1, 0, 0.02, 0.18, 0.8, 0,
-                                                      0, 0, 0, 1]))
-    look.appendTransform(ocio.ExponentTransform(value=[1 / 2.2, 1 / 2.0, 1 / 2.4, 1],
-                                                negativeStyle=ocio.NEGATIVE_CLAMP))
+    look.appendTransform(
+        ocio.MatrixTransform(matrix=[0.8, 0.15, 0.05, 0, 0.1, 0.8, 0.1, 0, 0.02, 0.18, 0.8, 0, 0, 0, 0, 1])
+    )
+    look.appendTransform(
+        ocio.ExponentTransform(value=[1 / 2.2, 1 / 2.0, 1 / 2.4, 1], negativeStyle=ocio.NEGATIVE_CLAMP)
+    )
     for name, transform in (("linear", None), ("log", log), ("look", look)):
         space = ocio.ColorSpace(name=name)
         if transform is not None:
@@ -57,8 +59,9 @@ def gamma_shaper_cube(path) -> None:
     mix = np.array([[0.9, 0.08, 0.02], [0.05, 0.9, 0.05], [0.0, 0.1, 0.9]])
     table = np.clip(lattice @ mix.T, 0, None) ** (1 / 2.2)
     shaper = np.linspace(0, 1, 4096) ** (1 / 2.4)
-    path.write_text("LUT_1D_SIZE 4096\nLUT_3D_SIZE 33\n" + "".join(f"{v:.7f} {v:.7f} {v:.7f}\n" for v in shaper)
-                    + _rows(table))
+    path.write_text(
+        "LUT_1D_SIZE 4096\nLUT_3D_SIZE 33\n" + "".join(f"{v:.7f} {v:.7f} {v:.7f}\n" for v in shaper) + _rows(table)
+    )
 
 
 def resolve_ranges_cube(path) -> None:
@@ -67,8 +70,10 @@ def resolve_ranges_cube(path) -> None:
     shaper = np.sort(rng.uniform(-0.3, 3.2, (12, 3)), axis=0)
     shaper[5, 1] = 0.2  # a dip: not monotonic
     table = rng.uniform(-0.1, 3.0, (5, 5, 5, 3))
-    path.write_text("# a comment\nLUT_1D_SIZE 12\nLUT_1D_INPUT_RANGE -0.1 3.0\nLUT_3D_SIZE 5\n"
-                    "LUT_3D_INPUT_RANGE -0.1 3.0\n" + _rows(shaper) + "\n" + _rows(table))
+    path.write_text(
+        "# a comment\nLUT_1D_SIZE 12\nLUT_1D_INPUT_RANGE -0.1 3.0\nLUT_3D_SIZE 5\n"
+        "LUT_3D_INPUT_RANGE -0.1 3.0\n" + _rows(shaper) + "\n" + _rows(table)
+    )
 
 
 def one_d_cube(path) -> None:
@@ -77,8 +82,11 @@ def one_d_cube(path) -> None:
     path.write_text("LUT_1D_SIZE 32\n" + "".join(f"{v:.7g} {v * 0.9:.7g} {v * 1.1:.7g}\n" for v in curve))
 
 
-FILES = {"ocio_log_shaper": ocio_baked_log_shaper_cube, "gamma_shaper": gamma_shaper_cube,
-         "resolve_ranges": resolve_ranges_cube}
+FILES = {
+    "ocio_log_shaper": ocio_baked_log_shaper_cube,
+    "gamma_shaper": gamma_shaper_cube,
+    "resolve_ranges": resolve_ranges_cube,
+}
 
 
 def sample_inputs(lut, count: int = 60_000) -> np.ndarray:

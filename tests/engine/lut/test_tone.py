@@ -16,10 +16,17 @@ def test_neutral_sliders_are_the_identity():
 def test_lut_matches_the_controls_applied_directly():
     rng = np.random.default_rng(0)
     pixels = rng.random((40, 50, 3), dtype=np.float32)
-    values = {"exposure": 0.4, "temperature": -0.2, "contrast": 0.3, "highlights": -0.5, "shadows": 0.6,
-              "vibrance": 0.5}
+    values = {
+        "exposure": 0.4,
+        "temperature": -0.2,
+        "contrast": 0.3,
+        "highlights": -0.5,
+        "shadows": 0.6,
+        "vibrance": 0.5,
+    }
     direct = ToneControls(highlights=-0.5, shadows=0.6, vibrance=0.5).apply(
-        Adjustments(exposure=0.4, temperature=-0.2, contrast=0.3).apply(pixels))
+        Adjustments(exposure=0.4, temperature=-0.2, contrast=0.3).apply(pixels)
+    )
     through_lut = apply_lut(pixels, adjustments_lut(values, size=65), "tetrahedral")
     assert np.abs(through_lut - direct).mean() < 2e-3
 
@@ -40,8 +47,10 @@ def test_vibrance_spares_saturated_colours():
     assert gain[0] > 1.8 and gain[1] < 1.2
 
 
-@pytest.mark.parametrize("values, message", [({"sharpness": 1.0}, "unknown"), ({"exposure": 99.0}, "within"),
-                                             ({"vibrance": float("nan")}, "within")])
+@pytest.mark.parametrize(
+    "values, message",
+    [({"sharpness": 1.0}, "unknown"), ({"exposure": 99.0}, "within"), ({"vibrance": float("nan")}, "within")],
+)
 def test_bad_values_are_refused(values, message):
     with pytest.raises(InputError, match=message):
         adjustments_lut(values)

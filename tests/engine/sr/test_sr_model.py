@@ -25,7 +25,13 @@ def random_net(kind: str, scale: int, seed: int = 0, stages: int = 1):
 
 
 KIND_SCALES = [
-    ("srlut", 2), ("srlut", 4), ("mulut", 2), ("mulut", 4), ("eclut", 2), ("eclut", 4), ("mulut", 4, 0, 2),
+    ("srlut", 2),
+    ("srlut", 4),
+    ("mulut", 2),
+    ("mulut", 4),
+    ("eclut", 2),
+    ("eclut", 4),
+    ("mulut", 4, 0, 2),
 ]  # fmt: skip  (the last: MuLUT's two-stage cascade)
 
 
@@ -74,8 +80,17 @@ def test_short_training_lowers_the_loss(kind: str) -> None:
     # smooth synthetic photos: the net can learn to beat nearest-neighbour quickly
     y, x = np.mgrid[0:96, 0:96] / 96.0
     photos = [np.clip(0.5 + 0.4 * np.sin(6 * x * f + 4 * y + f), 0, 1).astype(np.float32) for f in rng.uniform(1, 3, 4)]
-    config = TrainConfig(kind=kind.split("-")[0], scale=2, steps=60, batch=4, crop=12, width=16, learning_rate=3e-3,
-                         seed=1, stages=2 if kind.endswith("cascade") else 1)
+    config = TrainConfig(
+        kind=kind.split("-")[0],
+        scale=2,
+        steps=60,
+        batch=4,
+        crop=12,
+        width=16,
+        learning_rate=3e-3,
+        seed=1,
+        stages=2 if kind.endswith("cascade") else 1,
+    )
     losses = train_net(config, photos).losses
     assert len(losses) == 60
     assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10]), (losses[:10], losses[-10:])
@@ -100,8 +115,18 @@ def test_an_interrupted_run_resumes_to_the_same_net_and_keeps_the_best_on_valida
     """The Adam state and the per-step batches are restored: stopping after a checkpoint and resuming gives
     bit for bit the net of an uninterrupted run; the returned net is the best-scoring checkpoint's."""
     photos = [np.random.default_rng(1).random((64, 64)).astype(np.float32)]
-    config = TrainConfig(kind="srlut", scale=2, steps=9, batch=2, crop=8, width=8, checkpoint_every=3, bf16=bf16,
-                         flat_std=0.01, schedule="cosine")
+    config = TrainConfig(
+        kind="srlut",
+        scale=2,
+        steps=9,
+        batch=2,
+        crop=8,
+        width=8,
+        checkpoint_every=3,
+        bf16=bf16,
+        flat_std=0.01,
+        schedule="cosine",
+    )
     scores = iter([0.1, 0.5, 0.2] * 2)  # the second checkpoint (step 6) scores best
     straight = train_net(config, photos, validate=lambda net: next(scores))
 
@@ -247,8 +272,11 @@ def test_shipped_build_records_corpus_split_steps_seed_and_metrics(tmp_path, mon
     from engine.sr.infer import load_table
 
     photo = skimage.data.astronaut().astype(np.float32) / 255.0
-    splits = {"train": [photo[:160, :160], photo[200:360, 250:410]], "validation": [photo[300:396, :96]],
-              "test": [photo[:96, 300:396], photo[400:496, 400:496]]}
+    splits = {
+        "train": [photo[:160, :160], photo[200:360, 250:410]],
+        "validation": [photo[300:396, :96]],
+        "test": [photo[:96, 300:396], photo[400:496, 400:496]],
+    }
     data = {"corpus": {"manifest": "resources/corpus.json", "split": {"test": ["a", "b"]}}, "corpus_sha256": "0" * 64}
     monkeypatch.setattr(train, "corpus_splits", lambda: (data, splits, ["a", "b"]))
     config = TrainConfig(kind="srlut", scale=2, steps=4, batch=2, crop=8, width=8, checkpoint_every=2, seed=3)
@@ -264,5 +292,6 @@ def test_shipped_build_records_corpus_split_steps_seed_and_metrics(tmp_path, mon
     assert set(refined.meta["metrics"]) >= {"unrefined_table_y_psnr", "validation_gain", "table_y_psnr", "per_photo"}
     (tmp_path / "again").mkdir()  # a second run resumes from the finished checkpoint: the same table
     train.train_shipped(tmp_path / "work", tmp_path / "again", only=["sr_srlut_x2"])
-    np.testing.assert_array_equal(load_table(tmp_path / "again" / "sr_srlut_x2.npz").table,
-                                  load_table(tmp_path / "sr_srlut_x2.npz").table)
+    np.testing.assert_array_equal(
+        load_table(tmp_path / "again" / "sr_srlut_x2.npz").table, load_table(tmp_path / "sr_srlut_x2.npz").table
+    )
