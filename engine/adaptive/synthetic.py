@@ -78,7 +78,8 @@ def s_curve(x: torch.Tensor, strength: float) -> torch.Tensor:
     return x + strength * (x * x * (3.0 - 2.0 * x) - x)
 
 
-def _per_image(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+def per_image_values(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """One number per image of a batch, shaped to broadcast over `like` (B, ...)."""
     return torch.as_tensor(values, dtype=like.dtype, device=like.device).reshape(-1, *([1] * (like.ndim - 1)))
 
 
@@ -92,12 +93,12 @@ def adjust(x: torch.Tensor, amounts: dict[str, np.ndarray]) -> torch.Tensor:
     if np.any(gains != 1.0):
         x = to_srgb(to_linear(x) * torch.as_tensor(gains, dtype=x.dtype, device=x.device).reshape(batch, 3, 1, 1))
     if np.any(get["black"]) or np.any(get["white"]):
-        low, high = _per_image(get["black"], x), _per_image(1.0 - get["white"], x)
+        low, high = per_image_values(get["black"], x), per_image_values(1.0 - get["white"], x)
         x = ((x - low) / (high - low)).clamp(0.0, 1.0)
     if np.any(get["contrast"]):
-        x = contrast(x, _per_image(np.exp(get["contrast"]), x), MID_GREY).clamp(0.0, 1.0)
+        x = contrast(x, per_image_values(np.exp(get["contrast"]), x), MID_GREY).clamp(0.0, 1.0)
     if np.any(get["saturation"]):
-        x = saturate(x, _per_image(np.exp(get["saturation"]), x)).clamp(0.0, 1.0)
+        x = saturate(x, per_image_values(np.exp(get["saturation"]), x)).clamp(0.0, 1.0)
     return x
 
 

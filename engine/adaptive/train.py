@@ -529,6 +529,14 @@ def _output_groups(config: ModelConfig) -> dict[str, list[int]]:
 
 
 @torch.no_grad()
+def _held_out_score(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> float:
+    """Mean held-out closeness, every good photo kept at least CLEAN_MARGIN dB close to itself (a penalty).
+    Each pair is scored once: its score counts in the mean and, for a good photo, in the worst case."""
+    scores = [(kind, evaluate(model, [(faulty, clean)])) for kind, faulty, clean in triples]
+    worst = min((score for kind, score in scores if kind == "clean"), default=MAX_PSNR)
+    return float(np.mean([score for _, score in scores])) - 2.0 * max(0.0, CLEAN_MARGIN - worst)
+
+
 def calibrate(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.ndarray]], passes: int = 2) -> dict:
     """Gate each group of the model's corrections (exposure, colour, tone, stretch, learned) at 0, 1/2 or 1,
     chosen on the held-out photos (coordinate ascent on the mean held-out closeness, clean photos included,
@@ -540,8 +548,6 @@ def calibrate(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.nd
     gates = model.basis.gates
     groups = _output_groups(model.config)
     scales = {name: 1.0 for name in groups}
-    pairs = [(faulty, clean) for _, faulty, clean in triples]
-    clean_pairs = [(faulty, clean) for kind, faulty, clean in triples if kind == "clean"]
 
     def apply(trial: dict[str, float]) -> None:
         for name, rows in groups.items():
@@ -549,8 +555,7 @@ def calibrate(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.nd
 
     def score(trial: dict[str, float]) -> float:
         apply(trial)
-        worst = min((evaluate(model, [pair]) for pair in clean_pairs), default=MAX_PSNR)
-        return evaluate(model, pairs) - 2.0 * max(0.0, CLEAN_MARGIN - worst)
+        return _held_out_score(model, triples)
 
     best = score(scales)
     for _ in range(passes):
@@ -576,35 +581,38 @@ AUTO_MAX_SAMPLES = 2880  # ...fewer per photo past this many in all (memory: 288
 AUTO_START_STRENGTH = {"stretch": -4.0, "levels": 6.0}
 
 
+# (r - g, r + g - 2b, Rec.709 luma) -> rgb: a chroma offset with zero luma (see `scene_variations`)
+_CHROMA_TO_RGB = torch.linalg.inv(torch.tensor([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0], [0.2126, 0.7152, 0.0722]]))
+
+
 def scene_variations(clean: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     """New plausible good photos from a batch of good ones: half get their hues rotated, all get a tone gamma
     (0.7..1.4, which keeps black, white and neutral greys) and a small saturation change, half are mirrored.
 
     With 30 training photos a predictor otherwise learns each scene's own colours and brightness and takes
     them for faults; varied scenes leave it only what good photos share (a black, a white, neutral greys)."""
-    from engine.adaptive.synthetic import luma
+    from engine.adaptive.synthetic import luma, per_image_values
 
     batch = clean.shape[0]
 
-    def per_image(values: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(values, dtype=clean.dtype).reshape(batch, 1, 1, 1)
+    def draw(values: np.ndarray) -> torch.Tensor:
+        return per_image_values(values, clean)
 
     y = luma(clean)
     chroma = clean - y
     # chroma in an orthonormal-ish plane (r - g, (r + g - 2b) / sqrt 3), rotated, and back with zero luma
     u = chroma[:, 0] - chroma[:, 1]
     v = (chroma[:, 0] + chroma[:, 1] - 2.0 * chroma[:, 2]) / math.sqrt(3.0)
-    angle = per_image(rng.uniform(-math.pi, math.pi, batch))[:, 0]
+    angle = draw(rng.uniform(-math.pi, math.pi, batch))[:, 0]
     u, v = torch.cos(angle) * u - torch.sin(angle) * v, torch.sin(angle) * u + torch.cos(angle) * v
-    to_rgb = torch.linalg.inv(torch.tensor([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0], [0.2126, 0.7152, 0.0722]]))
     rotated = y + torch.einsum(
-        "ij,bjhw->bihw", to_rgb.to(clean.dtype), torch.stack([u, math.sqrt(3.0) * v, torch.zeros_like(u)], 1)
+        "ij,bjhw->bihw", _CHROMA_TO_RGB.to(clean.dtype), torch.stack([u, math.sqrt(3.0) * v, torch.zeros_like(u)], 1)
     )
-    x = torch.where(per_image(rng.random(batch) < 0.5) > 0, clean, rotated.clamp(0.0, 1.0))
-    x = x.clamp_min(1e-6) ** per_image(np.exp(rng.uniform(math.log(0.7), math.log(1.4), batch)))
+    x = torch.where(draw(rng.random(batch) < 0.5) > 0, clean, rotated.clamp(0.0, 1.0))
+    x = x.clamp_min(1e-6) ** draw(np.exp(rng.uniform(math.log(0.7), math.log(1.4), batch)))
     y = luma(x)
-    x = (y + per_image(np.exp(rng.uniform(math.log(0.8), math.log(1.25), batch))) * (x - y)).clamp(0.0, 1.0)
-    return torch.where(per_image(rng.random(batch) < 0.5) > 0, x.flip(3), x)
+    x = (y + draw(np.exp(rng.uniform(math.log(0.8), math.log(1.25), batch))) * (x - y)).clamp(0.0, 1.0)
+    return torch.where(draw(rng.random(batch) < 0.5) > 0, x.flip(3), x)
 
 
 @dataclass
@@ -655,15 +663,6 @@ def auto_samples(crops: torch.Tensor, mix, rng: np.random.Generator, predictor_s
             )
         )
     return AutoSamples(*(torch.cat(parts) for parts in zip(*out, strict=True)))
-
-
-def _held_out_score(model: AdaptiveLUT, triples: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> float:
-    """Mean held-out closeness, every good photo kept at least CLEAN_MARGIN dB close to itself (a penalty)."""
-    pairs = [(faulty, clean) for _, faulty, clean in triples]
-    worst = min(
-        (evaluate(model, [(faulty, clean)]) for kind, faulty, clean in triples if kind == "clean"), default=MAX_PSNR
-    )
-    return evaluate(model, pairs) - 2.0 * max(0.0, CLEAN_MARGIN - worst)
 
 
 def fit_auto(
