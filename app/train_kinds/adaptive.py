@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QSpinBox, QWidget
 
@@ -30,6 +31,26 @@ def summary(name: str, path: Path | None, outcome) -> str:
     quoted = f"Preset \u201c{name}\u201d"
     where = f"{quoted} saved to {path.parent}." if path else f"{quoted} was not saved."
     return f"{where} {outcome.text()}"
+
+
+def train_and_summarise(
+    name: str, confirm: Callable[[str], bool] | None, start: Callable[[Callable[[Any], bool]], tuple[Path, Any]]
+) -> str:
+    """Run `start(ask)` (an engine trainer given `confirm=ask`) and return `summary`; a preset the user declined to
+    save (the trainer raises NotSaved) is summarised from the outcome they were asked about."""
+    from engine.adaptive.train import NotSaved
+
+    outcomes = []
+
+    def ask(outcome) -> bool:
+        outcomes.append(outcome)
+        return confirm(outcome.text()) if confirm else True
+
+    try:
+        path, outcome = start(ask)
+    except NotSaved:
+        return summary(name, None, outcomes[-1])
+    return summary(name, path, outcome)
 
 
 class AdaptiveOptions(QWidget):
@@ -102,18 +123,14 @@ class AdaptiveKind:
         confirm: Callable[[str], bool] | None = None,
     ) -> str:
         from engine.adaptive.data import validate_pairs
-        from engine.adaptive.train import NotSaved, TrainConfig, train_from_folder
+        from engine.adaptive.train import TrainConfig, train_from_folder
         from engine.presets import user_presets_dir
 
         report = validate_pairs(request.data, request.target, cancel=cancel)
-        outcomes = []
-
-        def ask(outcome) -> bool:
-            outcomes.append(outcome)
-            return confirm(outcome.text()) if confirm else True
-
-        try:
-            path, outcome = train_from_folder(
+        return train_and_summarise(
+            request.name,
+            confirm,
+            lambda ask: train_from_folder(
                 report,
                 request.name,
                 user_presets_dir(),
@@ -123,10 +140,8 @@ class AdaptiveKind:
                 confirm=ask,
                 progress=progress,
                 cancel=cancel,
-            )
-        except NotSaved:
-            return summary(request.name, None, outcomes[-1])
-        return summary(request.name, path, outcome)
+            ),
+        )
 
 
 KIND = AdaptiveKind()

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from app.train_kinds import EpochPoint, TrainRequest
-from app.train_kinds.adaptive import epoch_point, summary
+from app.train_kinds.adaptive import epoch_point, train_and_summarise
 from engine.jobs import CancelToken, ProgressFn
 
 
@@ -67,17 +67,13 @@ class AdaptivePhotosKind:
     ) -> str:
         from dataclasses import replace
 
-        from engine.adaptive.train import PHOTOS_TRAIN, NotSaved, train_from_photos
+        from engine.adaptive.train import PHOTOS_TRAIN, train_from_photos
         from engine.presets import user_presets_dir
 
-        outcomes = []
-
-        def ask(outcome) -> bool:
-            outcomes.append(outcome)
-            return confirm(outcome.text()) if confirm else True
-
-        try:
-            path, outcome = train_from_photos(
+        return train_and_summarise(
+            request.name,
+            confirm,
+            lambda ask: train_from_photos(
                 request.data,
                 request.name,
                 user_presets_dir(),
@@ -86,10 +82,8 @@ class AdaptivePhotosKind:
                 confirm=ask,
                 progress=progress,
                 cancel=cancel,
-            )
-        except NotSaved:
-            return summary(request.name, None, outcomes[-1])
-        return summary(request.name, path, outcome)
+            ),
+        )
 
 
 KIND = AdaptivePhotosKind()
