@@ -171,9 +171,10 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, "bench")
 from _measure import reset_peak_rss, rss_mb
-from engine.lowlight.data import CASES, darken, sample_photo_pixels
+from engine.image import sample_photo
+from engine.lowlight.data import CASES, darken
 from engine.lowlight.pipeline import enhance
-clean = sample_photo_pixels("astronaut")
+clean = sample_photo("astronaut").pixels
 rng = np.random.default_rng(3)
 tile = np.tile(clean, (6, 8, 1))[:3000, :4000]
 photo = np.ascontiguousarray(darken(tile, CASES["dark"], rng))

@@ -20,9 +20,9 @@ import numpy as np
 
 from engine.color import linear_to_srgb, srgb_to_linear
 from engine.errors import InputError
-from engine.image import PHOTO_SUFFIXES
+from engine.image import PHOTO_SUFFIXES, ImageError, load_photo, shrink_by_blocks
 
-# Images larger than this (long side) are area-downscaled on loading: the fast path runs the nets at
+# Images larger than this (long side) are block-averaged on loading: the fast path runs the nets at
 # about this scale anyway, and it keeps a folder of 12 MP brackets in memory.
 MAX_TRAIN_SIDE = 768
 # Corpus photos (2048 px long side) are halved for PairLIE training: the nets run on a reduced copy.
@@ -54,26 +54,6 @@ def darken(clean: np.ndarray, light: LowLight, rng: np.random.Generator) -> np.n
     noisy = shot + rng.normal(0.0, light.read_noise, size=linear.shape)
     encoded = linear_to_srgb(np.clip(noisy, 0.0, 1.0).astype(np.float32))
     return (np.round(encoded * 255.0) / 255.0).astype(np.float32)
-
-
-def sample_photo_pixels(name: str) -> np.ndarray:
-    """A scikit-image bundled photo as float32 sRGB in [0, 1] (first view of stereo pairs)."""
-    import skimage.data
-
-    image = getattr(skimage.data, name)()
-    if isinstance(image, tuple):
-        image = image[0]
-    return (np.asarray(image)[..., :3] / 255.0).astype(np.float32)
-
-
-def area_downscale(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Box-average an H x W x C image by the integer factor that brings its long side to <= max_side."""
-    factor = -(-max(image.shape[:2]) // max_side)
-    if factor <= 1:
-        return image
-    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
-    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, -1)
-    return blocks.mean(axis=(1, 3)).astype(np.float32)
 
 
 # The benchmark's and the validation's two cases: dim (x0.15) and dark (x0.05, noisier), both inside the
@@ -108,10 +88,10 @@ def corpus_cases(split: str, seed: int = 2024, root: Path | None = None) -> list
 
 
 def corpus_training_photos(root: Path | None = None) -> list[np.ndarray]:
-    """The corpus train split, area-downscaled to at most MAX_CORPUS_TRAIN_SIDE (PairLIE's training photos)."""
+    """The corpus train split, block-averaged to at most MAX_CORPUS_TRAIN_SIDE (PairLIE's training photos)."""
     from engine.corpus import load_split
 
-    return [area_downscale(photo, MAX_CORPUS_TRAIN_SIDE) for photo in load_split("train", root)]
+    return [shrink_by_blocks(photo, MAX_CORPUS_TRAIN_SIDE) for photo in load_split("train", root)]
 
 
 # ---- SICE-style folders ----
@@ -137,13 +117,6 @@ class FolderReport:
         lines = [f"{self.root}: {len(self.scenes)} usable scene(s), {len(self.problems)} problem(s)"]
         lines += [f"  - {problem}" for problem in self.problems]
         return "\n".join(lines)
-
-
-def _image_size(path: Path) -> tuple[int, int]:
-    import imageio.v3 as iio
-
-    props = iio.improps(path)
-    return int(props.shape[0]), int(props.shape[1])
 
 
 def validate_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
@@ -172,9 +145,9 @@ def inspect_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
         sizes: dict[Path, tuple[int, int]] = {}
         for path in files:
             try:
-                sizes[path] = _image_size(path)
-            except Exception as exc:  # imageio raises many types for a broken file
-                report.problems.append(f"{scene.name}/{path.name}: unreadable image ({type(exc).__name__})")
+                sizes[path] = load_photo(path).pixels.shape[:2]
+            except ImageError as exc:
+                report.problems.append(f"{scene.name}/{path.name}: unreadable image ({exc})")
         if len(sizes) != len(files):
             continue
         if len(set(sizes.values())) > 1:
@@ -192,17 +165,8 @@ def inspect_folder(root: str | Path, *, min_side: int = 64) -> FolderReport:
 
 
 def load_scene(files: list[Path]) -> np.ndarray:
-    """A scene's exposures as one float32 array E x H x W x 3 (sRGB in [0, 1]), downscaled for training."""
-    import imageio.v3 as iio
-
-    frames = []
-    for path in files:
-        image = np.asarray(iio.imread(path))
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
-        scale = 65535.0 if image.dtype == np.uint16 else 255.0 if image.dtype == np.uint8 else 1.0
-        frames.append(area_downscale((image[..., :3] / scale).astype(np.float32), MAX_TRAIN_SIDE))
-    return np.stack(frames)
+    """A scene's exposures as one float32 array E x H x W x 3 (sRGB in [0, 1], upright), downscaled for training."""
+    return np.stack([shrink_by_blocks(load_photo(path).pixels, MAX_TRAIN_SIDE) for path in files])
 
 
 # ---- pair samplers: rng -> (first, second) batches of B x 3 x S x S float32 ----
@@ -238,7 +202,7 @@ def synthetic_sampler(photos: list[np.ndarray], batch: int, crop: int) -> PairSa
             clean = photo[top : top + size, left : left + size]
             first, second = darken(clean, LowLight.random(rng), rng), darken(clean, LowLight.random(rng), rng)
             if factor > 1:
-                first, second = area_downscale(first, crop), area_downscale(second, crop)
+                first, second = shrink_by_blocks(first, crop), shrink_by_blocks(second, crop)
             first, second = _augment(rng, first, second)
             firsts.append(first.transpose(2, 0, 1))
             seconds.append(second.transpose(2, 0, 1))

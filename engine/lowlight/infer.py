@@ -81,13 +81,12 @@ def score_validation(weights: str | Path) -> dict[str, float]:
     from engine.lowlight.pipeline import enhance
     from engine.lowlight.quality import lab, score
 
-    model = load_model(weights)[0]
-    methods = {"classical": {}, "net": {"denoiser": net_denoiser(model)}}
-    totals: dict[str, list[dict[str, float]]] = {name: [] for name in methods}
+    denoisers: dict[str, Denoiser | None] = {"classical": None, "net": net_denoiser(load_model(weights)[0])}
+    totals: dict[str, list[dict[str, float]]] = {name: [] for name in denoisers}
     for case in corpus_cases("validation"):
         clean_lab = lab(case.clean)
-        for name, options in methods.items():
-            totals[name].append(score(enhance(case.dark, **options), case.clean, clean_lab))
+        for name, denoiser in denoisers.items():
+            totals[name].append(score(enhance(case.dark, denoiser=denoiser), case.clean, clean_lab))
     metrics = {}
     for name, rows in totals.items():
         for key in ("psnr", "de2000", "hue", "texture"):

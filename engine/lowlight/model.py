@@ -61,6 +61,7 @@ class PairLIE(nn.Module):
         self.L_net = _five_conv_net(3, channels, 1)
         self.R_net = _five_conv_net(3, channels, 3)
         last = self.N_net[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None  # N starts as the identity
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
 

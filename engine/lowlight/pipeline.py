@@ -1,5 +1,8 @@
 """Low-light rescue without a net: brighten in linear light, denoise with the photo's own noise model.
 
+Why one module over 300 lines: the two passes share the strip and halo geometry and the small-image maps (the
+noise model, the wavelet shrinkage and the exposure live in their own modules).
+
 Torch-free (numpy + OpenCV), so the editor and the CLI start it at once. What it does, per photo:
 
 1. **Noise model.** A dark shot's noise is signal-dependent: variance = a * I + b in linear light (shot
@@ -42,384 +45,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
+from engine.color import linear_to_srgb, srgb_to_linear
 from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 from engine.lowlight import DENOISE_RANGE, EXPOSURE_RANGE, GAMMA_RANGE, OUTPUT_GAMMA
+from engine.lowlight.exposure import auto_exposure, tone_lift
+from engine.lowlight.noise import NoiseModel, Stabiliser, estimate_noise
+from engine.lowlight.settings import SETTINGS, Settings
+from engine.lowlight.wavelet import atrous_bands, box_mean, calibrate, denoise_colour, shrink, wavelet_denoise
 
 STRIP_ROWS = 256
-MIN_NOISE_A, MIN_NOISE_B = 1e-8, 1e-10  # a clean photo: almost nothing to remove
-MAX_NOISE_A, MAX_NOISE_B = 1e-1, 1e-2
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The pipeline's constants, chosen on the corpus train and validation splits (see bench/lowlight.py)."""
-
-    work_pixels: int = 1_000_000  # the small image's size: the photo box-averaged by a power of two
-    levels: int = 5  # wavelet bands of the small image's luma
-    luma_k: float = 1.4  # noise factor of those bands (more = smoother)
-    luma_radius: int = 2  # window radius of the local band energy
-    chroma_levels: int = 6
-    chroma_k: float = 1.0
-    chroma_radius: int = 3
-    detail_k: float = 1.4  # the full-resolution grey's detail bands
-    detail_radius: int = 2
-    fit_radius: int = 1  # guided fit of colour on grey, small-image pixels
-    fit_eps: float = 1e-4  # its regulariser, relative to the squared mean grey
-    highlight_percentile: float = 99.9  # automatic exposure maps this percentile of the max channel ...
-    highlight_target: float = 1.0  # ... to this linear value
-    key: float = 0.25  # the log-average luminance a photo's exposure aims at (the key cue) ...
-    key_weight: float = 0.2  # ... and its weight where it asks for less light than the highlight cue
-    grain: float = 0.4  # kept luma residual, 8-bit levels of output
-    fine_k: float = 1.0  # the finest full-resolution band's noise factor: lower keeps more fine texture
-    luma_power: float = 0.75  # shrinkage exponent of the small image's luma bands (1 = Wiener, 1/2 = energy kept)
-    tone_radius: float = 0.03  # gamma's illumination smoothing, fraction of the small image's long side
-    max_lift: float = 16.0  # gamma < 1 lifts a shadow at most this much above the exposure
-
-
-SETTINGS = Settings()
-LUMINANCE = (0.2126, 0.7152, 0.0722)  # Rec. 709 / sRGB luminance of linear R, G, B
 Denoiser = Callable[[np.ndarray], np.ndarray]  # small sRGB image -> denoised small sRGB image (a net)
-
-
-# ---------------------------------------------------------------------------------------- sRGB transfer
-
-
-def decode(srgb: np.ndarray) -> np.ndarray:
-    """sRGB -> linear (IEC 61966-2-1), float32, with OpenCV's fast power."""
-    import cv2
-
-    v = np.clip(srgb, 0.0, 1.0, dtype=np.float32)
-    out = v + np.float32(0.055)
-    out *= np.float32(1 / 1.055)
-    out = cv2.pow(out, 2.4, dst=out)
-    np.copyto(out, v * np.float32(1 / 12.92), where=v <= np.float32(0.04045))
-    return out
-
-
-def encode(linear: np.ndarray) -> np.ndarray:
-    """linear -> sRGB (IEC 61966-2-1), float32; values are clipped to [0, 1] first."""
-    import cv2
-
-    v = np.clip(linear, 0.0, 1.0, dtype=np.float32)
-    out = cv2.pow(v, 1 / 2.4)
-    out *= np.float32(1.055)
-    out -= np.float32(0.055)
-    np.copyto(out, v * np.float32(12.92), where=v <= np.float32(0.0031308))
-    return out
-
-
-# ---------------------------------------------------------------------------------------- noise model
-
-
-@dataclass(frozen=True)
-class NoiseModel:
-    """Linear-light noise variance a * I + b of one pixel of one channel."""
-
-    a: float
-    b: float
-
-    def sigma(self, level: float) -> float:
-        return math.sqrt(self.a * level + self.b)
-
-
-def _quantile_factor(q: float, dof: float) -> float:
-    """chi2.ppf(q, dof) / dof by Wilson-Hilferty (what a q-quantile of sample variances reads, truth = 1)."""
-    z = {0.1: -1.2815516, 0.25: -0.6744898, 0.5: 0.0}[q]
-    c = 2.0 / (9.0 * dof)
-    return (1.0 - c + z * math.sqrt(c)) ** 3
-
-
-def estimate_noise(
-    pixels: np.ndarray,
-    *,
-    block: int = 8,
-    bins: int = 16,
-    quantile: float = 0.1,
-    min_snr: float = 2.0,
-    max_pixels: int = 1_500_000,
-) -> NoiseModel:
-    """Fit variance = a * I + b (linear light, per channel) from an sRGB photo; see the module docstring.
-
-    Large photos are sampled on a 4 x 4 grid of crops totalling about `max_pixels`.
-    """
-    height, width = pixels.shape[:2]
-    if height * width > max_pixels:
-        side = int(math.sqrt(max_pixels / 16)) // block * block
-        side_h, side_w = min(side, height // block * block), min(side, width // block * block)
-        tops = np.linspace(0, height - side_h, 4).astype(int)
-        lefts = np.linspace(0, width - side_w, 4).astype(int)
-        crops = [pixels[t : t + side_h, left : left + side_w] for t in tops for left in lefts]
-    else:
-        crops = [pixels]
-    means, variances = [], []
-    for crop in crops:
-        h, w = crop.shape[0] // block * block, crop.shape[1] // block * block
-        if h < block or w < block:
-            continue
-        linear = decode(crop[:h, :w])
-        for c in range(3):
-            x = linear[..., c]
-            diagonal = np.empty_like(x)
-            diagonal[:-1, :-1] = (x[:-1, :-1] - x[1:, :-1] - x[:-1, 1:] + x[1:, 1:]) * 0.5  # variance = sigma^2
-            diagonal[-1, :], diagonal[:, -1] = 0.0, 0.0
-            squares = (diagonal * diagonal).reshape(h // block, block, w // block, block)[:, :-1, :, :-1]
-            variances.append(squares.mean(axis=(1, 3), dtype=np.float64).ravel())
-            means.append(x.reshape(h // block, block, w // block, block).mean(axis=(1, 3), dtype=np.float64).ravel())
-    if not means:
-        return NoiseModel(MIN_NOISE_A, MIN_NOISE_B)
-    mean, variance = np.concatenate(means), np.concatenate(variances)
-    factor = _quantile_factor(quantile, (block - 1) ** 2 / 2)  # neighbouring differences share pixels: ~half
-    edges = np.unique(np.quantile(mean, np.linspace(0, 1, bins + 1)))
-    points = []
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
-        inside = (mean >= low) & (mean <= high)
-        if inside.sum() >= 30:
-            points.append((float(np.median(mean[inside])), float(np.quantile(variance[inside], quantile)) / factor))
-    if len(points) < 2:
-        b = float(np.median(variance)) if variance.size else MIN_NOISE_B
-        return NoiseModel(MIN_NOISE_A, float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
-    table = np.array(points)
-    usable = table[:, 0] > min_snr * np.sqrt(table[:, 1])
-    if usable.sum() >= 3:
-        table = table[usable]
-    weights = 1.0 / np.maximum(table[:, 1], 1e-14)  # relative errors: every bin counts alike
-    design = np.column_stack([table[:, 0], np.ones(len(table))]) * weights[:, None]
-    (a, b), *_ = np.linalg.lstsq(design, table[:, 1] * weights, rcond=None)
-    if b < MIN_NOISE_B:  # a line through the origin when the intercept comes out negative
-        a, b = float(np.sum(table[:, 0] * table[:, 1] * weights**2) / np.sum((table[:, 0] * weights) ** 2)), 0.0
-    return NoiseModel(float(np.clip(a, MIN_NOISE_A, MAX_NOISE_A)), float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
-
-
-# ---------------------------------------------------------------------------------------- stabilising
-
-
-def _normal_cdf(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.array([math.erf(v / math.sqrt(2.0)) for v in z]))
-
-
-def _normal_pdf(z: np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-
-
-class Stabiliser:
-    """Generalised Anscombe transform of the mean of `n` clipped pixels, and its exact inverse.
-
-    forward(x) = 2/a' sqrt(a' x + 3/8 a'^2 + b') with a' = a / n, b' = b / n: unit-variance noise.
-    inverse(y) maps the denoised (expected) transformed value back to the true linear signal, through a
-    table of E[forward(mean of n values of max(0, signal + noise))] per signal (Gauss-Hermite), inverted.
-    """
-
-    TABLE = 65536
-
-    def __init__(self, noise: NoiseModel, n: int = 1) -> None:
-        self.a, self.b, self.n = noise.a / n, noise.b / n, n
-        self.offset = 0.375 * self.a * self.a + self.b
-        nodes, weights = np.polynomial.hermite_e.hermegauss(32)
-        weights = weights / weights.sum()
-        signal = np.concatenate([[0.0], np.geomspace(1e-7, 1.25, 3000)])
-        sigma = np.sqrt(noise.a * signal + noise.b)
-        z = signal / sigma
-        cdf, pdf = _normal_cdf(z), _normal_pdf(z)
-        clipped_mean = signal * cdf + sigma * pdf  # E[max(0, X)], X ~ N(signal, sigma^2)
-        clipped_square = (signal**2 + sigma**2) * cdf + signal * sigma * pdf
-        spread = np.sqrt(np.maximum(clipped_square - clipped_mean**2, 0.0) / n)
-        samples = np.maximum(clipped_mean[:, None] + spread[:, None] * nodes[None, :], 0.0)
-        expected = (self._forward64(samples) * weights).sum(axis=1)
-        expected = np.maximum.accumulate(expected)
-        self.low, top = float(expected[0]), float(self._forward64(np.array(1.25)))
-        grid = np.linspace(self.low, top, self.TABLE)
-        inverse = np.interp(grid, expected, signal)
-        beyond = grid > expected[-1]  # past the table: the algebraic inverse
-        inverse[beyond] = ((self.a * grid[beyond] / 2) ** 2 - self.offset) / self.a
-        self.table = inverse.astype(np.float32)
-        self.scale = (self.TABLE - 1) / (top - self.low)
-
-    def _forward64(self, x: np.ndarray) -> np.ndarray:
-        return (2.0 / self.a) * np.sqrt(np.maximum(self.a * x + self.offset, 0.0))
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y = x * np.float32(self.a)
-        y += np.float32(self.offset)
-        np.maximum(y, 0.0, out=y)
-        np.sqrt(y, out=y)
-        y *= np.float32(2.0 / self.a)
-        return y
-
-    def inverse(self, y: np.ndarray) -> np.ndarray:
-        index = (y - np.float32(self.low)) * np.float32(self.scale)
-        np.clip(index, 0, self.TABLE - 1, out=index)
-        index += 0.5
-        return self.table[index.astype(np.uint16)]
-
-
-# ---------------------------------------------------------------------------------------- wavelet shrinkage
-
-_B3 = np.array([1, 4, 6, 4, 1], np.float32) / 16
-
-
-def _b3(image: np.ndarray, step: int) -> np.ndarray:
-    """The a-trous B3-spline smoothing at a hole step (separable, mirrored edges)."""
-    import cv2
-
-    kernel = np.zeros(4 * step + 1, np.float32)
-    kernel[::step] = _B3
-    return cv2.sepFilter2D(image, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT)
-
-
-def _box(image: np.ndarray, radius: int) -> np.ndarray:
-    import cv2
-
-    return cv2.blur(image, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
-
-
-def _shrink(band: np.ndarray, noise_variance: float, radius: int, power: float = 1.0) -> np.ndarray:
-    """Local shrinkage: band * (max(0, E - noise) / E) ** power with E the band's local mean energy.
-
-    power 1 is the Wiener gain (least squares); 1/2 keeps the band's expected clean energy E - noise, so
-    texture keeps its strength where it stands above the noise while flat areas still go to zero.
-    """
-    import cv2
-
-    energy = _box(band * band, radius)
-    gain = energy - np.float32(noise_variance)
-    np.maximum(gain, 0.0, out=gain)
-    gain /= np.maximum(energy, np.float32(1e-20))
-    if power != 1.0:
-        gain = cv2.pow(gain, power, dst=gain)
-    gain *= band
-    return gain
-
-
-_BAND_VARIANCES: dict[tuple, list[float]] = {}
-
-
-def _calibrate(key: tuple, bands: Callable[[np.ndarray], list[np.ndarray]]) -> list[float]:
-    """Each band's variance for unit white noise (a fixed-seed 512 x 512 sample, cached)."""
-    if key not in _BAND_VARIANCES:
-        noise = np.random.default_rng(12).standard_normal((512, 512)).astype(np.float32)
-        _BAND_VARIANCES[key] = [float(band[48:-48, 48:-48].var()) for band in bands(noise)]
-    return _BAND_VARIANCES[key]
-
-
-def _atrous_bands(image: np.ndarray, levels: int) -> list[np.ndarray]:
-    """Detail bands 1..levels and the remaining smooth image (last)."""
-    bands, current = [], image
-    for level in range(levels):
-        smooth = _b3(current, 2**level)
-        bands.append(current - smooth)
-        current = smooth
-    return bands + [current]
-
-
-def wavelet_denoise(
-    image: np.ndarray,
-    noise_variance: float,
-    levels: int,
-    k: float,
-    radius: int,
-    fine_k: float | None = None,
-    power: float = 1.0,
-) -> np.ndarray:
-    """Shrink every a-trous band of a 2-D image with white noise of `noise_variance` (noise factor k, or
-    `fine_k` for the finest band); keep the smooth rest."""
-    unit = _calibrate(("atrous", levels), lambda noise: _atrous_bands(noise, levels)[:-1])
-    bands = _atrous_bands(image, levels)
-    out = bands[-1].copy()
-    for level, (band, variance) in enumerate(zip(bands[:-1], unit, strict=True)):
-        factor = fine_k if (level == 0 and fine_k is not None) else k
-        out += _shrink(band, factor * noise_variance * variance, radius, power)
-    return out
-
-
-# Opponent axes (orthonormal): luma (R+G+B)/sqrt(3) and two chroma differences; unit noise stays unit.
-OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float32) / np.array(
-    [[math.sqrt(3)], [math.sqrt(2)], [math.sqrt(6)]], np.float32
-)
-
-
-def denoise_colour(
-    linear: np.ndarray, noise: NoiseModel, n: int, settings: Settings, strength: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Denoise a linear H x W x 3 image whose pixels average n clipped pixels; returns (image, luma residual).
-
-    The residual is the removed part of the stabilised luma (unit-variance noise plus lost texture).
-    """
-    import cv2
-
-    stabiliser = Stabiliser(noise, n)
-    opponent = cv2.transform(stabiliser.forward(linear), OPPONENT)
-    # At full resolution (n = 1) the finest band is the photo's finest texture: it gets `fine_k`.
-    luma = wavelet_denoise(
-        opponent[..., 0],
-        1.0,
-        settings.levels,
-        strength * settings.luma_k,
-        settings.luma_radius,
-        strength * settings.fine_k if n == 1 else None,
-        settings.luma_power,
-    )
-    chroma = [
-        wavelet_denoise(
-            opponent[..., c], 1.0, settings.chroma_levels, strength * settings.chroma_k, settings.chroma_radius
-        )
-        for c in (1, 2)
-    ]
-    back = cv2.transform(cv2.merge([luma, *chroma]), np.ascontiguousarray(OPPONENT.T))
-    denoised, residual = stabiliser.inverse(back), opponent[..., 0] - luma
-    return denoised, residual
-
-
-# ---------------------------------------------------------------------------------------- brightness
-
-
-def auto_exposure(denoised_linear: np.ndarray, settings: Settings = SETTINGS) -> float:
-    """Linear gain (never < 1) from two cues: the highlight percentile of the max channel mapped to
-    `highlight_target`, and the log-average luminance mapped to `key`.
-
-    The highlight cue is exact when the photo holds white and too bright when it does not, so it is an
-    upper bound; the key cue pulls the gain down (geometric blend, weight `key_weight`) only where it asks
-    for less light than the highlight does.
-    """
-    top = max(float(np.percentile(denoised_linear.max(axis=2), settings.highlight_percentile)), 1e-6)
-    log_gain = math.log(settings.highlight_target / top)
-    if settings.key_weight > 0:
-        luminance = denoised_linear @ np.array(LUMINANCE, np.float32)
-        log_average = float(np.mean(np.log(luminance + np.float32(1e-3 * top)), dtype=np.float64))
-        log_gain = min(log_gain, log_gain + settings.key_weight * (math.log(settings.key) - log_average - log_gain))
-    return float(np.clip(math.exp(log_gain), 1.0, EXPOSURE_RANGE[1]))
-
-
-def tone_lift(denoised_linear: np.ndarray, gamma: float, settings: Settings) -> np.ndarray | None:
-    """Per-pixel lift (L / L_top) ** (gamma - 1) on a smoothed max-channel illumination L (None for gamma 1)."""
-    if gamma >= 1.0:
-        return None
-    import cv2
-
-    illumination = denoised_linear.max(axis=2)
-    top = max(float(np.percentile(illumination, settings.highlight_percentile)), 1e-6)
-    radius = max(2, round(settings.tone_radius * max(illumination.shape)))
-    smooth = cv2.blur(illumination, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
-    ratio = np.clip(smooth / top, settings.max_lift ** (1 / (gamma - 1)), 1.0)
-    return (ratio ** np.float32(gamma - 1.0)).astype(np.float32)
-
 
 # ---------------------------------------------------------------------------------------- guided fit
 
 
 def _guided(guide: np.ndarray, target: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """He et al.'s guided filter: per window target_c ~ A_c * guide + B_c; returns window-averaged (A, B)."""
-    mean_g = _box(guide, radius)
-    var_g = _box(guide * guide, radius) - mean_g * mean_g
-    mean_t = _box(target, radius)
-    cov = _box(target * guide[..., None], radius) - mean_t * mean_g[..., None]
+    mean_g = box_mean(guide, radius)
+    var_g = box_mean(guide * guide, radius) - mean_g * mean_g
+    mean_t = box_mean(target, radius)
+    cov = box_mean(target * guide[..., None], radius) - mean_t * mean_g[..., None]
     a = cov / (var_g[..., None] + np.float32(eps))
     b = mean_t - a * mean_g[..., None]
-    return _box(a, radius), _box(b, radius)
+    return box_mean(a, radius), box_mean(b, radius)
 
 
 # ---------------------------------------------------------------------------------------- the pipeline
@@ -516,7 +169,7 @@ def enhance_details(
     small, low, grey_v = _first_pass(pixels, factor, grey_stabiliser, progress, cancel)
     progress(0.3, "low-light: denoising a reduced copy")
     if denoiser is not None:
-        small_d, residual = decode(denoiser(encode(small))), None
+        small_d, residual = srgb_to_linear(np.clip(denoiser(linear_to_srgb(small)), 0.0, 1.0)), None
     else:
         small_d, residual = denoise_colour(small, noise, factor * factor, settings, denoise)
     check(cancel)
@@ -528,13 +181,14 @@ def enhance_details(
     np.clip(enhanced, 0.0, 1.0, out=enhanced)
     grain = np.float32(settings.grain / 255.0) if denoise > 0 and denoiser is None else np.float32(0.0)
     if factor == 1:
-        out = encode(enhanced)
+        out = linear_to_srgb(enhanced)
         if residual is not None and grain > 0:
             out += grain * residual[..., None]
         out = _blend(pixels, np.clip(out, 0.0, 1.0, out=out), strength)
         progress(1.0, "low-light: done")
         return Result(out, noise, gain, factor)
     progress(0.45, "low-light: full resolution")
+    assert grey_stabiliser is not None and low is not None and grey_v is not None  # factor > 1 made them
     low_d = wavelet_denoise(
         low,
         1.0 / (factor * factor),
@@ -567,7 +221,7 @@ def measure(pixels: np.ndarray, *, settings: Settings = SETTINGS, cancel: Cancel
     pass (the editor measures the whole photo once and previews a small copy with the same exposure)."""
     check_pixels(pixels)
     noise = estimate_noise(pixels)
-    factor = work_factor(*pixels.shape[:2], settings.work_pixels)
+    factor = work_factor(pixels.shape[0], pixels.shape[1], settings.work_pixels)
     small, _, _ = _first_pass(pixels, factor, None, no_progress, cancel)
     small_d, _ = denoise_colour(small, noise, factor * factor, settings)
     return Measurement(noise, auto_exposure(small_d, settings))
@@ -595,7 +249,7 @@ def _first_pass(
 
     height, width = pixels.shape[:2]
     if factor == 1:
-        return decode(pixels), None, None
+        return srgb_to_linear(np.clip(pixels, 0.0, 1.0)), None, None
     small_h, small_w = -(-height // factor), -(-width // factor)
     small = np.empty((small_h, small_w, 3), np.float32)
     low = np.empty((small_h, small_w), np.float32) if grey_stabiliser else None
@@ -605,11 +259,11 @@ def _first_pass(
     for top in range(0, height, rows):
         check(cancel)
         bottom = min(top + rows, height)
-        linear = decode(pixels[top:bottom])
+        linear = srgb_to_linear(np.clip(pixels[top:bottom], 0.0, 1.0))
         first = top // factor
         block_rows = -(-(bottom - top) // factor)
         small[first : first + block_rows] = block_mean(linear, factor)
-        if grey_stabiliser is not None:
+        if grey_stabiliser is not None and low is not None and grey_v is not None:
             grey_v[top:bottom] = grey_stabiliser.forward(cv2.transform(linear, third))
             low[first : first + block_rows] = block_mean(grey_v[top:bottom], factor)
         progress(0.3 * bottom / height, "low-light: reading")
@@ -644,7 +298,7 @@ def upsample(small: np.ndarray, factor: int, top: int, bottom: int, width: int) 
 
 def _detail_bands(detail: np.ndarray, factor: int) -> list[np.ndarray]:
     """The full-resolution grey's detail above the small image: log2(factor) a-trous bands and the rest."""
-    return _atrous_bands(detail, int(math.log2(factor)))
+    return atrous_bands(detail, int(math.log2(factor)))
 
 
 def _detail_unit_variances(factor: int) -> list[float]:
@@ -652,7 +306,7 @@ def _detail_unit_variances(factor: int) -> list[float]:
         low = block_mean(noise, factor)
         return _detail_bands(noise - upsample(low, factor, 0, noise.shape[0], noise.shape[1]), factor)
 
-    return _calibrate(("detail", factor), bands)
+    return calibrate(("detail", factor), bands)
 
 
 def _second_pass(
@@ -683,14 +337,15 @@ def _second_pass(
         total = upsample(maps["low_d"], factor, t0, t1, width)
         for level, (band, variance) in enumerate(zip(bands, unit, strict=True)):
             k = settings.fine_k if level == 0 else settings.detail_k
-            total += _shrink(band, denoise * k * variance, settings.detail_radius)
+            total += shrink(band, denoise * k * variance, settings.detail_radius)
         inner = slice(top - t0, bottom - t0)
         total = total[inner]
         grey_d = grey_stabiliser.inverse(total)
         result = upsample(maps["a"], factor, top, bottom, width)
         result *= grey_d[..., None]
         result += upsample(maps["b"], factor, top, bottom, width)
-        result = encode(result)
+        np.clip(result, 0.0, 1.0, out=result)
+        result = linear_to_srgb(result)
         if grain > 0:
             kept = grey[inner] - total
             kept *= grain
@@ -699,8 +354,3 @@ def _second_pass(
         out[top:bottom] = _blend(pixels[top:bottom], result, strength)
         progress(0.45 + 0.55 * bottom / height, "low-light: full resolution")
     return out
-
-
-def with_settings(**changes) -> Settings:
-    """SETTINGS with some fields changed (benchmarks and tuning)."""
-    return replace(SETTINGS, **changes)

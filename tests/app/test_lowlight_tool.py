@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from engine.image import Photo
-from engine.lowlight.data import LowLight, area_downscale, darken, sample_photo_pixels
+from engine.image import Photo, sample_photo, shrink_by_blocks
+from engine.lowlight.data import LowLight, darken
 
 
 @pytest.fixture(scope="module")
 def dark_photo() -> Photo:
-    clean = area_downscale(sample_photo_pixels("chelsea"), 240)
+    clean = shrink_by_blocks(sample_photo("chelsea").pixels, 240)
     return Photo(darken(clean, LowLight(exposure=1 / 12, photons=6000, read_noise=1e-3), np.random.default_rng(9)))
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.image import Photo, load_photo, save_photo
-from engine.lowlight.data import LowLight, area_downscale, darken, sample_photo_pixels
+from engine.image import Photo, load_photo, sample_photo, save_photo, shrink_by_blocks
+from engine.lowlight.data import LowLight, darken
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -19,7 +19,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_lowlight_brightens_a_dark_photo_and_keeps_its_size(tmp_path):
-    clean = area_downscale(sample_photo_pixels("chelsea"), 230)
+    clean = shrink_by_blocks(sample_photo("chelsea").pixels, 230)
     dark = darken(clean, LowLight(exposure=1 / 15, photons=6000, read_noise=1e-3), np.random.default_rng(0))
     source, target, exact = tmp_path / "dark.png", tmp_path / "bright.png", tmp_path / "exact.png"
     save_photo(Photo(dark), source)

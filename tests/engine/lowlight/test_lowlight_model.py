@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.lowlight.data import LowLight, darken, sample_photo_pixels, synthetic_sampler
+from engine.image import sample_photo
+from engine.lowlight.data import LowLight, darken, synthetic_sampler
 from engine.lowlight.model import (
     ModelFileError,
     ModelInfo,
@@ -84,7 +85,7 @@ def test_a_short_training_run_lowers_the_loss():
     # N starts as the identity (fidelity ~0), so the loss is the Retinex part: it first rises while R leaves
     # its initial all-dark state, then falls; 200 steps of 16-channel nets are past that bump.
     config = TrainConfig(steps=200, batch=2, crop=32, channels=16, learning_rate=1e-3, final_learning_rate=1e-4)
-    sampler = synthetic_sampler([sample_photo_pixels("astronaut")], config.batch, config.crop)
+    sampler = synthetic_sampler([sample_photo("astronaut").pixels], config.batch, config.crop)
     first, second = (torch.from_numpy(a) for a in sampler(np.random.default_rng(123)))  # a fixed probe batch
     torch.manual_seed(0)
     model = PairLIE(config.channels)

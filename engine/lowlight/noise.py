@@ -1,0 +1,157 @@
+"""A dark photo's own noise model (variance a * I + b in linear light) and the transform that makes it unit-variance.
+
+See engine.lowlight.pipeline's docstring (steps 1 and 2) for why and how.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.color import srgb_to_linear
+
+MIN_NOISE_A, MIN_NOISE_B = 1e-8, 1e-10  # a clean photo: almost nothing to remove
+MAX_NOISE_A, MAX_NOISE_B = 1e-1, 1e-2
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """Linear-light noise variance a * I + b of one pixel of one channel."""
+
+    a: float
+    b: float
+
+    def sigma(self, level: float) -> float:
+        return math.sqrt(self.a * level + self.b)
+
+
+def _quantile_factor(q: float, dof: float) -> float:
+    """chi2.ppf(q, dof) / dof by Wilson-Hilferty (what a q-quantile of sample variances reads, truth = 1)."""
+    z = {0.1: -1.2815516, 0.25: -0.6744898, 0.5: 0.0}[q]
+    c = 2.0 / (9.0 * dof)
+    return (1.0 - c + z * math.sqrt(c)) ** 3
+
+
+def estimate_noise(
+    pixels: np.ndarray,
+    *,
+    block: int = 8,
+    bins: int = 16,
+    quantile: float = 0.1,
+    min_snr: float = 2.0,
+    max_pixels: int = 1_500_000,
+) -> NoiseModel:
+    """Fit variance = a * I + b (linear light, per channel) from an sRGB photo; see the module docstring.
+
+    Large photos are sampled on a 4 x 4 grid of crops totalling about `max_pixels`.
+    """
+    height, width = pixels.shape[:2]
+    if height * width > max_pixels:
+        side = int(math.sqrt(max_pixels / 16)) // block * block
+        side_h, side_w = min(side, height // block * block), min(side, width // block * block)
+        tops = np.linspace(0, height - side_h, 4).astype(int)
+        lefts = np.linspace(0, width - side_w, 4).astype(int)
+        crops = [pixels[t : t + side_h, left : left + side_w] for t in tops for left in lefts]
+    else:
+        crops = [pixels]
+    means, variances = [], []
+    for crop in crops:
+        h, w = crop.shape[0] // block * block, crop.shape[1] // block * block
+        if h < block or w < block:
+            continue
+        linear = srgb_to_linear(np.clip(crop[:h, :w], 0.0, 1.0))
+        for c in range(3):
+            x = linear[..., c]
+            diagonal = np.empty_like(x)
+            diagonal[:-1, :-1] = (x[:-1, :-1] - x[1:, :-1] - x[:-1, 1:] + x[1:, 1:]) * 0.5  # variance = sigma^2
+            diagonal[-1, :], diagonal[:, -1] = 0.0, 0.0
+            squares = (diagonal * diagonal).reshape(h // block, block, w // block, block)[:, :-1, :, :-1]
+            variances.append(squares.mean(axis=(1, 3), dtype=np.float64).ravel())
+            means.append(x.reshape(h // block, block, w // block, block).mean(axis=(1, 3), dtype=np.float64).ravel())
+    if not means:
+        return NoiseModel(MIN_NOISE_A, MIN_NOISE_B)
+    mean, variance = np.concatenate(means), np.concatenate(variances)
+    factor = _quantile_factor(quantile, (block - 1) ** 2 / 2)  # neighbouring differences share pixels: ~half
+    edges = np.unique(np.quantile(mean, np.linspace(0, 1, bins + 1)))
+    points = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (mean >= low) & (mean <= high)
+        if inside.sum() >= 30:
+            points.append((float(np.median(mean[inside])), float(np.quantile(variance[inside], quantile)) / factor))
+    if len(points) < 2:
+        b = float(np.median(variance)) if variance.size else MIN_NOISE_B
+        return NoiseModel(MIN_NOISE_A, float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
+    table = np.array(points)
+    usable = table[:, 0] > min_snr * np.sqrt(table[:, 1])
+    if usable.sum() >= 3:
+        table = table[usable]
+    weights = 1.0 / np.maximum(table[:, 1], 1e-14)  # relative errors: every bin counts alike
+    design = np.column_stack([table[:, 0], np.ones(len(table))]) * weights[:, None]
+    (a, b), *_ = np.linalg.lstsq(design, table[:, 1] * weights, rcond=None)
+    if b < MIN_NOISE_B:  # a line through the origin when the intercept comes out negative
+        a, b = float(np.sum(table[:, 0] * table[:, 1] * weights**2) / np.sum((table[:, 0] * weights) ** 2)), 0.0
+    return NoiseModel(float(np.clip(a, MIN_NOISE_A, MAX_NOISE_A)), float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
+
+
+# ---------------------------------------------------------------------------------------- stabilising
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.array([math.erf(v / math.sqrt(2.0)) for v in z]))
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+class Stabiliser:
+    """Generalised Anscombe transform of the mean of `n` clipped pixels, and its exact inverse.
+
+    forward(x) = 2/a' sqrt(a' x + 3/8 a'^2 + b') with a' = a / n, b' = b / n: unit-variance noise.
+    inverse(y) maps the denoised (expected) transformed value back to the true linear signal, through a
+    table of E[forward(mean of n values of max(0, signal + noise))] per signal (Gauss-Hermite), inverted.
+    """
+
+    TABLE = 65536
+
+    def __init__(self, noise: NoiseModel, n: int = 1) -> None:
+        self.a, self.b, self.n = noise.a / n, noise.b / n, n
+        self.offset = 0.375 * self.a * self.a + self.b
+        nodes, weights = np.polynomial.hermite_e.hermegauss(32)
+        weights = weights / weights.sum()
+        signal = np.concatenate([[0.0], np.geomspace(1e-7, 1.25, 3000)])
+        sigma = np.sqrt(noise.a * signal + noise.b)
+        z = signal / sigma
+        cdf, pdf = _normal_cdf(z), _normal_pdf(z)
+        clipped_mean = signal * cdf + sigma * pdf  # E[max(0, X)], X ~ N(signal, sigma^2)
+        clipped_square = (signal**2 + sigma**2) * cdf + signal * sigma * pdf
+        spread = np.sqrt(np.maximum(clipped_square - clipped_mean**2, 0.0) / n)
+        samples = np.maximum(clipped_mean[:, None] + spread[:, None] * nodes[None, :], 0.0)
+        expected = (self._forward64(samples) * weights).sum(axis=1)
+        expected = np.maximum.accumulate(expected)
+        self.low, top = float(expected[0]), float(self._forward64(np.array(1.25)))
+        grid = np.linspace(self.low, top, self.TABLE)
+        inverse = np.interp(grid, expected, signal)
+        beyond = grid > expected[-1]  # past the table: the algebraic inverse
+        inverse[beyond] = ((self.a * grid[beyond] / 2) ** 2 - self.offset) / self.a
+        self.table = inverse.astype(np.float32)
+        self.scale = (self.TABLE - 1) / (top - self.low)
+
+    def _forward64(self, x: np.ndarray) -> np.ndarray:
+        return (2.0 / self.a) * np.sqrt(np.maximum(self.a * x + self.offset, 0.0))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = x * np.float32(self.a)
+        y += np.float32(self.offset)
+        np.maximum(y, 0.0, out=y)
+        np.sqrt(y, out=y)
+        y *= np.float32(2.0 / self.a)
+        return y
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        index = (y - np.float32(self.low)) * np.float32(self.scale)
+        np.clip(index, 0, self.TABLE - 1, out=index)
+        index += 0.5
+        return self.table[index.astype(np.uint16)]
