@@ -1,12 +1,13 @@
 """The *Train preset...* dialog: pick a folder of before/after pairs, read the report, train with live curves.
 
-The kind selector lists every module of `app.train_kinds` (adaptive presets here; SR and low-light add
-theirs). Validation and training run on worker threads; the dialog shows a progress bar with ETA, the
-loss and closeness (PSNR, dB) curves per epoch (pyqtgraph), and Cancel, which stops after the current step and
-leaves any earlier model of that name untouched. The dialog is not modal: the editor stays usable while it trains.
+The kind selector lists every kind of `engine.train_kinds` (the descriptors the `train` command reads too);
+each kind's options become a form (`app.train_options`). Validation and training run on worker threads; the
+dialog shows a progress bar with ETA, the loss and closeness (PSNR, dB) curves per epoch (pyqtgraph), and
+Cancel, which stops after the current step and leaves any earlier model of that name untouched. The dialog is
+not modal: the editor stays usable while it trains.
 
-A kind with ``asks_before_saving`` gets a ``confirm(text) -> bool`` callback: when its model would make the
-held-out photos worse than no edit, the worker thread waits while the dialog asks whether to save it anyway.
+A run's `confirm(text)` (engine.training.TrainingEvents): when its model would make the held-out photos worse
+than no edit, the worker thread waits while the dialog asks whether to save it anyway.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import Background
-from app.train_kinds import EpochPoint, TrainRequest, kinds
+from app.train_options import OptionsForm
 from engine.errors import Cancelled, LutLabError
 from engine.jobs import CancelToken
+from engine.train_kinds import TrainKind, TrainRequest, kinds
+from engine.training import EpochPoint, TrainingEvents
 
 PROGRESS_STEPS = 1000
 CURVE_COLOURS = ("#e8a33c", "#3c9be8", "#6cc04a", "#c04a9b")
@@ -92,7 +95,7 @@ class TrainDialog(QDialog):
         self.name = QLineEdit()
         self.epochs = QSpinBox(minimum=1, maximum=10000, value=self.kinds[0].default_epochs)
         self.options = QStackedWidget()
-        self.option_widgets = [kind.options_widget() for kind in self.kinds]
+        self.option_widgets = [OptionsForm(kind) for kind in self.kinds]
         for widget in self.option_widgets:
             self.options.addWidget(widget)
         self.progress = QProgressBar(minimum=0, maximum=PROGRESS_STEPS)
@@ -160,7 +163,7 @@ class TrainDialog(QDialog):
         self._update_buttons()
 
     @property
-    def current_kind(self):
+    def current_kind(self) -> TrainKind:
         return self.kinds[self.kind.currentIndex()]
 
     @property
@@ -190,18 +193,18 @@ class TrainDialog(QDialog):
         text = self.target.text().strip()
         return Path(text) if text and self.target_row.isEnabled() else None
 
-    def _describe_fields(self, kind) -> None:
-        """Title, placeholders and the target row say what `kind` wants (see `app.train_kinds`)."""
+    def _describe_fields(self, kind: TrainKind) -> None:
+        """Title, placeholders and the target row say what `kind` wants."""
         self.setWindowTitle(f"Train: {kind.label}")
-        self.data.setPlaceholderText(getattr(kind, "data_hint", "folder of training data"))
-        uses_target = getattr(kind, "uses_target", True)
+        self.data.setPlaceholderText(kind.data_hint)
+        uses_target = kind.uses_target
         self.target_row.setEnabled(uses_target)
         self.target.setPlaceholderText(
             "optional: folder of targets, when they are in a folder of their own"
             if uses_target
             else "not used: this kind needs no targets"
         )
-        self.name.setPlaceholderText(getattr(kind, "name_hint", "name of the new model"))
+        self.name.setPlaceholderText(kind.name_hint)
 
     def validate(self) -> None:
         """Check the folder(s) on a worker thread and show the report."""
@@ -212,8 +215,9 @@ class TrainDialog(QDialog):
             return
         target = self._target_folder()
         kind = self.current_kind
+        options = kind.resolve(self.option_widgets[self.kind.currentIndex()].values())
         self.report.setPlainText("Checking…")
-        self._background.submit(lambda: kind.validate(Path(data), target), self._validated, self._invalid)
+        self._background.submit(lambda: kind.validate(Path(data), target, options), self._validated, self._invalid)
 
     def _validated(self, result: tuple[str, bool]) -> None:
         text, usable = result
@@ -243,7 +247,7 @@ class TrainDialog(QDialog):
             self._target_folder(),
             self.name.text().strip(),
             self.epochs.value(),
-            self.option_widgets[self.kind.currentIndex()].values(),
+            options=kind.resolve(self.option_widgets[self.kind.currentIndex()].values()),
         )
         self._points = []
         self.loss_curve.setData([], [])
@@ -254,16 +258,16 @@ class TrainDialog(QDialog):
         self.progress.setValue(0)
         self.eta.setText("starting…")
         cancel, bridge = self._cancel, self.bridge
-
-        extra = (
-            {"confirm": lambda text: self._confirm(text, cancel)} if getattr(kind, "asks_before_saving", False) else {}
+        events = TrainingEvents(
+            lambda f, m="": bridge.progressed.emit(f, m),
+            cancel,
+            epoch=bridge.epoch.emit,
+            confirm=lambda text: self._confirm(text, cancel),
         )
 
         def work() -> None:
             try:
-                summary = kind.train(
-                    request, bridge.epoch.emit, lambda f, m="": bridge.progressed.emit(f, m), cancel, **extra
-                )
+                summary = kind.train(request, events)
             except Cancelled:
                 bridge.cancelled.emit()
             except LutLabError as exc:

@@ -61,6 +61,16 @@ class ModelFileError(InputError):
     """A model or preset file is missing, malformed or hostile."""
 
 
+def safe_stem(name: str) -> str:
+    """The file stem for a model a user names: lower-case letters, digits and single dashes ("My Look" -> "my-look")."""
+    stem = "-".join(
+        part for part in "".join(c if c.isalnum() else "-" for c in name.strip().lower()).split("-") if part
+    )
+    if not stem:
+        raise ModelFileError(f"model name {name!r} needs at least one letter or digit")
+    return stem
+
+
 # ------------------------------------------------------------------------------------------ JSON
 
 

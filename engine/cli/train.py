@@ -3,29 +3,21 @@
 ``--kind adaptive --photos DIR`` trains an Auto preset of your own from a folder of good photos alone
 (synthetic capture faults are made from them), instead of from before/after pairs.
 
-One sub-command for every trainable family, dispatched by ``--kind`` through the `KINDS` table. To add a
-kind, write a small ``_KIND_options(group)`` function here that adds the kind's own flags, and one
-`KINDS` entry ``Kind(module, options)``. The module (``engine.<family>.train``) provides
-
-    run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int
-        validates ``args.data`` (and ``args.target``: pairs in two folders), prints the data report,
-        trains with Progress + Cancel, writes the model (``args.out`` or the per-user data folder) and
-        returns 0; unusable data raises an `InputError` (exit 2), Cancel raises `Cancelled` (exit 130).
-
-Common options, parsed here: --kind, --data, --target, --name, --epochs (None: the kind's default),
---seed, --out. Give kind options ``default=None`` and a help text starting with the kind, so a user
-sees which kind reads them. The options live here, not in the family module, because the family
-modules import torch and building the CLI parser must not.
+The kinds and their options are described once in `engine.train_kinds` (the Train dialog reads the same
+descriptors): every option becomes a flag here, with ``default=None`` so the kind's own default applies and
+a flag of another kind is refused instead of silently ignored.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import sys
+from pathlib import Path
 
+from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn
+from engine.train_kinds import Option, TrainKind, TrainRequest, kinds
+from engine.training import TrainingEvents
 
 NAME = "train"
 HELP = (
@@ -34,96 +26,105 @@ HELP = (
 )
 
 
-@dataclass(frozen=True)
-class Kind:
-    module: str  # provides run_cli(args, progress, cancel) -> int
-    options: Callable[[argparse._ArgumentGroup], None]
+def _flags() -> dict[str, list[tuple[TrainKind, Option]]]:
+    """Each option flag and the kinds that read it."""
+    flags: dict[str, list[tuple[TrainKind, Option]]] = {}
+    for kind in kinds():
+        for option in kind.options:
+            flags.setdefault(option.cli_flag, []).append((kind, option))
+    return flags
 
 
-def _adaptive_options(group: argparse._ArgumentGroup) -> None:
-    group.add_argument(
-        "--photos",
-        default=None,
-        help="adaptive: a folder of good photos; trains an Auto preset that undoes synthetic "
-        "capture faults (exposure, white balance, contrast, saturation) instead of using --data",
-    )
-    group.add_argument("--lut-size", type=int, default=None, help="adaptive: lattice size N (default 33)")
-    group.add_argument(
-        "--luts", type=int, default=None, help="adaptive: learned basis LUTs beside the 14 physical ones (default 3)"
-    )
-    group.add_argument(
-        "--compressed",
-        action="store_true",
-        default=None,
-        help="adaptive: CLUT-Net compressed basis LUTs with residual output",
-    )
-
-
-def _sr_options(group: argparse._ArgumentGroup) -> None:
-    group.add_argument(
-        "--sr-model", choices=("srlut", "mulut", "eclut"), default=None, help="sr: net kind (default srlut)"
-    )
-    group.add_argument("--scale", type=int, choices=(2, 4), default=None, help="sr: upscale factor (default 4)")
-    group.add_argument(
-        "--stages",
-        type=int,
-        choices=(1, 2),
-        default=None,
-        help="sr: 2 puts a first table in front that refines the photo at its own size (MuLUT's "
-        "cascade; about twice the training time; default 1)",
-    )
-    group.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help="sr, lowlight: training steps (sr default 2000; lowlight: epochs x max(25, scenes / 4))",
-    )
-    group.add_argument(
-        "--finetune-steps",
-        type=int,
-        default=None,
-        help="sr: then fine-tune the table itself through the lookup for N steps (default 0)",
-    )
-    group.add_argument(
-        "--refine",
-        action="store_true",
-        default=None,
-        help="sr: then fit a filter refinement (edge-direction filters on top of the table; minutes)",
-    )
-
-
-def _lowlight_options(group: argparse._ArgumentGroup) -> None:
-    """lowlight: no flags of its own; it reads --epochs or the shared --steps (listed with sr)."""
-
-
-KINDS: dict[str, Kind] = {
-    "adaptive": Kind("engine.adaptive.train", _adaptive_options),
-    "sr": Kind("engine.sr.train", _sr_options),
-    "lowlight": Kind("engine.lowlight.train", _lowlight_options),
-}
+def _help(uses: list[tuple[TrainKind, Option]]) -> str:
+    """One help text per wording, naming the kinds that read the flag and each kind's default."""
+    wordings: dict[str, list[tuple[TrainKind, Option]]] = {}
+    for kind, option in uses:
+        wordings.setdefault(option.help, []).append((kind, option))
+    parts = []
+    for text, group in wordings.items():
+        defaults = [(kind, option.default) for kind, option in group if option.default is not None]
+        if group[0][1].type is bool or not defaults:
+            suffix = ""
+        elif len({default for _, default in defaults}) == 1:
+            suffix = f" (default {defaults[0][1]})"
+        else:
+            suffix = " (default " + ", ".join(f"{default} for {kind.key}" for kind, default in defaults) + ")"
+        parts.append(f"{', '.join(kind.key for kind, _ in group)}: {text}{suffix}")
+    return "; ".join(parts)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kind", required=True, choices=sorted(KINDS), help="what to train")
+    every = kinds()
+    parser.add_argument("--kind", required=True, choices=sorted({k.family for k in every}), help="what to train")
     parser.add_argument(
         "--data", default=None, help="folder with input/ and target/ (or the input folder); required unless --photos"
     )
+    for kind in every:
+        if kind.data_flag != "data":
+            parser.add_argument(f"--{kind.data_flag}", default=None, help=f"{kind.key}: {kind.data_hint}")
     parser.add_argument("--target", default=None, help="target folder, when the pairs are in two folders")
     parser.add_argument("--name", required=True, help="name of the new model / preset")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (the kind's default if omitted)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--out", default=None, help="output folder (default: your LUTLab data folder)")
-    for name, kind in KINDS.items():
-        kind.options(parser.add_argument_group(f"{name} options"))
+    group = parser.add_argument_group("options of the kinds")
+    for flag, uses in _flags().items():
+        option = uses[0][1]
+        if option.type is bool:
+            group.add_argument(flag, dest=option.name, action="store_true", default=None, help=_help(uses))
+        else:
+            choices = [value for value, _ in option.choices] or None
+            group.add_argument(
+                flag, dest=option.name, type=option.type, choices=choices, default=None, help=_help(uses)
+            )
+
+
+def _choose_kind(args: argparse.Namespace) -> TrainKind:
+    """The kind of --kind whose data flag was given (--photos: Auto from good photos; else --data)."""
+    for kind in kinds():
+        if kind.family != args.kind and kind.data_flag != "data" and getattr(args, kind.data_flag, None):
+            raise InputError(f"--{kind.data_flag} is for --kind {kind.family}, not --kind {args.kind}")
+    family = [kind for kind in kinds() if kind.family == args.kind]
+    given = [kind for kind in family if getattr(args, kind.data_flag, None)]
+    if len(given) > 1:
+        flags = " or ".join(f"--{kind.data_flag} ({kind.data_hint})" for kind in given)
+        raise InputError(f"give either {flags}, not both")
+    if not given:
+        flags = " or ".join(f"--{kind.data_flag} DIR" for kind in family)
+        raise InputError(f"--kind {args.kind} needs {flags}")
+    return given[0]
 
 
 def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int:
-    from engine.errors import InputError
-
+    kind = _choose_kind(args)
+    if args.epochs is not None and not kind.cli_epochs:
+        raise InputError(f"--kind {args.kind} trains by --steps, not --epochs")
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.data is None and not (args.kind == "adaptive" and args.photos):
-        raise InputError(
-            f"--kind {args.kind} needs --data DIR" + (" (or --photos DIR)" if args.kind == "adaptive" else "")
-        )
-    return importlib.import_module(KINDS[args.kind].module).run_cli(args, progress, cancel)
+    own = {option.name for option in kind.options}
+    for flag, uses in _flags().items():
+        if uses[0][1].name not in own and getattr(args, uses[0][1].name) is not None:
+            raise InputError(f"{flag} is not an option of --kind {args.kind} (it is one of {uses[0][0].key})")
+    options = kind.resolve(vars(args))
+    data, target = Path(getattr(args, kind.data_flag)), Path(args.target) if args.target else None
+    report, usable = kind.validate(data, target, options)
+    if not usable:
+        raise InputError(report)
+    _say(report)
+    request = TrainRequest(
+        data, target, args.name, args.epochs, args.seed, Path(args.out) if args.out else None, options
+    )
+    events = TrainingEvents(progress, cancel, epoch=lambda point: _say(point.text()), log=_say, confirm=_warn)
+    _say(kind.train(request, events))
+    return 0
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _warn(text: str) -> bool:
+    """The CLI's answer to "save a model that does harm on held-out photos?": yes, with a warning."""
+    _say(f"warning: {text} Saving it anyway; delete it if you do not want it.")
+    return True

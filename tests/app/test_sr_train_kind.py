@@ -13,7 +13,7 @@ def isolated(tmp_path, monkeypatch):
     """A private user data folder, one torch thread, and 2 steps per dialog epoch (a tiny run)."""
     import torch
 
-    import app.train_kinds.sr as sr_kind
+    import engine.train_kinds.sr as sr_kind
 
     monkeypatch.setenv("LUTLAB_DATA_DIR", str(tmp_path / "userdata"))
     monkeypatch.setattr(sr_kind, "STEPS_PER_EPOCH", 2)
