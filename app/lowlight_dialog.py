@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.background import Background, post
 from app.imaging import to_qimage
+from engine.image import fit_long_side
 from engine.lowlight import DENOISE_RANGE, EXPOSURE_RANGE, GAMMA_RANGE, OUTPUT_GAMMA
 
 PREVIEW_LONG_SIDE = 480
@@ -35,14 +36,10 @@ PREVIEW_DELAY_MS = 80
 
 
 def shrink(pixels: np.ndarray, long_side: int) -> np.ndarray:
-    """An area-averaged copy whose long side is at most `long_side` (OpenCV: fast on a 12 MP photo)."""
-    import cv2
-
-    scale = long_side / max(pixels.shape[:2])
-    if scale >= 1.0:
-        return pixels
-    size = (max(8, round(pixels.shape[1] * scale)), max(8, round(pixels.shape[0] * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    """An area-averaged copy whose long side is at most `long_side`, its short side kept at 8 px or more
+    (the low-light pipeline's smallest input)."""
+    height, width = pixels.shape[:2]
+    return fit_long_side(pixels, max(long_side, -(-8 * max(height, width) // min(height, width))))
 
 
 class LowLightDialog(QDialog):

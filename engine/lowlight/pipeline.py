@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -114,34 +115,12 @@ class Result:
     factor: int
 
 
-def enhance(
-    pixels: np.ndarray,
-    *,
-    exposure: float | None = None,
-    gamma: float = OUTPUT_GAMMA,
-    strength: float = 1.0,
-    denoise: float = 1.0,
-    settings: Settings = SETTINGS,
-    denoiser: Denoiser | None = None,
-    progress: ProgressFn = no_progress,
-    cancel: CancelToken | None = None,
-) -> np.ndarray:
+def enhance(pixels: np.ndarray, **options: Any) -> np.ndarray:
     """Brighten and denoise a dark sRGB photo (float32 H x W x 3 in [0, 1]); returns a new array.
 
-    exposure: linear gain (None: chosen per photo); gamma < 1 lifts shadows more; strength blends with
-    the input (0 = unchanged); denoise scales the noise reduction (0 = none, 1 = tuned).
+    The options are `enhance_details`'s (exposure, gamma, strength, denoise, ...).
     """
-    return enhance_details(
-        pixels,
-        exposure=exposure,
-        gamma=gamma,
-        strength=strength,
-        denoise=denoise,
-        settings=settings,
-        denoiser=denoiser,
-        progress=progress,
-        cancel=cancel,
-    ).pixels
+    return enhance_details(pixels, **options).pixels
 
 
 def enhance_details(
@@ -157,7 +136,12 @@ def enhance_details(
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> Result:
-    """`enhance`, returning also the noise model, the exposure used and the work factor."""
+    """`enhance`, returning also the noise model, the exposure used and the work factor.
+
+    exposure: linear gain (None: chosen per photo); gamma < 1 lifts shadows more; strength blends with
+    the input (0 = unchanged); denoise scales the noise reduction (0 = none, 1 = tuned); `noise` skips the
+    noise measurement (a model measured before).
+    """
     check_pixels(pixels)
     check_controls(exposure, gamma, strength, denoise)
     height, width = pixels.shape[:2]
