@@ -26,7 +26,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,6 @@ from engine.adaptive.data import (
     load_pairs,
     shrink,
     to_tensor,
-    validate_pairs,
 )
 from engine.adaptive.model import AdaptiveLUT, LossWeights, ModelConfig, PhysicalBasis, StatsPredictor, training_loss
 from engine.adaptive.synthetic import FAULT_KINDS, FAULT_RANGES
@@ -905,69 +904,6 @@ def train_from_photos(
         cancel=cancel,
     )
     return path, outcome
-
-
-def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int:
-    """`main.py train --kind adaptive`: pairs (--data) or good photos (--photos); train, report, write."""
-    import sys
-
-    from engine.presets import user_presets_dir
-
-    photos = getattr(args, "photos", None)
-    if photos and args.data:
-        raise InputError("give either --data (before/after pairs) or --photos (good photos), not both")
-    if not photos and not args.data:
-        raise InputError("adaptive: give --data DIR (before/after pairs) or --photos DIR (good photos)")
-    base = SHIPPED_MODEL if photos else DEFAULT_MODEL if not args.compressed else ModelConfig(compressed=True)
-    model_config = replace(base, n_luts=args.luts or base.n_luts, lut_size=args.lut_size or base.lut_size)
-    if not 2 <= model_config.lut_size <= 65 or (args.luts is not None and not 1 <= args.luts <= 64):
-        raise InputError("--lut-size must be in 2..65 and --luts in 1..64")
-    out_dir = Path(args.out) if args.out else user_presets_dir()
-
-    def report_epoch(m: EpochMetrics) -> None:
-        sys.stdout.write(
-            f"epoch {m.epoch}/{m.epochs}: training {m.train_psnr:.2f} dB, held-out {m.val_psnr:.2f} dB"
-            f", {m.seconds:.1f} s\n"
-        )
-        sys.stdout.flush()
-
-    def warn(outcome: Outcome) -> bool:
-        sys.stdout.write(f"warning: {outcome.text()} Saving it anyway; delete it if you do not want it.\n")
-        return True
-
-    if photos:
-        config = replace(PHOTOS_TRAIN, epochs=args.epochs or PHOTOS_TRAIN.epochs, seed=args.seed)
-        path, outcome = train_from_photos(
-            Path(photos),
-            args.name,
-            out_dir,
-            model_config,
-            config,
-            on_epoch=report_epoch,
-            confirm=warn,
-            progress=progress,
-            cancel=cancel,
-        )
-    else:
-        report = validate_pairs(Path(args.data), Path(args.target) if args.target else None, cancel=cancel)
-        sys.stdout.write(report.text() + "\n")
-        report.require_usable()
-        config = TrainConfig(epochs=args.epochs or DEFAULT_TRAIN.epochs, seed=args.seed)
-        path, outcome = train_from_folder(
-            report,
-            args.name,
-            out_dir,
-            model_config,
-            config,
-            on_epoch=report_epoch,
-            confirm=warn,
-            progress=progress,
-            cancel=cancel,
-        )
-    if not outcome.harmful:
-        sys.stdout.write(outcome.text() + "\n")
-    sys.stdout.write(f"wrote {path.with_suffix('.safetensors')} and {path}\n")
-    return 0
 
 
 # ------------------------------------------------------------------------------------------ the shipped presets
