@@ -196,25 +196,6 @@ def steps_per_epoch(scenes: int, batch: int = TrainConfig.batch) -> int:
     return max(MIN_STEPS_PER_EPOCH, -(-scenes // batch))
 
 
-def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> int:
-    """`main.py train --kind lowlight --data DIR --name NAME`: validate, report, train, write the model."""
-    from engine.errors import InputError
-
-    report = validate_folder(args.data)
-    sys.stdout.write(report.text() + "\n")
-    if args.steps is not None and args.steps < 1:
-        raise InputError(f"--steps must be at least 1, got {args.steps}")
-    steps = args.steps or (args.epochs or DEFAULT_EPOCHS) * steps_per_epoch(len(report.scenes))
-    output = (Path(args.out) if args.out else user_models_dir()) / f"{args.name}.safetensors"
-    if not output.parent.is_dir():
-        output.parent.mkdir(parents=True)
-    info = train_lowlight(
-        output, data=args.data, config=TrainConfig(steps=steps, seed=args.seed), progress=progress, cancel=cancel
-    )
-    sys.stdout.write(f"wrote {output} and {output.with_suffix('.json').name}: {info.metrics}\n")
-    return 0
-
-
 def _logging_progress(every: int) -> ProgressFn:
     """Progress as INFO log records (shown with -v), one every `every` calls and the last."""
     started = time.time()
