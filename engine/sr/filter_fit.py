@@ -1,8 +1,9 @@
-"""Fit the filter refinement (`engine.sr.filters`) of a table in closed form, on photo planes.
+"""Fit the filter refinement (`engine.sr.filters`) of a table in closed form, on photos.
 
 Ridge least squares per bucket, shrunk towards one global filter, over every pixel of the training
-photos in all 8 orientations and ``phases``^2 sub-pixel offsets; the table's own output (its ring
-included) is a feature, so the table runs here through the same numpy inference a user's photo takes.
+photos' luma (`engine.sr.filters.refine_planes`) in all 8 orientations and ``phases``^2 sub-pixel
+offsets; the table's own output (its ring included) is a feature, so the table runs here on the RGB
+photo through the same numpy inference a user's photo takes.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from engine.jobs import CancelToken, ProgressFn, check, no_progress
 from engine.sr.filters import (
     BLEND_WEIGHT,
     FILTER_BITS,
+    LUMA_WEIGHTS,
     STRENGTH_QUANTILES,
     FilterBank,
     FilterConfig,
     assignments,
     bucket_runs,
     features,
+    refine_planes,
     structure,
 )
-from engine.sr.infer import SRTable, upscale_uint8
+from engine.sr.infer import SRTable, pad_sides, upscale_uint8
 from engine.sr.resize import downscale
 
 
@@ -35,13 +38,14 @@ def _blocks(plane: np.ndarray, scale: int) -> np.ndarray:
     return plane.reshape(h, scale, w, scale).transpose(0, 2, 1, 3).reshape(h, w, scale * scale)
 
 
-def training_pairs(planes: Sequence[np.ndarray], scale: int, phases: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(LR uint8, HR float in [0, 1]) for every plane in its 8 orientations and phases^2 crop offsets."""
+def training_pairs(photos: Sequence[np.ndarray], scale: int, phases: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(LR uint8, HR float in [0, 1]) (H, W, C) pairs of every photo in its 8 orientations and phases^2 crop
+    offsets."""
     offsets = [round(i * scale / phases) for i in range(phases)]
-    for plane in planes:
+    for photo in photos:
         for k in range(4):
             for flip in (False, True):
-                oriented = np.rot90(plane, k)
+                oriented = np.rot90(photo, k)
                 oriented = oriented[:, ::-1] if flip else oriented
                 for oy in offsets:
                     for ox in offsets:
@@ -50,47 +54,66 @@ def training_pairs(planes: Sequence[np.ndarray], scale: int, phases: int) -> Ite
                         yield np.round(downscale(hr, scale) * 255.0).astype(np.uint8), hr
 
 
-def within_budget(planes: Sequence[np.ndarray], scale: int, config: FilterConfig, smallest: int) -> list[np.ndarray]:
-    """`planes`, or random crops of them (the same share of each, sides at least `smallest`) when reading
+def target_planes(hr: np.ndarray) -> np.ndarray:
+    """What the refined planes should be: the luma (as `refine_planes` takes it, unrounded) of RGB in [0, 1],
+    else every channel."""
+    if hr.shape[2] != 3:
+        return hr
+    return (hr @ (np.array(LUMA_WEIGHTS) / 1000.0))[:, :, None]
+
+
+def photo_channels(photo: np.ndarray) -> np.ndarray:
+    """A float photo as (H, W, C): grey as one channel, RGB(A) as its RGB."""
+    photo = np.asarray(photo, np.float32)
+    return photo[:, :, None] if photo.ndim == 2 else photo[:, :, :3]
+
+
+def within_budget(photos: Sequence[np.ndarray], scale: int, config: FilterConfig, smallest: int) -> list[np.ndarray]:
+    """`photos`, or random crops of them (the same share of each, sides at least `smallest`) when reading
     every view of them would exceed `config.sample_budget` low-resolution pixels: a big folder of photos
     then fits in minutes, not hours."""
     views = 8 * config.phases**2
-    total = sum(plane.size for plane in planes) / scale**2 * views
+    total = sum(photo.shape[0] * photo.shape[1] for photo in photos) / scale**2 * views
     if total <= config.sample_budget:
-        return list(planes)
+        return list(photos)
     share = np.sqrt(config.sample_budget / total)
     rng = np.random.default_rng(0)
     crops = []
-    for plane in planes:
-        h, w = (max(smallest, int(side * share)) for side in plane.shape)
-        y, x = rng.integers(0, plane.shape[0] - h + 1), rng.integers(0, plane.shape[1] - w + 1)
-        crops.append(plane[y : y + h, x : x + w])
+    for photo in photos:
+        h, w = (max(smallest, int(side * share)) for side in photo.shape[:2])
+        y, x = rng.integers(0, photo.shape[0] - h + 1), rng.integers(0, photo.shape[1] - w + 1)
+        crops.append(photo[y : y + h, x : x + w])
     return crops
 
 
 def _padded(lr: np.ndarray, halo: int) -> np.ndarray:
-    return np.pad(lr, halo, mode="reflect" if min(lr.shape) > halo else "symmetric")
+    """The planes the filters refine of an (H, W, C) 8-bit image, padded by `halo` -> (H + 2 halo, ..., P)."""
+    return pad_sides(refine_planes(lr), halo)
 
 
 def fit_filters(
-    planes: Sequence[np.ndarray],
+    photos: Sequence[np.ndarray],
     table: SRTable,
     config: FilterConfig | None = None,
     *,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> FilterBank:
-    """Fit a refinement of `table`'s own output (any refinement it has is ignored) on single-channel float
-    `planes` in [0, 1], in closed form (`config`: FilterConfig() when None)."""
+    """Fit a refinement of `table`'s own output (any refinement it has is ignored) on float `photos` in
+    [0, 1] (RGB or grey), in closed form (`config`: FilterConfig() when None)."""
     config = config or FilterConfig()
     scale, halo = table.scale, config.halo
     table = replace(table, refinement=None)
     smallest = scale * (halo + 1)
-    planes = [p for p in planes if min(p.shape) >= smallest]
-    if not planes:
+    photos = [photo_channels(p) for p in photos if min(p.shape[:2]) >= smallest]
+    if not photos:
         raise InputError(f"no photo of at least {smallest} pixels a side to fit filters on")
-    planes = within_budget(planes, scale, config, smallest)
-    stats = [structure(_padded(lr, halo), halo, config) for lr, _ in training_pairs(planes, scale, 1)]
+    photos = within_budget(photos, scale, config, smallest)
+    stats = [
+        structure(padded[:, :, c], halo, config)
+        for padded in (_padded(lr, halo) for lr, _ in training_pairs(photos, scale, 1))
+        for c in range(padded.shape[2])
+    ]
     strength = np.concatenate([s.ravel() for _, s, _ in stats])
     coherence = np.concatenate([c.ravel() for _, _, c in stats])
     bank = FilterBank(  # the hashing first; the filters come last
@@ -100,16 +123,20 @@ def fit_filters(
         np.zeros(0),
     )
     sums = _NormalEquations(config.buckets, bank.feature_count(scale), scale * scale)
-    total = len(planes) * 8 * config.phases**2
-    for done, (lr, hr) in enumerate(training_pairs(planes, scale, config.phases), 1):
+    total = len(photos) * 8 * config.phases**2
+    for done, (lr, hr) in enumerate(training_pairs(photos, scale, config.phases), 1):
         check(cancel)
         padded = _padded(lr, halo)
-        ringed = np.pad(upscale_uint8(lr, table, workers=1), 1, mode="reflect")
-        x = features(padded, halo, config.window, ringed, scale)
-        y = _blocks(hr, scale).reshape(len(x), -1)
-        lower, upper = assignments(padded, halo, bank)
-        # every pixel counts in its two angle bins' buckets, with its blend weights
-        sums.add(x, y, np.concatenate([lower, bank.next_angle[lower]]), np.concatenate([BLEND_WEIGHT - upper, upper]))
+        upscaled = refine_planes(upscale_uint8(lr, table, workers=1))
+        targets = target_planes(hr)
+        for c in range(padded.shape[2]):
+            ringed = np.pad(upscaled[:, :, c], 1, mode="reflect")
+            x = features(padded[:, :, c], halo, config.window, ringed, scale).T
+            y = _blocks(targets[:, :, c], scale).reshape(len(x), -1)
+            lower, upper = assignments(padded[:, :, c], halo, bank)
+            # every pixel counts in its two angle bins' buckets, with its blend weights
+            buckets = np.concatenate([lower, bank.next_angle[lower]])
+            sums.add(x, y, buckets, np.concatenate([BLEND_WEIGHT - upper, upper]))
         progress(0.95 * done / total, f"fitting filters: {done}/{total} training views")
     gram, moment = sums.totals()
     ridge = config.ridge * 255.0**2 * np.eye(len(gram[0]))  # features are 8-bit values, the ridge in [0, 1] units

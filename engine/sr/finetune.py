@@ -145,6 +145,6 @@ def finetune_table(
     tuned = np.round(weights.detach().numpy()).astype(np.int8)
     meta = {**table.meta, "finetune": {"steps": config.steps, "learning_rate": config.learning_rate}}
     pre = None
-    if pre_weights is not None:
+    if pre_weights is not None and table.pre is not None:
         pre = SRTable(table.pre.kind, 1, np.round(pre_weights.detach().numpy()).astype(np.int8), dict(table.pre.meta))
     return SRTable(table.kind, table.scale, tuned, meta, refinement=table.refinement, pre=pre), losses

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -40,7 +41,7 @@ from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.locations import shipped_models_dir
-from engine.sr.filters import FilterBank, FilterConfig, refine, ring_around
+from engine.sr.filters import FilterBank, FilterConfig, refine_luma, refine_planes, ring_around
 from engine.sr.spec import (
     EC_ALPHA_SHIFT,
     EC_OFFSETS,
@@ -154,7 +155,7 @@ def save_table(table: SRTable, path: Path) -> None:
     """
     path = Path(path)
     delta = _deltas(table)
-    arrays = {"delta": delta}
+    arrays: dict[str, Any] = {"delta": delta}
     meta = dict(table.meta)
     if table.pre is not None:
         arrays["pre_delta"] = _deltas(table.pre)
@@ -265,11 +266,15 @@ def _simplex_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarra
     -> (h, W, C, r*r) int16."""
     p = table.padding
     h, w = rows.stop - rows.start, padded.shape[1] - 2 * p
-    acc = None
-    for term in table.terms:
+
+    def interpolated(term: Term) -> np.ndarray:
         values = [padded[rows.start + p + dy : rows.stop + p + dy, p + dx : p + dx + w] for dy, dx in term.offsets]
-        interpolated = interpolate_4simplex(term.table, values)
-        acc = interpolated if acc is None else np.add(acc, interpolated, out=acc)
+        return interpolate_4simplex(term.table, values)
+
+    first, *rest = table.terms
+    acc = interpolated(first)
+    for term in rest:
+        np.add(acc, interpolated(term), out=acc)
     divisor = SIMPLEX_WEIGHT * table.term_count
     return ((acc + divisor // 2) // divisor).reshape(h, w, padded.shape[2], -1)
 
@@ -304,6 +309,13 @@ def _eclut_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
         for g, (dy, dx) in enumerate(EC_OFFSETS):
             acc += groups[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w, :, g]
     return (acc + (1 << (EC_ALPHA_SHIFT - 1))) >> EC_ALPHA_SHIFT
+
+
+def pad_sides(image: np.ndarray, pad: int) -> np.ndarray:
+    """An (H, W, C) image reflect-padded by `pad` on every side (symmetric where it has too few pixels to reflect)."""
+    if min(image.shape[:2]) > pad:
+        return np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    return np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
 
 
 def check_output_size(height: int, width: int, scale: int, max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
@@ -343,8 +355,7 @@ def upscale_uint8(
             progress=sub_progress(progress, 0.0, 0.2), cancel=cancel,
         )  # fmt: skip
         progress = sub_progress(progress, 0.2, 1.0)
-    mode = "reflect" if min(height, width) > p else "symmetric"  # reflect needs more pixels than the pad
-    padded = np.pad(table_input, ((p, p), (p, p), (0, 0)), mode=mode)
+    padded = pad_sides(table_input, p)
     out = np.empty((height * r, width * r, channels), np.uint8)
     strip = max(1, strip_values // (width * channels))
     strips = [slice(y, min(y + strip, height)) for y in range(0, height, strip)]
@@ -353,8 +364,7 @@ def upscale_uint8(
     bank = table.refinement
     if bank is not None:
         halo = bank.config.halo
-        refine_mode = "reflect" if min(height, width) > halo else "symmetric"
-        refine_padded = np.pad(image, ((halo, halo), (halo, halo), (0, 0)), mode=refine_mode)
+        refine_padded = pad_sides(refine_planes(image), halo)
 
     def table_values(rows: slice) -> np.ndarray:
         residual = compute(padded, table, rows)
@@ -367,8 +377,10 @@ def upscale_uint8(
             values = table_values(rows)
         else:  # the filters also read the table's output one pixel around each block: one more row each side
             above, below = rows.start > 0, rows.stop < height
-            ringed = ring_around(table_values(slice(rows.start - above, rows.stop + below)), r, above, below)
-            values = refine(refine_padded[rows.start : rows.stop + 2 * halo], halo, ringed, bank, r)
+            values = table_values(slice(rows.start - above, rows.stop + below))
+            ringed = ring_around(values, r, above, below)
+            values = values[int(above) : int(above) + h]
+            values = refine_luma(refine_padded[rows.start : rows.stop + 2 * halo], halo, values, ringed, bank, r)
         block = values.reshape(h, width, channels, r, r).transpose(0, 3, 1, 4, 2)
         out[rows.start * r : rows.stop * r] = block.reshape(h * r, width * r, channels)
 

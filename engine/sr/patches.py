@@ -70,7 +70,7 @@ class PatchSampler:
             patch = plane[y : y + side, x : x + side]
             if self.flat_std <= 0 or patch[self.target, self.target].std() >= self.flat_std:
                 break
-        patch = np.rot90(patch, rng.integers(4))
+        patch = np.rot90(patch, int(rng.integers(4)))
         return patch[:, ::-1] if rng.integers(2) else patch
 
     def __call__(self, step: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progres
 from engine.sr.filters import FilterConfig
 from engine.sr.finetune import FinetuneConfig
 from engine.sr.infer import MODELS_DIR
-from engine.sr.patches import PatchSampler, channel_planes
+from engine.sr.patches import PatchSampler
 
 TRAIN_SAMPLES = (
     "astronaut",
@@ -310,7 +311,7 @@ def evaluate_table(table, photos: Sequence[np.ndarray], names: Sequence[str] = (
     from engine.sr.metrics import y_psnr_pair
 
     bicubic, model = zip(*(y_psnr_pair(table, photo) for photo in photos), strict=True)
-    scores = {"bicubic_y_psnr": float(np.mean(bicubic)), "table_y_psnr": float(np.mean(model))}
+    scores: dict[str, Any] = {"bicubic_y_psnr": float(np.mean(bicubic)), "table_y_psnr": float(np.mean(model))}
     if names:
         pairs = zip(names, bicubic, model, strict=True)
         scores["per_photo"] = {name: [round(b, 3), round(m, 3)] for name, b, m in pairs}
@@ -428,7 +429,7 @@ def refine_table(
     """Fit a filter refinement (`engine.sr.filters`) for `table` on `photos` and attach it to the table."""
     from engine.sr.filter_fit import fit_filters
 
-    table.refinement = fit_filters(channel_planes(photos), table, config, progress=progress, cancel=cancel)
+    table.refinement = fit_filters(photos, table, config, progress=progress, cancel=cancel)
 
 
 def model_file_stem(name: str) -> str:
@@ -512,7 +513,7 @@ def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken 
 
 # The shipped tables: trained on the corpus's train split, the checkpoint kept that scores best on its
 # validation split; the test split is only reported. (config, table fine-tuning or None).
-_LONG = dict(bf16=True, flat_std=0.02, schedule="cosine", final_learning_rate=1e-5)  # all shipped runs
+_LONG: dict[str, Any] = dict(bf16=True, flat_std=0.02, schedule="cosine", final_learning_rate=1e-5)  # all shipped runs
 _MULUT_FINETUNE = FinetuneConfig(steps=300, batch=16, crop=24)  # MuLUT's LUT-aware fine-tuning, both stages
 SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
     (TrainConfig(kind="srlut", scale=4, steps=10000, crop=48, checkpoint_every=1000, seed=4, **_LONG), None),
