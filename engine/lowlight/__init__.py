@@ -5,6 +5,9 @@ loading anything. `engine.lowlight.pipeline` does the work (numpy + OpenCV); the
 (`engine.lowlight.model`, trained here) remain as an optional denoiser, measured against it.
 """
 
+from engine.locations import shipped_models_dir
+
+SHIPPED_WEIGHTS = shipped_models_dir() / "lowlight.safetensors"  # PairLIE's shipped nets (engine.lowlight.models)
 GAMMA_RANGE = (0.05, 1.0)
 OUTPUT_GAMMA = 1.0  # default tone: keep the photo's own contrast (chosen on the corpus validation split)
 EXPOSURE_RANGE = (0.25, 64.0)  # linear gain; 64 = 6 stops

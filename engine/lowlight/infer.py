@@ -19,11 +19,10 @@ import numpy as np
 import torch
 
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
-from engine.locations import shipped_models_dir
+from engine.lowlight import SHIPPED_WEIGHTS
 from engine.lowlight.model import RECEPTIVE_RADIUS, PairLIE, load_model
 from engine.lowlight.pipeline import Denoiser
 
-SHIPPED_WEIGHTS = shipped_models_dir() / "lowlight.safetensors"
 NET_TILE = 384
 
 
