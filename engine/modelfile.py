@@ -18,17 +18,21 @@ the CLI prints one ``error:`` line and exits 2) and never a traceback, a hang or
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import struct
 import zipfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.errors import InputError
+
+log = logging.getLogger(__name__)
 
 MAX_JSON_BYTES = 4 << 20
 MAX_JSON_DEPTH = 32
@@ -69,6 +73,39 @@ def safe_stem(name: str) -> str:
     if not stem:
         raise ModelFileError(f"model name {name!r} needs at least one letter or digit")
     return stem
+
+
+# ------------------------------------------------------------------------------------------ the user's models
+
+USER_FOLDERS = {"adaptive": "presets", "sr": "sr", "lowlight": "lowlight"}  # family -> its folder of user models
+WEIGHT_SUFFIXES = {"adaptive": ".safetensors", "sr": ".npz", "lowlight": ".safetensors"}
+
+
+def user_models_dir(family: str) -> Path:
+    """Where the models a user trains for `family` go: one folder per family in the user's data folder."""
+    from engine.locations import user_data_dir
+
+    return user_data_dir() / USER_FOLDERS[family]
+
+
+@dataclass(frozen=True)
+class UserModel:
+    name: str  # the file stem, as the editor lists it and the CLI takes it
+    path: Path  # the weights
+    sidecar: dict  # the JSON beside them (checked only for being a JSON object within the limits)
+
+
+def user_models(family: str) -> list[UserModel]:
+    """The user's trained models of `family` that have a readable JSON sidecar, by name; a broken one is left
+    out of the list (and logged), so one bad file never hides the others."""
+    folder = user_models_dir(family)
+    found = []
+    for path in sorted(folder.glob(f"*{WEIGHT_SUFFIXES[family]}")) if folder.is_dir() else []:
+        try:
+            found.append(UserModel(path.stem, path, read_json(path.with_suffix(".json"))))
+        except ModelFileError as exc:
+            log.warning("left out of the %s models: %s", family, exc)
+    return found
 
 
 # ------------------------------------------------------------------------------------------ JSON
