@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine import distributed
+from engine import distributed, modelfile
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 from engine.logsetup import configure_cli_logging
 from engine.lowlight.data import (
@@ -185,10 +185,8 @@ def train_lowlight(
 
 
 def user_models_dir() -> Path:
-    """Where user-trained low-light models go: beside the user's presets, in a `lowlight` folder."""
-    from engine.presets import user_presets_dir
-
-    return user_presets_dir().parent / "lowlight"
+    """Where user-trained low-light models go: the family's folder of user models (the editor lists them)."""
+    return modelfile.user_models_dir("lowlight")
 
 
 def steps_per_epoch(scenes: int, batch: int = TrainConfig.batch) -> int:
