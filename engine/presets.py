@@ -74,7 +74,7 @@ class Preset:
 
 def user_presets_dir() -> Path:
     """Where the user's trained presets live: `presets` in the user's data folder (engine.locations)."""
-    return locations.user_data_dir() / "presets"
+    return modelfile.user_models_dir("adaptive")
 
 
 def check_safetensors(path: Path) -> dict:
