@@ -434,9 +434,9 @@ def compute_step(step: Step, photo: Photo | None, progress: ProgressFn, cancel: 
         preset = find_preset(str(params["stem"]))  # a look preset composes its base's LUT for these pixels
         return preset_lut(preset, shrink_by_blocks(photo.pixels, 512), title=f"{preset.name} (adaptive)")
     if step.kind == "lowlight":
-        from engine.lowlight.pipeline import enhance
+        from engine.lowlight.models import enhance
 
-        controls = {k: params[k] for k in ("gamma", "exposure", "strength", "denoise") if k in params}
+        controls = {k: params[k] for k in ("gamma", "exposure", "strength", "denoise", "model") if k in params}
         return photo.with_pixels(enhance(photo.pixels, **controls, progress=progress, cancel=cancel))
     if step.kind == "upscale":
         from engine.sr.infer import available_models, load_table, upscale_photo
