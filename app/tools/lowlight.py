@@ -47,7 +47,7 @@ class LowLightTool(QObject):
         dialog.open()
 
     def _enhance(self, photo: Photo, controls: dict) -> None:
-        from engine.lowlight.pipeline import enhance
+        from engine.lowlight.models import enhance
 
         def work(progress, cancel) -> Photo:
             return photo.with_pixels(enhance(photo.pixels, **controls, progress=progress, cancel=cancel))
