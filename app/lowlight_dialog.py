@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -74,6 +75,13 @@ class LowLightDialog(QDialog):
         self.denoise_slider = _slider(int(DENOISE_RANGE[0] * 100), int(min(DENOISE_RANGE[1], 2.0) * 100), 100)
         self.denoise_slider.setToolTip("Noise reduction: 0 = none, 100% = as tuned, more = smoother")
         self.denoise_label = QLabel()
+        self.model = QComboBox()  # the classical denoiser, the shipped net and every net the user trained
+        self.model.setObjectName("lowlight-model")
+        from engine.lowlight.models import choices
+
+        for name, label in choices():
+            self.model.addItem(label, name)
+        self.model.setToolTip("What removes the noise: the photo's own noise model, or a PairLIE net (Train...)")
         self.strength_slider = _slider(0, 100, 100)
         self.strength_label = QLabel()
         self.before_view, self.after_view = QLabel(), QLabel()
@@ -88,6 +96,7 @@ class LowLightDialog(QDialog):
         form.addRow("Exposure", _with_label(self.exposure_slider, self.exposure_label))
         form.addRow("Shadows (gamma)", _with_label(self.gamma_slider, self.gamma_label))
         form.addRow("Noise reduction", _with_label(self.denoise_slider, self.denoise_label))
+        form.addRow("Denoiser", self.model)
         form.addRow("Strength", _with_label(self.strength_slider, self.strength_label))
         views = QGridLayout()
         views.addWidget(QLabel("Before"), 0, 0, Qt.AlignmentFlag.AlignCenter)
@@ -112,6 +121,7 @@ class LowLightDialog(QDialog):
             self.gamma_slider.valueChanged,
             self.denoise_slider.valueChanged,
             self.strength_slider.valueChanged,
+            self.model.currentIndexChanged,
         ):
             signal.connect(self._controls_changed)
         self.auto_box.toggled.connect(self._auto_toggled)
@@ -138,8 +148,10 @@ class LowLightDialog(QDialog):
         return self.strength_slider.value() / 100.0
 
     def controls(self) -> dict:
-        """The engine's keyword arguments for the current choice (also the document step's params)."""
-        return {"exposure": self.exposure, "gamma": self.gamma, "denoise": self.denoise, "strength": self.strength}
+        """`engine.lowlight.models.enhance`'s keyword arguments for the current choice (also the document step's
+        params); "model" only when a net denoises."""
+        controls = {"exposure": self.exposure, "gamma": self.gamma, "denoise": self.denoise, "strength": self.strength}
+        return controls | ({"model": self.model.currentData()} if self.model.currentData() else {})
 
     # ------------------------------------------------------------------ preview
     def _controls_changed(self) -> None:
@@ -180,7 +192,7 @@ class LowLightDialog(QDialog):
 
     def update_preview(self) -> None:
         """Enhance the coarse copy, show it, then the preview-size copy (both off the GUI thread)."""
-        from engine.lowlight.pipeline import enhance
+        from engine.lowlight.models import enhance
 
         self._timer.stop()
         self._generation += 1
