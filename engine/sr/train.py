@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import distributed
+from engine import distributed, modelfile
 from engine.errors import InputError
 from engine.fsutil import atomic_path
 from engine.image import PHOTO_SUFFIXES
@@ -432,14 +432,6 @@ def refine_table(
     table.refinement = fit_filters(photos, table, config, progress=progress, cancel=cancel)
 
 
-def model_file_stem(name: str) -> str:
-    """A safe file name for a user's model name ("My Table" -> "my-table")."""
-    stem = "".join(c if c.isalnum() else "-" for c in name.strip().lower()).strip("-")
-    if not stem:
-        raise InputError(f"model name {name!r} needs at least one letter or digit")
-    return stem
-
-
 def train_user_table(
     config: TrainConfig,
     folder: Path,
@@ -462,7 +454,7 @@ def train_user_table(
     progress(0.0, f"{len(photos)} photos from {folder}; {config.kind} x{config.scale}, {config.steps} steps")
     out_dir = out_dir or user_models_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    output = out_dir / f"{model_file_stem(name)}.npz"
+    output = out_dir / f"{modelfile.safe_stem(name)}.npz"
     meta = train_table(
         config,
         photos,
@@ -477,38 +469,6 @@ def train_user_table(
         cancel=cancel,
     )
     return output, meta
-
-
-def run_cli(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken | None) -> int:
-    """`main.py train --kind sr --data DIR --name NAME`: train a table on a folder of photos."""
-    if args.epochs is not None:
-        raise InputError("--kind sr trains by --steps, not --epochs")
-    config = TrainConfig(
-        kind=args.sr_model or "srlut",
-        scale=args.scale or 4,
-        steps=args.steps or 2000,
-        seed=args.seed,
-        stages=args.stages or 1,
-    )
-    if config.steps < 1:
-        raise InputError(f"--steps must be at least 1, got {config.steps}")
-    output, meta = train_user_table(
-        config,
-        Path(args.data),
-        args.name,
-        out_dir=Path(args.out) if args.out else None,
-        finetune=FinetuneConfig(steps=args.finetune_steps, seed=args.seed) if args.finetune_steps else None,
-        refine=FilterConfig() if args.refine else None,
-        progress=progress,
-        cancel=cancel,
-    )
-    metrics = meta["metrics"]
-    print(
-        f"wrote {output} and {output.with_suffix('.json')}: held-out Y-PSNR {metrics['table_y_psnr']:.2f} dB "
-        f"(bicubic {metrics['bicubic_y_psnr']:.2f} dB)",
-        flush=True,
-    )
-    return 0
 
 
 # The shipped tables: trained on the corpus's train split, the checkpoint kept that scores best on its
