@@ -430,11 +430,8 @@ def shipped_table_path(model: str, scale: int) -> Path:
 
 
 def user_models_dir() -> Path:
-    """Where tables trained by the user live: beside the user's presets, in an `sr` folder
-    ($LUTLAB_DATA_DIR/sr or $XDG_DATA_HOME/lutlab/sr)."""
-    from engine.presets import user_presets_dir
-
-    return user_presets_dir().parent / "sr"
+    """Where tables trained by the user live: the family's folder of user models (the editor lists them)."""
+    return modelfile.user_models_dir("sr")
 
 
 def available_models(scale: int) -> list[tuple[str, Path]]:
