@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine import distributed
+from engine import distributed, modelfile
 from engine.adaptive.data import (
     WORKING_SIDE,
     FolderPairs,
@@ -142,15 +142,6 @@ def evaluate(model: AdaptiveLUT, pairs: Sequence[tuple[np.ndarray, np.ndarray]])
 # --------------------------------------------------------------------------------------------- weights I/O
 
 
-def preset_stem(name: str) -> str:
-    """File stem for a preset name: lower-case letters, digits and dashes."""
-    stem = "".join(c if c.isalnum() else "-" for c in name.strip().lower())
-    stem = "-".join(part for part in stem.split("-") if part)
-    if not stem:
-        raise InputError(f"preset name {name!r} needs at least one letter or digit")
-    return stem
-
-
 def write_preset(model: AdaptiveLUT, folder: Path, name: str, meta: dict) -> Path:
     """Write STEM.safetensors then STEM.json (each atomically); returns the JSON path.
 
@@ -158,7 +149,7 @@ def write_preset(model: AdaptiveLUT, folder: Path, name: str, meta: dict) -> Pat
     """
     from safetensors.torch import save_file
 
-    stem = preset_stem(name)
+    stem = modelfile.safe_stem(name)
     if not distributed.is_main():  # under torchrun every rank holds the same model; rank 0 writes it
         return folder / f"{stem}.json"
     folder.mkdir(parents=True, exist_ok=True)
@@ -435,7 +426,7 @@ def train_from_folder(
     decides whether it is written; declined, `NotSaved` is raised and nothing is written.
     """
     report.require_usable()
-    stem = preset_stem(name)
+    stem = modelfile.safe_stem(name)
     pairs = load_pairs(report, max_side, progress=sub_progress(progress, 0.0, 0.05), cancel=cancel)
     order = np.random.default_rng(config.seed).permutation(len(pairs))
     n_val = max(1, int(round(len(pairs) * config.val_fraction)))
@@ -922,7 +913,7 @@ def write_look(folder: Path, name: str, table: np.ndarray, base: str, meta: dict
     """A look preset: `base` (an adaptive preset's stem, e.g. "auto") then this static LUT, composed per photo."""
     from safetensors.torch import save_file
 
-    stem = preset_stem(name)
+    stem = modelfile.safe_stem(name)
     if not distributed.is_main():
         return folder / f"{stem}.json"
     folder.mkdir(parents=True, exist_ok=True)
