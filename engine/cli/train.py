@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
     data, target = Path(getattr(args, kind.data_flag)), Path(args.target) if args.target else None
     report, usable = kind.validate(data, target, options)
     if not usable:
-        raise InputError(report)
+        raise InputError(f"cannot train: {report}")
     _say(report)
     request = TrainRequest(
         data, target, args.name, args.epochs, args.seed, Path(args.out) if args.out else None, options
