@@ -1,7 +1,7 @@
 """Fit the filter refinement (`engine.sr.filters`) of a table in closed form, on photos.
 
 Ridge least squares per bucket, shrunk towards one global filter, over every pixel of the training
-photos' luma (`engine.sr.filters.refine_planes`) in all 8 orientations and ``phases``^2 sub-pixel
+photos' planes (`engine.sr.filters.refine_planes`) in all 8 orientations and ``phases``^2 sub-pixel
 offsets; the table's own output (its ring included) is a feature, so the table runs here on the RGB
 photo through the same numpy inference a user's photo takes.
 """
@@ -54,10 +54,10 @@ def training_pairs(photos: Sequence[np.ndarray], scale: int, phases: int) -> Ite
                         yield np.round(downscale(hr, scale) * 255.0).astype(np.uint8), hr
 
 
-def target_planes(hr: np.ndarray) -> np.ndarray:
-    """What the refined planes should be: the luma (as `refine_planes` takes it, unrounded) of RGB in [0, 1],
-    else every channel."""
-    if hr.shape[2] != 3:
+def target_planes(hr: np.ndarray, config: FilterConfig) -> np.ndarray:
+    """What the refined planes (`refine_planes`) should be: the luma, unrounded, of RGB in [0, 1] when
+    refining luma, else every channel."""
+    if not (config.luma and hr.shape[2] == 3):
         return hr
     return (hr @ (np.array(LUMA_WEIGHTS) / 1000.0))[:, :, None]
 
@@ -86,9 +86,9 @@ def within_budget(photos: Sequence[np.ndarray], scale: int, config: FilterConfig
     return crops
 
 
-def _padded(lr: np.ndarray, halo: int) -> np.ndarray:
-    """The planes the filters refine of an (H, W, C) 8-bit image, padded by `halo` -> (H + 2 halo, ..., P)."""
-    return pad_sides(refine_planes(lr), halo)
+def _padded(lr: np.ndarray, config: FilterConfig) -> np.ndarray:
+    """The planes the filters refine of an (H, W, C) 8-bit image, padded by the halo -> (H + 2 halo, ..., P)."""
+    return pad_sides(refine_planes(lr, config), config.halo)
 
 
 def fit_filters(
@@ -111,7 +111,7 @@ def fit_filters(
     photos = within_budget(photos, scale, config, smallest)
     stats = [
         structure(padded[:, :, c], halo, config)
-        for padded in (_padded(lr, halo) for lr, _ in training_pairs(photos, scale, 1))
+        for padded in (_padded(lr, config) for lr, _ in training_pairs(photos, scale, 1))
         for c in range(padded.shape[2])
     ]
     strength = np.concatenate([s.ravel() for _, s, _ in stats])
@@ -126,9 +126,9 @@ def fit_filters(
     total = len(photos) * 8 * config.phases**2
     for done, (lr, hr) in enumerate(training_pairs(photos, scale, config.phases), 1):
         check(cancel)
-        padded = _padded(lr, halo)
-        upscaled = refine_planes(upscale_uint8(lr, table, workers=1))
-        targets = target_planes(hr)
+        padded = _padded(lr, config)
+        upscaled = refine_planes(upscale_uint8(lr, table, workers=1), config)
+        targets = target_planes(hr, config)
         for c in range(padded.shape[2]):
             ringed = np.pad(upscaled[:, :, c], 1, mode="reflect")
             x = features(padded[:, :, c], halo, config.window, ringed, scale).T

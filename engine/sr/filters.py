@@ -1,9 +1,10 @@
 """Filter refinement: learned linear filters, picked per pixel by its local edge structure, on top of a table.
 
-The filters refine luma only, as RAISR does (`refine_luma`): the table upscales R, G and B, the filters
-correct the 8-bit BT.601 luma of its output, and that correction is added to all three channels, which
-moves luma by exactly that much and leaves the colour differences as the table made them. One filtered
-plane instead of three: the stage costs a third, and its fit reads three times the photo area per pixel.
+Each of R, G and B is refined as a grey photo of its own; or, with ``luma`` (as RAISR does), only the
+8-bit BT.601 luma of the table's output is filtered and its change added to all three channels, which
+moves luma by exactly that much and leaves the colour differences as the table made them: one filtered
+plane instead of three, a third of the cost, for about 0.1 dB less Y-PSNR (the channels' own edges,
+which luma blurs together, pick better filters).
 
 An SR table sees a few pixels at a time (SR-LUT: 2x2), so it cannot tell which way a longer edge runs.
 This stage, after RAISR (Romano, Isidoro & Milanfar, IEEE TCI 2017), hashes each low-resolution pixel by
@@ -47,6 +48,7 @@ class FilterConfig:
     ridge: float = 1.0  # shrinkage towards the global filter (features in [0, 1] units)
     phases: int = 2  # high-resolution crop offsets per axis used for training pairs
     sample_budget: int = 200_000_000  # low-resolution pixels read over all training views (~5-10 min)
+    luma: bool = False  # refine only the luma of RGB (see the module's docstring), not each channel
 
     @property
     def strength_bins(self) -> int:
@@ -194,20 +196,20 @@ def luma(pixels: np.ndarray) -> np.ndarray:
     return ((r + g + b + 500) // 1000).astype(np.uint8)
 
 
-def refine_planes(pixels: np.ndarray) -> np.ndarray:
-    """The (H, W, P) planes the filters refine: the luma of RGB (P = 1), else every channel on its own."""
-    return luma(pixels)[:, :, None] if pixels.shape[2] == 3 else pixels
+def refine_planes(pixels: np.ndarray, config: FilterConfig) -> np.ndarray:
+    """The (H, W, P) planes of (H, W, C) pixels the filters refine: with `config.luma` the luma of RGB (P = 1),
+    else every channel on its own."""
+    return luma(pixels)[:, :, None] if config.luma and pixels.shape[2] == 3 else pixels
 
 
-def refine_luma(
+def refine_table_output(
     padded: np.ndarray, halo: int, blocks: np.ndarray, ringed: np.ndarray, bank: FilterBank, scale: int
 ) -> np.ndarray:
     """Refined (h, w, C, r*r) uint8 table output of a strip: `blocks` is the table's, `ringed` the same with
     its ring (`ring_around`), `padded` the strip's `refine_planes` with a `halo`.
 
-    RGB: the filtered luma's change is added to all three channels; other channel counts are refined one
-    by one."""
-    if blocks.shape[2] != 3:
+    Refining luma, its change is added to all three channels; else every channel is refined on its own."""
+    if padded.shape[2] == blocks.shape[2]:
         return refine(padded, halo, ringed, bank, scale)
     table_luma = luma(blocks.transpose(0, 1, 3, 2))  # (h, w, r*r)
     refined = refine(padded, halo, luma(ringed)[:, :, None], bank, scale)[:, :, 0]

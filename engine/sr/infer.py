@@ -41,7 +41,7 @@ from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.locations import shipped_models_dir
-from engine.sr.filters import FilterBank, FilterConfig, refine_luma, refine_planes, ring_around
+from engine.sr.filters import FilterBank, FilterConfig, refine_planes, refine_table_output, ring_around
 from engine.sr.spec import (
     EC_ALPHA_SHIFT,
     EC_OFFSETS,
@@ -364,7 +364,7 @@ def upscale_uint8(
     bank = table.refinement
     if bank is not None:
         halo = bank.config.halo
-        refine_padded = pad_sides(refine_planes(image), halo)
+        refine_padded = pad_sides(refine_planes(image, bank.config), halo)
 
     def table_values(rows: slice) -> np.ndarray:
         residual = compute(padded, table, rows)
@@ -380,7 +380,8 @@ def upscale_uint8(
             values = table_values(slice(rows.start - above, rows.stop + below))
             ringed = ring_around(values, r, above, below)
             values = values[int(above) : int(above) + h]
-            values = refine_luma(refine_padded[rows.start : rows.stop + 2 * halo], halo, values, ringed, bank, r)
+            planes = refine_padded[rows.start : rows.stop + 2 * halo]
+            values = refine_table_output(planes, halo, values, ringed, bank, r)
         block = values.reshape(h, width, channels, r, r).transpose(0, 3, 1, 4, 2)
         out[rows.start * r : rows.stop * r] = block.reshape(h * r, width * r, channels)
 
