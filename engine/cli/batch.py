@@ -90,7 +90,8 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
             cancel=cancel,
         )
     report.outcomes[:0] = known
-    print(f"batch: {total} photo(s): {report.summary()}", file=sys.stderr)
+    timing = report.timing()
+    print(f"batch: {total} photo(s): {report.summary()}{'; ' + timing if timing else ''}", file=sys.stderr)
     return 2 if report.failed else 0
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.batch import Recipe, plan, run_batch
+from engine.batch import Recipe, Task, plan, process_photo, run_batch
 from engine.cli import main
 from engine.document import EditDocument, EditState, lut_step
 from engine.image import Photo, load_photo, sample_photo, save_photo
@@ -165,6 +165,28 @@ def test_pool_of_processes_matches_the_in_process_run(tmp_path, shoot, cube):
     report = run_batch(recipe, plan(photos, two)[0], workers=2)
     assert report.count("done") == len(photos)
     assert _outputs(two) == _outputs(one)
+    # the timing the CLI prints: two worker processes, each busy for part of the batch, after a start-up
+    assert report.workers == 2 and 0 < report.efficiency <= 1 and 0 < report.startup_seconds < report.seconds
+    busy = sum(outcome.seconds for outcome in report.outcomes)
+    assert report.efficiency == pytest.approx(busy / (2 * report.seconds))
+
+
+def test_a_lut_file_replaced_at_the_same_path_is_read_again(tmp_path, shoot, cube):
+    """A long-lived worker (a Dask worker between batches) keeps the recipes it prepared: a .cube rewritten at
+    the same path must grade the next photo, not the table read before (same path, same file size)."""
+    other = np.array([[0.5, 0.3, 0.2], [0.3, 0.1, 0.6], [0.1, 0.1, 0.8]])
+    recipe, source = Recipe.for_lut(cube), shoot / "noise16.png"
+    outcomes = []
+    for matrix, name in ((MATRIX, "before.png"), (other, "after.png")):
+        size, mtime = (cube.stat().st_size, cube.stat().st_mtime_ns) if name == "after.png" else (None, 0)
+        write_cube(LUT3D(LUT3D.identity(9).table.astype(np.float64) @ matrix.T, "channel mix"), cube)
+        if size is not None:
+            assert cube.stat().st_size == size  # only the time tells the files apart
+            os.utime(cube, ns=(mtime + 10**9, mtime + 10**9))  # file systems with coarse time stamps
+        outcomes.append(process_photo(recipe, Task(str(source), str(tmp_path / name))))
+        pixels = load_photo(source).pixels.astype(np.float64)
+        np.testing.assert_allclose(load_photo(tmp_path / name).pixels, pixels @ matrix.T, atol=0.51 / 65535)
+    assert [outcome.status for outcome in outcomes] == ["done", "done"]
 
 
 def test_killed_batch_resumes_without_redoing_finished_photos(tmp_path, cube):
