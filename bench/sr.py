@@ -90,7 +90,7 @@ def run_child(method: str, repeat: int, input_path: Path, path: Path | None = No
 
 def _photos(names: tuple[str, ...] | None) -> tuple[str, dict[str, np.ndarray]]:
     """(what they are, {name: float RGB}): the corpus test split, or scikit-image photos by name."""
-    from engine.sr.train import sample_photo_arrays
+    from engine.corpus import skimage_photo
 
     if names is None:
         from engine.corpus import CorpusError, load_manifest, load_split
@@ -102,7 +102,7 @@ def _photos(names: tuple[str, ...] | None) -> tuple[str, dict[str, np.ndarray]]:
         except CorpusError as exc:
             print(f"(corpus not available: {exc}; scoring scikit-image's chelsea and coffee)")
             names = ("chelsea", "coffee")
-    return "scikit-image photos", dict(zip(names, sample_photo_arrays(names), strict=True))
+    return "scikit-image photos", {name: skimage_photo(name) for name in names}
 
 
 def _pillow_upscale(lr: np.ndarray, scale: int, method: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -40,21 +41,8 @@ from engine.sr.finetune import FinetuneConfig
 from engine.sr.infer import MODELS_DIR
 from engine.sr.patches import PatchSampler
 
-TRAIN_SAMPLES = (
-    "astronaut",
-    "rocket",
-    "camera",
-    "coins",
-    "moon",
-    "page",
-    "text",
-    "immunohistochemistry",
-    "brick",
-    "grass",
-    "gravel",
-    "clock",
-    "stereo_motorcycle",
-)
+log = logging.getLogger(__name__)
+
 HELD_OUT = ("chelsea", "coffee")  # never trained on; `cat` is the same photo as chelsea, so it is left out
 
 
@@ -95,19 +83,6 @@ class TrainResult:
     seconds: float = 0.0
     validation: list[tuple[int, float]] = field(default_factory=list)  # (step, score) at each checkpoint
     best_step: int = 0
-
-
-def sample_photo_arrays(names: Sequence[str]) -> list[np.ndarray]:
-    """scikit-image's bundled photos as float32 arrays in [0, 1] (offline, from site-packages)."""
-    import skimage.data
-
-    arrays = []
-    for name in names:
-        image = getattr(skimage.data, name)()
-        if isinstance(image, tuple):  # stereo pairs: the left view
-            image = image[0]
-        arrays.append(np.asarray(image, dtype=np.float32) / 255.0)
-    return arrays
 
 
 def folder_photo_arrays(folder: Path, *, min_side: int, cancel: CancelToken | None = None) -> list[np.ndarray]:
@@ -448,6 +423,7 @@ def train_user_table(
     """Train a table named `name` on the photos in `folder` (scored on the bundled held-out photos) into
     `out_dir` (default: the user's models folder); returns (the .npz written, its JSON). The CLI and the
     Train dialog both train through here."""
+    from engine.corpus import skimage_photo
     from engine.sr.infer import user_models_dir
 
     photos = folder_photo_arrays(folder, min_side=config.crop * config.scale, cancel=cancel)
@@ -460,7 +436,7 @@ def train_user_table(
         photos,
         output,
         data_description=f"{len(photos)} photos from {folder}",
-        held_out=sample_photo_arrays(HELD_OUT),
+        held_out=[skimage_photo(name) for name in HELD_OUT],
         finetune=finetune,
         refine=refine,
         on_report=on_report,
@@ -506,14 +482,14 @@ def shipped_name(kind: str, scale: int) -> str:
     return f"sr_{kind}_x{scale}"
 
 
-def _printing_progress(name: str) -> ProgressFn:
-    """Progress printed every 20 s (and near the end) with a time stamp: the shipped runs' log."""
-    last_print = [0.0]
+def _logging_progress(name: str) -> ProgressFn:
+    """Progress logged every 20 s (and near the end): the shipped runs' log."""
+    last_report = [0.0]
 
     def report(fraction: float, message: str = "") -> None:
-        if time.monotonic() - last_print[0] >= 20.0 or fraction >= 0.9:
-            last_print[0] = time.monotonic()
-            print(f"{time.strftime('%H:%M:%S')} {name} {fraction:.3f} {message}", flush=True)
+        if time.monotonic() - last_report[0] >= 20.0 or fraction >= 0.9:
+            last_report[0] = time.monotonic()
+            log.info("%s %.3f %s", name, fraction, message)
 
     return report
 
@@ -557,9 +533,9 @@ def train_shipped(work_dir: Path, models_dir: Path = MODELS_DIR, only: Sequence[
             validation=validation,
             finetune=finetune,
             checkpoint=work_dir / f"{name}.safetensors",
-            progress=_printing_progress(name),
+            progress=_logging_progress(name),
         )
-        print(json.dumps({name: meta["metrics"], "train_seconds": meta["train_seconds"]}), flush=True)
+        log.info("%s", json.dumps({name: meta["metrics"], "train_seconds": meta["train_seconds"]}))
     for model, base, filter_configs in SHIPPED_REFINED:
         for scale, filter_config in filter_configs.items():
             name = shipped_name(model, scale)
@@ -568,7 +544,7 @@ def train_shipped(work_dir: Path, models_dir: Path = MODELS_DIR, only: Sequence[
             table = load_table(models_dir / f"{shipped_name(base, scale)}.npz")
             unrefined = table.meta["metrics"]["table_y_psnr"]  # the base table's own test score
             began = time.perf_counter()
-            refine_table(table, photos, filter_config, progress=_printing_progress(name))
+            refine_table(table, photos, filter_config, progress=_logging_progress(name))
             table.meta["refine_seconds"] = round(time.perf_counter() - began, 1)
             table.meta["metrics"] = {
                 "unrefined_table_y_psnr": unrefined,
@@ -578,7 +554,7 @@ def train_shipped(work_dir: Path, models_dir: Path = MODELS_DIR, only: Sequence[
             table.meta["data"] = {**data, "refinement": "filters fitted on the train split too"}
             if distributed.is_main():
                 save_table(table, models_dir / f"{name}.npz")
-            print(json.dumps({name: table.meta["metrics"], "refine_seconds": table.meta["refine_seconds"]}), flush=True)
+            log.info("%s", json.dumps({name: table.meta["metrics"], "refine_seconds": table.meta["refine_seconds"]}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -587,6 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("runs/sr"), help="checkpoints (resumable)")
     parser.add_argument("--only", nargs="*", default=(), help="shipped model names to (re)build")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if not args.shipped:
         parser.error("use --shipped here, or `python main.py train --kind sr ...` for your own photos")
     train_shipped(args.work_dir, only=args.only)

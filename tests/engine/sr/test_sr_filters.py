@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.corpus import skimage_photo
 from engine.errors import Cancelled
 from engine.jobs import CancelToken
 from engine.sr.filter_fit import fit_filters, within_budget
@@ -18,7 +19,7 @@ from engine.sr.filters import (
 )
 from engine.sr.infer import ModelFileError, SRTable, load_table, save_table, shipped_table_path, upscale_uint8
 from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr
-from engine.sr.train import HELD_OUT, sample_photo_arrays
+from engine.sr.train import HELD_OUT
 
 CONFIG = FilterConfig()
 
@@ -165,10 +166,32 @@ def test_shipped_refined_model_beats_bicubic_on_held_out_photos_at_x4() -> None:
     table = load_table(shipped_table_path("srlut-filter", 4))
     plain = load_table(shipped_table_path("srlut", 4))
     gains, plain_gains = [], []
-    for photo in sample_photo_arrays(HELD_OUT):
+    for photo in map(skimage_photo, HELD_OUT):
         hr, lr = make_pair(photo, 4)
         bicubic = y_psnr(hr, bicubic_upscale(lr, 4), 4)
         gains.append(y_psnr(hr, upscale_uint8(lr, table), 4) - bicubic)
         plain_gains.append(y_psnr(hr, upscale_uint8(lr, plain), 4) - bicubic)
     assert np.mean(gains) >= 0.8
     assert np.mean(gains) > np.mean(plain_gains) + 0.2
+
+
+def test_luma_refinement_moves_every_channel_by_the_refined_luma_change() -> None:
+    """With `luma`, one plane is filtered: R, G and B all get the same change, so the colour differences
+    stay the table's wherever nothing clips, tiling stays exact, and a grey RGB photo equals a grey plane."""
+    from dataclasses import replace
+
+    scale = 2
+    table = plain_table(scale)
+    bank = random_bank(scale, seed=11)
+    table.refinement = replace(bank, config=replace(bank.config, luma=True))
+    image = np.random.default_rng(12).integers(40, 216, size=(23, 19, 3)).astype(np.uint8)
+    refined = upscale_uint8(image, table, strip_values=10**9, workers=1).astype(np.int16)
+    np.testing.assert_array_equal(upscale_uint8(image, table, strip_values=19 * 3 * 4, workers=2), refined)
+    plain = upscale_uint8(image, replace(table, refinement=None)).astype(np.int16)
+    change = refined - plain
+    inside = np.all((refined > 0) & (refined < 255), axis=2)
+    assert inside.mean() > 0.9 and np.abs(change).max() > 3  # the filters do act
+    np.testing.assert_array_equal(change[inside][:, 0], change[inside][:, 1])
+    np.testing.assert_array_equal(change[inside][:, 1], change[inside][:, 2])
+    grey = np.repeat(image[:, :, 1:2], 3, axis=2)
+    np.testing.assert_array_equal(upscale_uint8(grey, table)[:, :, 0], upscale_uint8(image[:, :, 1], table))
