@@ -145,7 +145,7 @@ def build_corpus(
     for source, photos in by_package.items():
         check(cancel)
         if source == SKIMAGE:
-            arrays = {photo.id: skimage_photo(photo.path) for photo in photos}
+            arrays = {photo.id: _skimage_photo(photo.path) for photo in photos}
         else:
             unpacked = _unpack(root, source, manifest.packages[source], [photo.path for photo in photos])
             arrays = {photo.id: _read_unpacked(unpacked / photo.path) for photo in photos}
@@ -157,8 +157,7 @@ def build_corpus(
     return [photo_path(photo, root) for photo in manifest.photos]
 
 
-def skimage_photo(name: str) -> np.ndarray:
-    """One of scikit-image's bundled photos (offline, from site-packages) as float32 RGB in [0, 1]."""
+def _skimage_photo(name: str) -> np.ndarray:
     import skimage.data
 
     try:
