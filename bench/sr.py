@@ -90,7 +90,7 @@ def run_child(method: str, repeat: int, input_path: Path, path: Path | None = No
 
 def _photos(names: tuple[str, ...] | None) -> tuple[str, dict[str, np.ndarray]]:
     """(what they are, {name: float RGB}): the corpus test split, or scikit-image photos by name."""
-    from engine.corpus import skimage_photo
+    from engine.image import sample_photo
 
     if names is None:
         from engine.corpus import CorpusError, load_manifest, load_split
@@ -102,7 +102,7 @@ def _photos(names: tuple[str, ...] | None) -> tuple[str, dict[str, np.ndarray]]:
         except CorpusError as exc:
             print(f"(corpus not available: {exc}; scoring scikit-image's chelsea and coffee)")
             names = ("chelsea", "coffee")
-    return "scikit-image photos", {name: skimage_photo(name) for name in names}
+    return "scikit-image photos", {name: sample_photo(name).pixels for name in names}
 
 
 def _pillow_upscale(lr: np.ndarray, scale: int, method: int) -> np.ndarray:
@@ -225,7 +225,7 @@ def main() -> int:
         "--photos",
         nargs="+",
         default=None,
-        help="scikit-image photos to score (default: the real-photo corpus's test split)",
+        help="scikit-image photos to score (engine.image.SAMPLE_PHOTOS; default: the real-photo corpus's test split)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", default="", help=argparse.SUPPRESS)

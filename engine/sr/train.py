@@ -423,7 +423,7 @@ def train_user_table(
     """Train a table named `name` on the photos in `folder` (scored on the bundled held-out photos) into
     `out_dir` (default: the user's models folder); returns (the .npz written, its JSON). The CLI and the
     Train dialog both train through here."""
-    from engine.corpus import skimage_photo
+    from engine.image import sample_photo
     from engine.sr.infer import user_models_dir
 
     photos = folder_photo_arrays(folder, min_side=config.crop * config.scale, cancel=cancel)
@@ -436,7 +436,7 @@ def train_user_table(
         photos,
         output,
         data_description=f"{len(photos)} photos from {folder}",
-        held_out=[skimage_photo(name) for name in HELD_OUT],
+        held_out=[sample_photo(name).pixels for name in HELD_OUT],
         finetune=finetune,
         refine=refine,
         on_report=on_report,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.corpus import skimage_photo
 from engine.errors import Cancelled
+from engine.image import sample_photo
 from engine.jobs import CancelToken
 from engine.sr.filter_fit import fit_filters, within_budget
 from engine.sr.filters import (
@@ -166,7 +166,7 @@ def test_shipped_refined_model_beats_bicubic_on_held_out_photos_at_x4() -> None:
     table = load_table(shipped_table_path("srlut-filter", 4))
     plain = load_table(shipped_table_path("srlut", 4))
     gains, plain_gains = [], []
-    for photo in map(skimage_photo, HELD_OUT):
+    for photo in (sample_photo(name).pixels for name in HELD_OUT):
         hr, lr = make_pair(photo, 4)
         bicubic = y_psnr(hr, bicubic_upscale(lr, 4), 4)
         gains.append(y_psnr(hr, upscale_uint8(lr, table), 4) - bicubic)
