@@ -1,6 +1,6 @@
 """Batch throughput: photos per minute and peak memory for one LUT (and one adaptive preset) over a shoot.
 
-    python bench/batch.py [--photos 40] [--megapixels 12] [--loop-photos K]
+    python bench/batch.py [--photos 48] [--megapixels 12] [--loop-photos 6]
 
 Compared on the same JPEG files (made from the corpus photos, or scikit-image's when the corpus is not
 built, resized to the size asked):
@@ -14,7 +14,11 @@ Peak memory is the largest sum of resident memory over the command's whole proce
 all those processes) do not depend on how busy the machine is, unlike the wall-clock rates. The Dask
 outputs are checked byte for byte against the local run's, and a batch killed midway is rerun to show it
 resumes.
-Per-photo loops may run on the first K photos only (`--loop-photos`): their rate is per photo anyway.
+Start-up is told apart from the steady rate: for each batch run, the seconds from launching the command to
+its first photo, the share of the time its workers were busy on photos (busy / (workers x the batch's
+time): 1 when none waited) and the cores it got (CPU seconds / wall seconds). On a machine shared with
+other work, photos/min and their ratios shrink with the load; CPU s/photo and the busy share do not.
+Per-photo loops run on the first K photos only (`--loop-photos`): their rate is per photo anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -30,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,15 +112,17 @@ def _tree_stats(root: int) -> tuple[float, float]:
 
 def run_measured(
     commands: list[list[str]], parallel: int = 1, also: tuple[int, ...] = ()
-) -> tuple[float, float, float]:
-    """(seconds, peak MB, CPU seconds) for running `commands`, `parallel` at a time. Memory is summed over the
-    children's process trees and the trees of the running processes in `also` (a Dask cluster); CPU time is
-    the children's and their descendants' (user + system) plus what `also` used meanwhile."""
+) -> tuple[float, float, float, str]:
+    """(seconds, peak MB, CPU seconds, the last command's stderr) for running `commands`, `parallel` at a time.
+    Memory is summed over the children's process trees and the trees of the running processes in `also` (a
+    Dask cluster); CPU time is the children's and their descendants' (user + system) plus what `also` used
+    meanwhile."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cluster_cpu = sum(_tree_stats(pid)[1] for pid in also)
     start, peak = time.perf_counter(), 0.0
     queue = list(reversed(commands))
     running: list[subprocess.Popen] = []
+    errors = ""
     while queue or running:
         while queue and len(running) < parallel:
             running.append(subprocess.Popen(queue.pop(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
@@ -122,14 +130,15 @@ def run_measured(
         for process in list(running):
             if process.poll() is not None:
                 running.remove(process)
+                errors = process.stderr.read().decode()
                 if process.returncode:
-                    raise SystemExit(f"{' '.join(process.args)[:300]} failed: {process.stderr.read().decode()}")
+                    raise SystemExit(f"{' '.join(process.args)[:300]} failed: {errors}")
         time.sleep(0.05)
     seconds = time.perf_counter() - start
     _reap_orphans(keep=also)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cluster_cpu = sum(_tree_stats(pid)[1] for pid in also) - cluster_cpu
-    return seconds, peak, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime + cluster_cpu
+    return seconds, peak, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime + cluster_cpu, errors
 
 
 def _adopt_orphans() -> None:
@@ -175,9 +184,9 @@ def fresh(folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--photos", type=int, default=40)
+    parser.add_argument("--photos", type=int, default=48, help="a shoot large enough that start-up is not the story")
     parser.add_argument("--megapixels", type=float, default=12.0)
-    parser.add_argument("--loop-photos", type=int, default=None, help="photos for the per-photo loops")
+    parser.add_argument("--loop-photos", type=int, default=6, help="photos for the per-photo CLI loops")
     parser.add_argument("--preset", default="auto")
     args = parser.parse_args()
     _adopt_orphans()
@@ -192,15 +201,12 @@ def main() -> None:
         f"{len(photos)} JPEGs of {width} x {height} ({width * height / 1e6:.1f} MP); per-photo loops on "
         f"{len(loop)}; {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}"
     )
-    rows = []
+    rows: list[Row] = []
 
-    def record(name: str, count: int, seconds: float, peak: float, cpu: float) -> None:
-        rows.append((name, count, seconds, 60 * count / seconds, peak, cpu / count))
-        print(
-            f"  {name:<44} {count:>3} photos {seconds:7.1f} s {60 * count / seconds:7.1f}/min {peak:7.0f} MB "
-            f"{cpu / count:6.2f} CPU s/photo",
-            flush=True,
-        )
+    def record(name: str, count: int, seconds: float, peak: float, cpu: float, errors: str = "") -> None:
+        row = Row(name, count, seconds, peak, cpu, *_batch_timing(errors, seconds))
+        rows.append(row)
+        print(f"  {row.line()}", flush=True)
 
     batch = [PYTHON, "main.py", "batch"]
     out = work / "out"
@@ -268,6 +274,7 @@ def main() -> None:
             ),
         )
     _table(rows)
+    _verdict(rows)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -367,21 +374,91 @@ def _size(path: Path) -> tuple[int, int]:
         return image.height, image.width
 
 
-def _table(rows) -> None:
-    base = {
-        kind: next((r[3] for r in rows if r[0].startswith(kind) and "workers 1" in r[0]), None)
-        for kind in ("LUT", "preset")
-    }
+@dataclass
+class Row:
+    """One measured command. For a batch command, from its last line: `startup`, the seconds outside its
+    photos (launch to first photo, and the exit after the last) and `busy`, its workers' busy share; None for
+    the per-photo loops and ffmpeg."""
+
+    name: str
+    count: int
+    seconds: float
+    peak: float
+    cpu: float
+    startup: float | None = None
+    busy: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return 60 * self.count / self.seconds
+
+    @property
+    def steady_rate(self) -> float:
+        """Photos per minute once the first photo started."""
+        return 60 * self.count / (self.seconds - (self.startup or 0.0))
+
+    def line(self) -> str:
+        timing = f" start-up {self.startup:4.2f} s, busy {100 * self.busy:3.0f}%" if self.busy is not None else ""
+        return (
+            f"{self.name:<44} {self.count:>3} photos {self.seconds:6.1f} s {self.rate:6.1f}/min {self.peak:6.0f} MB "
+            f"{self.cpu / self.count:5.2f} CPU s/photo, {self.cpu / self.seconds:4.2f} cores{timing}"
+        )
+
+
+def _batch_timing(errors: str, seconds: float) -> tuple[float | None, float | None]:
+    """(launch to first photo in s, the workers' busy share) from a batch command's last line, else (None, None)."""
+    summary = re.search(r" in ([\d.]+) s\b.*busy (\d+)% of it, first photo after ([\d.]+) s", errors)
+    if summary is None:
+        return None, None
+    batch_seconds, busy, first_photo = float(summary[1]), int(summary[2]) / 100, float(summary[3])
+    return seconds - batch_seconds + first_photo, busy  # interpreter and imports, then the batch's own start
+
+
+def _verdict(rows: list[Row]) -> None:
+    """The issue's targets, from the rows: LUT --workers 2 >= 1.6x --workers 1 and >= ffmpeg; preset >= 5x the
+    CLI loop."""
+    named = {row.name: row for row in rows}
+    one, two = named.get("LUT: batch --workers 1"), named.get("LUT: batch --workers 2")
+    if one and two:
+        print(
+            f"LUT --workers 2 vs --workers 1: {two.rate / one.rate:.2f}x whole commands, "
+            f"{two.steady_rate / one.steady_rate:.2f}x once started (target 1.6x)"
+        )
+    for peer in ("LUT: ffmpeg lut3d, one photo at a time", "LUT: ffmpeg lut3d, two at a time"):
+        if two and peer in named:
+            print(
+                f"LUT --workers 2 vs {peer[5:]}: {two.rate / named[peer].rate:.2f}x the photos/min, "
+                f"{two.cpu / two.count / (named[peer].cpu / named[peer].count):.2f}x the CPU per photo"
+            )
+    loop = next((row for row in rows if row.name.startswith("preset") and "loop" in row.name), None)
+    for row in rows:
+        if loop and row.name.startswith("preset") and "batch" in row.name:
+            print(f"{row.name} vs the per-photo CLI loop: {row.rate / loop.rate:.1f}x (target 5x)")
+
+
+def _table(rows: list[Row]) -> None:
+    def base(kind: str) -> Row | None:
+        return next((row for row in rows if row.name.startswith(kind) and "workers 1" in row.name), None)
+
     print(
-        f"\nload average after: {os.getloadavg()[0]:.1f} (throughput shares the CPUs with that load; CPU s/photo "
-        "does not)"
+        f"\nload average after: {os.getloadavg()[0]:.1f} (photos/min share the CPUs with that load; CPU s/photo "
+        "and busy % do not)"
     )
-    print("| run | photos | seconds | photos/min | vs --workers 1 | peak MB | CPU s/photo |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, count, seconds, rate, peak, cpu in rows:
-        reference = base["LUT" if name.startswith("LUT") else "preset"]
-        ratio = f"{rate / reference:.2f}x" if reference else "-"
-        print(f"| {name} | {count} | {seconds:.1f} | {rate:.1f} | {ratio} | {peak:.0f} | {cpu:.2f} |")
+    print(
+        "| run | photos | seconds | photos/min | vs --workers 1 | start-up s | steady vs --workers 1 | busy % "
+        "| cores used | peak MB | CPU s/photo |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        reference = base("LUT" if row.name.startswith("LUT") else "preset")
+        ratio = f"{row.rate / reference.rate:.2f}x" if reference else "-"
+        steady = f"{row.steady_rate / reference.steady_rate:.2f}x" if reference and row.startup is not None else "-"
+        startup = f"{row.startup:.2f}" if row.startup is not None else "-"
+        busy = f"{100 * row.busy:.0f}" if row.busy is not None else "-"
+        print(
+            f"| {row.name} | {row.count} | {row.seconds:.1f} | {row.rate:.1f} | {ratio} | {startup} | {steady} "
+            f"| {busy} | {row.cpu / row.seconds:.2f} | {row.peak:.0f} | {row.cpu / row.count:.2f} |"
+        )
 
 
 if __name__ == "__main__":
