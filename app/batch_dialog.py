@@ -6,7 +6,9 @@ responsive and its own torch settings are untouched. What failed is listed when 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -32,6 +34,13 @@ from engine.image import PHOTO_SUFFIXES
 from engine.jobs import CancelToken, ProgressFn
 
 MAX_LISTED_FAILURES = 20
+NamedWidget = TypeVar("NamedWidget", bound=QWidget)
+
+
+def _named(widget: NamedWidget, name: str) -> NamedWidget:
+    """The widget with an object name (tests find it by name); PySide6's typing has no objectName= keyword."""
+    widget.setObjectName(name)
+    return widget
 
 
 class BatchDialog(QDialog):
@@ -40,25 +49,25 @@ class BatchDialog(QDialog):
     def __init__(self, parent: QWidget | None, edit_title: str) -> None:
         super().__init__(parent)
         self.setWindowTitle("Batch export")
-        self.inputs = QListWidget(objectName="inputs")
-        add_photos = QPushButton("Add photos…", objectName="add-photos")
-        add_folder = QPushButton("Add folder…", objectName="add-folder")
-        clear = QPushButton("Clear", objectName="clear")
+        self.inputs = _named(QListWidget(), "inputs")
+        add_photos = _named(QPushButton("Add photos…"), "add-photos")
+        add_folder = _named(QPushButton("Add folder…"), "add-folder")
+        clear = _named(QPushButton("Clear"), "clear")
         add_photos.clicked.connect(self._ask_photos)
         add_folder.clicked.connect(self._ask_folder)
         clear.clicked.connect(self.inputs.clear)
         row = QHBoxLayout()
         for button in (add_photos, add_folder, clear):
             row.addWidget(button)
-        self.output = QLineEdit(objectName="output")
+        self.output = _named(QLineEdit(), "output")
         self.output.setPlaceholderText("folder for the results (not the photos' own)")
-        choose = QPushButton("Choose…", objectName="choose-output")
+        choose = _named(QPushButton("Choose…"), "choose-output")
         choose.clicked.connect(self._ask_output)
         out_row = QHBoxLayout()
         out_row.addWidget(self.output)
         out_row.addWidget(choose)
-        self.overwrite = QCheckBox("Redo photos already in the output folder", objectName="overwrite")
-        self.workers = QSpinBox(objectName="workers")
+        self.overwrite = _named(QCheckBox("Redo photos already in the output folder"), "overwrite")
+        self.workers = _named(QSpinBox(), "workers")
         self.workers.setRange(1, 64)
         self.workers.setValue(default_workers())
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -80,7 +89,7 @@ class BatchDialog(QDialog):
         self.output.textChanged.connect(self._refresh)
         self._refresh()
 
-    def add_inputs(self, paths: list[str | Path]) -> None:
+    def add_inputs(self, paths: Iterable[str | Path]) -> None:
         for path in paths:
             self.inputs.addItem(str(path))
 
@@ -134,7 +143,8 @@ def summary_text(report: BatchReport) -> str:
 
 def show_summary(window: Editor, report: BatchReport) -> QMessageBox:
     icon = QMessageBox.Icon.Warning if report.failed else QMessageBox.Icon.Information
-    box = QMessageBox(icon, "Batch export", summary_text(report), QMessageBox.StandardButton.Ok, window)
+    parent = window if isinstance(window, QWidget) else None
+    box = QMessageBox(icon, "Batch export", summary_text(report), QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("batch-summary")
     box.setWindowModality(Qt.WindowModality.NonModal)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -242,7 +242,7 @@ def _prepared(recipe: Recipe) -> tuple:
 
 def _file_stamps(recipe: Recipe) -> tuple:
     """(path, size, mtime in ns) of each file the recipe's steps read; None for a file that is not there."""
-    stamps = []
+    stamps: list[tuple[str, int | None, int | None]] = []
     for _kind, _label, params, enabled in recipe.steps:
         path = json.loads(params).get("path") if enabled else None
         if path:
