@@ -6,8 +6,8 @@ means the tensors beside it are complete):
 - ``PATH`` (safetensors, never a pickle): ``model.*`` the net, ``optim.<index>.<slot>`` the optimizer's state
   per parameter (Adam's moments and step: resuming keeps them), ``rng.torch`` torch's global generator, and
   any ``<group>.<name>`` tensors the trainer adds (e.g. the best weights so far);
-- ``PATH.json``: the trainer's own record (``step``, losses, scores, ...), the optimizer's param_groups, the
-  numpy generator's state, and ``identity`` (the run's settings): `load` resumes only the very same run.
+- the ``.json`` beside it: the trainer's own record (``step``, losses, scores, ...), the optimizer's param_groups,
+  the numpy generator's state, and ``identity`` (the run's settings): `load` resumes only the very same run.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import torch
 
 RESERVED = ("model", "optim", "rng")  # tensor groups written by `save` itself
+MAX_JSON_BYTES = 64 << 20
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Checkpoint:
 
 
 def json_path(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
+    return path.with_suffix(".json")
 
 
 def save(
@@ -94,7 +95,8 @@ def load(
 
     if not (path.is_file() and json_path(path).is_file()):
         return None
-    record = modelfile.read_json(json_path(path), max_bytes=64 << 20)
+    with json_path(path).open("rb") as stream:  # the trainer's own file; NaN scores (no validation) are kept
+        record = json.loads(stream.read(MAX_JSON_BYTES))
     if record.get("identity") != json.loads(json.dumps(identity)):  # compared as JSON: tuples are lists there
         return None
     modelfile.check_safetensors(path)
