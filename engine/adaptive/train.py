@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine import distributed, modelfile
+from engine import checkpoint, distributed, modelfile
 from engine.adaptive.data import (
     WORKING_SIDE,
     FolderPairs,
@@ -169,49 +169,6 @@ def write_preset(model: AdaptiveLUT, folder: Path, name: str, meta: dict) -> Pat
     return folder / f"{stem}.json"
 
 
-def _save_checkpoint(path: Path, model: AdaptiveLUT, best: dict, optimizer: torch.optim.Optimizer, state: dict) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
-    tensors.update({f"best.{k}": v.contiguous() for k, v in best.items()})
-    opt = optimizer.state_dict()
-    for index, slots in opt["state"].items():
-        for key, value in slots.items():
-            tensors[f"optim.{index}.{key}"] = value.detach().reshape(-1).contiguous()
-    tensors["rng.torch"] = torch.get_rng_state()
-    path.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path / "state.safetensors") as tmp:
-        save_file(tensors, str(tmp))
-    with atomic_path(path / "state.json") as tmp:
-        tmp.write_text(json.dumps({**state, "param_groups": opt["param_groups"]}))
-
-
-def _load_checkpoint(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Optimizer, identity: dict) -> tuple | None:
-    """(state dict of the run, best weights) or None when there is no checkpoint of this very run."""
-    from safetensors.torch import load_file
-
-    try:
-        state = json.loads((path / "state.json").read_text())
-        tensors = load_file(str(path / "state.safetensors"))
-    except (OSError, ValueError):
-        return None
-    if state.get("identity") != identity:
-        return None
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
-    slots: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, number, slot = key.split(".")
-            slots.setdefault(int(number), {})[slot] = value.reshape(()) if slot == "step" else value
-    for index, param in enumerate(p for group in optimizer.param_groups for p in group["params"]):
-        if index in slots:
-            slots[index] = {k: v.reshape(param.shape) if k != "step" else v for k, v in slots[index].items()}
-    optimizer.load_state_dict({"state": slots, "param_groups": state["param_groups"]})
-    torch.set_rng_state(tensors["rng.torch"])
-    return state, best
-
-
 # -------------------------------------------------------------------------------------------------- the loop
 
 
@@ -252,12 +209,12 @@ def train_model(
     best = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if init is not None and val_pairs:  # fine-tuning must not end worse than where it started
         best_psnr = evaluate(model, val_pairs)
-    resumed = _load_checkpoint(checkpoint_dir, model, optimizer, identity) if checkpoint_dir else None
+    state_path = checkpoint_dir / "state.safetensors" if checkpoint_dir else None
+    resumed = checkpoint.load(state_path, identity, model, optimizer, generator=rng) if state_path else None
     if resumed is not None:
-        state, best = resumed
+        state, best = resumed.state, resumed.groups["best"]
         start_epoch, best_psnr, best_epoch = state["epoch"], state["best_psnr"], state["best_epoch"]
         history = [EpochMetrics(**h) for h in state["history"]]
-        rng.bit_generator.state = state["rng"]
     identity_psnr = (
         float(np.mean([psnr_of(float(np.mean((a - b) ** 2))) for a, b in val_pairs])) if val_pairs else float("nan")
     )
@@ -297,21 +254,14 @@ def train_model(
         if score > best_psnr:
             best_psnr, best_epoch = score, epoch + 1
             best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if checkpoint_dir is not None and distributed.is_main():
-            _save_checkpoint(
-                checkpoint_dir,
-                model,
-                best,
-                optimizer,
-                {
-                    "identity": identity,
-                    "epoch": epoch + 1,
-                    "best_psnr": best_psnr,
-                    "best_epoch": best_epoch,
-                    "history": [asdict(h) for h in history],
-                    "rng": rng.bit_generator.state,
-                },
-            )
+        if state_path is not None and distributed.is_main():
+            record = {
+                "epoch": epoch + 1,
+                "best_psnr": best_psnr,
+                "best_epoch": best_epoch,
+                "history": [asdict(h) for h in history],
+            }
+            checkpoint.save(state_path, identity, model, optimizer, record, groups={"best": best}, generator=rng)
         if on_epoch is not None:
             on_epoch(metrics)
     distributed.barrier()  # rank 0's last checkpoint is written before anyone removes it
@@ -432,13 +382,13 @@ def train_from_folder(
     n_val = max(1, int(round(len(pairs) * config.val_fraction)))
     val = [pairs[i] for i in order[:n_val]]
     train = [pairs[i] for i in order[n_val:]]
-    checkpoint = out_dir / f".{stem}.training"
+    run_dir = out_dir / f".{stem}.training"
     result = train_model(
         FolderPairs(train, config.crop),
         val,
         model_config,
         config,
-        checkpoint_dir=checkpoint,
+        checkpoint_dir=run_dir,
         identity={"data": data_fingerprint(report), "max_side": max_side},
         on_epoch=on_epoch,
         progress=sub_progress(progress, 0.05, 1.0),
@@ -446,7 +396,7 @@ def train_from_folder(
     )
     outcome = Outcome(result.best_val_psnr, result.identity_val_psnr)
     if not _confirmed(outcome, confirm):
-        shutil.rmtree(checkpoint, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
         raise NotSaved(f"preset {name!r} not saved: {outcome.text()}")
     data = {
         "source": "folder",
@@ -460,7 +410,7 @@ def train_from_folder(
     path = write_preset(
         result.model, out_dir, name, _meta(result, config, data, f"Trained on {len(pairs)} pairs", outcome)
     )
-    shutil.rmtree(checkpoint, ignore_errors=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
     return path, outcome
 
 
