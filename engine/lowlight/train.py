@@ -24,13 +24,13 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine import distributed, modelfile
+from engine import checkpoint, distributed, modelfile
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 from engine.logsetup import configure_cli_logging
 from engine.lowlight.data import (
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 EpochFn = Callable[[int, int, float], None]
 DEFAULT_EPOCHS = 40
 MIN_STEPS_PER_EPOCH = 25
+CHECKPOINT_EVERY = 100  # steps
 
 
 @dataclass(frozen=True)
@@ -86,12 +87,16 @@ def train_model(
     model: PairLIE | None = None,
     on_epoch: EpochFn | None = None,
     steps_per_epoch: int = 0,
+    checkpoint_path: Path | None = None,
+    identity: object = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> tuple[PairLIE, list[float]]:
     """Run `config.steps` Adam steps on pairs from `sampler`; returns the model and the loss per step.
 
     With `on_epoch`, calls on_epoch(epoch, epochs, mean loss) every `steps_per_epoch` steps (live curves).
+    With `checkpoint_path`, saves every `CHECKPOINT_EVERY` steps and resumes a run of the same config and
+    `identity` (its data) from there (`engine.checkpoint`: the nets, Adam's state, both RNGs).
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -99,7 +104,11 @@ def train_model(
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     losses: list[float] = []
-    for step in range(config.steps):
+    run = {"config": asdict(config), "data": identity}
+    resumed = checkpoint.load(checkpoint_path, run, model, optimizer, generator=rng) if checkpoint_path else None
+    if resumed is not None:
+        losses = resumed.state["losses"]
+    for step in range(len(losses), config.steps):
         check(cancel)
         cosine = 0.5 * (1 + math.cos(math.pi * step / max(config.steps - 1, 1)))
         for group in optimizer.param_groups:
@@ -120,6 +129,9 @@ def train_model(
         if on_epoch is not None and steps_per_epoch and (step + 1) % steps_per_epoch == 0:
             epoch = (step + 1) // steps_per_epoch
             on_epoch(epoch, config.steps // steps_per_epoch, float(np.mean(losses[-steps_per_epoch:])))
+        done = step + 1  # the last step saves no checkpoint: the model itself is written then
+        if checkpoint_path and distributed.is_main() and done % CHECKPOINT_EVERY == 0 and done < config.steps:
+            checkpoint.save(checkpoint_path, run, model, optimizer, {"losses": losses}, generator=rng)
     return model.eval(), losses
 
 
@@ -171,8 +183,17 @@ def train_lowlight(
         sampler, description = distributed.shard_sampler(make, scenes, config.batch), f"folder {Path(data).resolve()}"
         epoch_steps = steps_per_epoch(len(scenes), config.batch)
     started = time.perf_counter()
+    output = Path(output)
+    resume = output.with_name(f".{output.stem}.training.safetensors")  # an interrupted run goes on from here
     model, losses = train_model(
-        sampler, config, on_epoch=on_epoch, steps_per_epoch=epoch_steps, progress=progress, cancel=cancel
+        sampler,
+        config,
+        on_epoch=on_epoch,
+        steps_per_epoch=epoch_steps,
+        checkpoint_path=resume,
+        identity=description,
+        progress=progress,
+        cancel=cancel,
     )
     tail = losses[-max(1, len(losses) // 10) :]
     metrics = {"final_loss": round(float(np.mean(tail)), 6), "first_loss": round(losses[0], 6)}
@@ -181,6 +202,8 @@ def train_lowlight(
     info = ModelInfo(channels=config.channels, data=description, steps=config.steps, seed=config.seed, metrics=metrics)
     if distributed.is_main():
         save_model(model, output, info)
+        resume.unlink(missing_ok=True)
+        checkpoint.json_path(resume).unlink(missing_ok=True)
     return info
 
 
