@@ -56,3 +56,32 @@ def test_another_run_or_a_half_written_checkpoint_is_not_resumed(tmp_path):
     assert checkpoint.load(path, {**IDENTITY, "seed": 4}, model, optimizer) is None
     checkpoint.json_path(path).unlink()  # the JSON is written last: without it the tensors may be partial
     assert checkpoint.load(path, IDENTITY, model, optimizer) is None
+
+
+def test_a_cancelled_lowlight_run_resumes_to_the_same_nets(tmp_path, monkeypatch):
+    from engine.errors import Cancelled
+    from engine.image import sample_photo, shrink_by_blocks
+    from engine.jobs import CancelToken
+    from engine.lowlight import train
+    from engine.lowlight.data import synthetic_sampler
+
+    torch.set_num_threads(1)
+    monkeypatch.setattr(train, "CHECKPOINT_EVERY", 2)
+    sampler = synthetic_sampler([shrink_by_blocks(sample_photo("coffee").pixels, 160)], batch=2, crop=32)
+    config = train.TrainConfig(steps=5, batch=2, crop=32, channels=8, seed=1)
+    straight, straight_losses = train.train_model(sampler, config)
+
+    path, token = tmp_path / "run.safetensors", CancelToken()
+    stop_after_three = lambda fraction, message="": token.cancel() if fraction >= 3 / 5 else None  # noqa: E731
+    with pytest.raises(Cancelled):
+        train.train_model(
+            sampler, config, checkpoint_path=path, identity="coffee", progress=stop_after_three, cancel=token
+        )
+    fractions: list[float] = []
+    resumed, losses = train.train_model(
+        sampler, config, checkpoint_path=path, identity="coffee", progress=lambda f, m="": fractions.append(f)
+    )
+    assert fractions == [3 / 5, 4 / 5, 1.0]  # it went on after the checkpoint of step 2
+    assert losses == straight_losses  # steps 1-2 from the checkpoint saved at step 2, steps 3-5 run again
+    for name, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
