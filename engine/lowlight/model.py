@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from engine import modelfile
-from engine.errors import InputError
 from engine.fsutil import atomic_path
+from engine.modelfile import ModelFileError  # the one error of every model file
 
 KIND = "lowlight"
 VERSION = 2  # 2: N with the input skip (see PairLIE)
@@ -134,10 +134,6 @@ def pair_loss(model: PairLIE, first: torch.Tensor, second: torch.Tensor) -> Loss
 
 
 # ---- weight files ----
-
-
-class ModelFileError(InputError):
-    """A low-light weight file or its JSON sidecar is missing or not a PairLIE model."""
 
 
 @dataclass
