@@ -41,6 +41,7 @@ from engine.fsutil import atomic_path
 from engine.image import Photo
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.locations import shipped_models_dir
+from engine.modelfile import ModelFileError  # the one error of every model file
 from engine.sr.filters import FilterBank, FilterConfig, refine_planes, refine_table_output, ring_around
 from engine.sr.spec import (
     EC_ALPHA_SHIFT,
@@ -56,10 +57,6 @@ from engine.sr.spec import (
 
 MAX_OUTPUT_PIXELS = 100_000_000  # 100 MP: 300 MB of 8-bit output
 STRIP_VALUES = 96_000  # low-resolution values (pixels x channels) per strip: a few MB of work arrays
-
-
-class ModelFileError(InputError):
-    """A table file is missing, malformed or does not match its JSON sidecar."""
 
 
 class OutputTooLargeError(InputError):
