@@ -57,8 +57,8 @@ OPTIONAL_PRESET_FIELDS = {
 }
 
 
-class PresetError(InputError):
-    """A preset file is missing, malformed, or not a safetensors + JSON pair."""
+class PresetError(modelfile.ModelFileError):
+    """A preset file is missing, malformed, or not a safetensors + JSON pair (a model-file error like any other)."""
 
 
 @dataclass(frozen=True)
