@@ -13,6 +13,9 @@ per-photo LUT for the photo it now sees, or reopen a photo with its edits. Here:
 
 Long recomputation runs outside: `refresh_work()` returns a ``fn(progress, cancel)`` over a snapshot, and
 `fill()` takes its results back (ignored if the document moved on meanwhile).
+
+One module because the steps, their undo history and how each is recomputed change together (a new step
+kind touches all three).
 """
 
 from __future__ import annotations
