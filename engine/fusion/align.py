@@ -14,6 +14,8 @@ at the best shift and its neighbours. A rotation about the centre plus a transla
 tile shifts by least squares, refitted without the tiles that disagree (no texture, moving objects). Only
 when the rotation moves the corners by a pixel or more is the frame resampled (bilinear); otherwise the
 exact integer shift is kept, which needs no interpolation.
+
+One module because the shift search and the tile rotation share one set of bitmaps and one error measure.
 """
 
 from __future__ import annotations
