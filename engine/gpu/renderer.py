@@ -3,6 +3,8 @@
 It works in whatever OpenGL 3.3 core context is current when it is created and used: the editor's
 QOpenGLWidget context (drawing to the screen) or a :class:`engine.gpu.context.HeadlessContext`
 (drawing into an off-screen float framebuffer that is read back). It never imports Qt.
+
+One module because every GL object here (textures, programs, framebuffers) lives and dies with one context.
 """
 
 from __future__ import annotations
