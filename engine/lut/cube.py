@@ -22,6 +22,8 @@ size, DOMAIN lines only for a non-unit domain, then rows with 7 decimals. A LUT 
 as Resolve and OCIO write one: LUT_1D_SIZE, LUT_1D_INPUT_RANGE, LUT_3D_SIZE, the shaper rows, the 3D
 rows (the 3D domain folded into the shaper's outputs, exactly, so it is the unit cube); a 1D-only LUT
 as LUT_1D_SIZE (+ DOMAIN lines) and its rows.
+
+One module because the reader and the writer are one file format, checked against each other.
 """
 
 from __future__ import annotations
