@@ -4,6 +4,8 @@ Two widgets share the interaction (:class:`PreviewInteraction`) and the view mod
 (:class:`ViewState`): :class:`GLPreview` draws with `engine.gpu.LutRenderer` inside the
 QOpenGLWidget's context; :class:`CPUPreview` is the fallback without OpenGL 3.3 and draws a
 screen-sized proxy graded by `engine.lut.apply_lut` with QPainter. View coordinates are device pixels.
+
+One module because the GL and CPU previews share one interaction and one view model.
 """
 
 from __future__ import annotations
