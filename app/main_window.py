@@ -23,6 +23,8 @@ Plug-ins: every module in ``app/tools/`` with ``install(window) -> None`` is cal
   exposure bracket to merge) instead of the default of opening the first one.
 - Signals: ``photoChanged()`` (other pixels: a new photo or a pixel step), ``lutChanged()``, ``documentChanged()``
   (any edit, undo or redo), ``jobsIdle()`` (no job left running).
+
+One module because it is the one window plug-ins build on: the API above is one class's.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ not modal: the editor stays usable while it trains.
 
 A run's `confirm(text)` (engine.training.TrainingEvents): when its model would make the held-out photos worse
 than no edit, the worker thread waits while the dialog asks whether to save it anyway.
+
+One module because it is one dialog: its worker thread, curves and save question share its state.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ It is also the one home of the resizing every capability shares (block-average a
 resizing), backed by OpenCV, which is 8-20x faster than the numpy versions it replaced and equal to 1e-6. Why one
 module over 300 lines: loading, resizing and saving share the Photo type and the format rules; split, each part
 would import the others.
+
+One module because it is the one home of image operations: every reader, writer and resize in the engine
+goes through it, so a second copy has nowhere to hide.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ the CLI prints one ``error:`` line and exits 2) and never a traceback, a hang or
   finite.
 - safetensors: the 8-byte length and the JSON header are checked (dtype, shape, offsets that exactly
   cover the tensor) before a tensor library opens the file; `check_finite` then refuses NaN weights.
+
+One module because it is the one door for model files: reading them within limits, naming them, finding
+the user's.
 """
 
 from __future__ import annotations
