@@ -24,6 +24,7 @@ Per-photo loops run on the first K photos only (`--loop-photos`): their rate is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import re
@@ -329,9 +330,38 @@ def _dask_row(record, command: list[str], inputs: Path, out: Path) -> dict[str, 
         record("LUT: batch --scheduler (Dask, 2 worker processes)", len(list(out.iterdir())), *measured)
     finally:
         for process in (workers, cluster):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait()
+            _end_group(process)
+        _reap_orphans(keep=())  # the workers, adopted when their shell ended: their CPU time is not a later row's
     return digests(out)
+
+
+def _end_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM `process`'s process group, SIGKILL what is left of it after `grace` seconds (a Dask worker whose
+    scheduler is gone may never finish closing)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait()
+    deadline = time.monotonic() + grace
+    while _group_alive(process.pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.1)
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of this group is still running (zombies, dead and waiting to be reaped, do not count)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stream:
+                    fields = stream.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":  # state, pgrp
+                return True
+    return False
 
 
 def _resume_check(command: list[str], out: Path, total: int) -> None:
