@@ -10,6 +10,9 @@ Outputs keep the file name, format, bit depth and EXIF; writes are atomic, so a 
 complete and is skipped unless `overwrite` (a rerun after a crash resumes). A photo that fails is reported
 and the batch goes on. The same function runs in all three places, so a cluster run gives the same bytes
 as a local one (torch runs on one thread per worker, which also makes its sums run in one order).
+
+Modules: `recipe` (the edit), `tasks` (planning, outcomes, the report), `photo` (one photo in a worker),
+`run` (in this process, a local pool or Dask); their public names are here.
 """
 
 from engine.batch.photo import process_photo

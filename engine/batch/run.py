@@ -29,8 +29,8 @@ def run_batch(
 ) -> BatchReport:
     """Run every task: in this process, on `workers` local processes, or on the Dask cluster at `scheduler`
     ("tcp://host:port"). `in_process` defaults to workers == 1; the editor says False, so a batch never
-    changes its own process (workers set torch to one thread). `on_outcome` hears of each photo as it
-    finishes, in finishing order."""
+    changes its own process (workers set torch to one thread and keep freed memory). `on_outcome` hears of
+    each photo as it finishes, in finishing order."""
     recipe.check()
     report, start = BatchReport(started=time.time()), time.perf_counter()
 

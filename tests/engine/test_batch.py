@@ -4,6 +4,7 @@ bytes; a killed batch resumes; bad photos are named and the others still get don
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,6 +67,8 @@ def test_lut_batch_grades_every_photo_keeps_format_and_names_the_bad_one(tmp_pat
     assert code == 2
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "broken.jpg" in errors[0]
+    last = captured.err.splitlines()[-1]  # bench/batch.py reads the start-up and busy share from it
+    assert re.search(r"1 worker\(s\) busy \d+% of it, first photo after [\d.]+ s, [\d.]+ CPU s/photo$", last), last
     assert sorted(p.name for p in out.iterdir()) == [
         "astronaut.jpg",
         "chelsea.jpg",
