@@ -98,6 +98,19 @@ class UserModel:
     sidecar: dict  # the JSON beside them (checked only for being a JSON object within the limits)
 
 
+def read_sidecar(
+    path: str | Path,
+    error: ErrorType = ModelFileError,
+    *,
+    required: Mapping[str, Check] | None = None,
+    optional: Mapping[str, Check] | None = None,
+) -> dict:
+    """A model's JSON sidecar: the schema every family shares (`SIDECAR`: a kind, and where present a format,
+    version, data and metrics of the right types) plus the family's own `required` and `optional` fields."""
+    common, own = {"kind": text(80), **(required or {})}, {**SIDECAR, **(optional or {})}
+    return read_json(path, error, required=common, optional=own)
+
+
 def user_models(family: str) -> list[UserModel]:
     """The user's trained models of `family` that have a readable JSON sidecar, by name; a broken one is left
     out of the list (and logged), so one bad file never hides the others."""
@@ -105,7 +118,7 @@ def user_models(family: str) -> list[UserModel]:
     found = []
     for path in sorted(folder.glob(f"*{WEIGHT_SUFFIXES[family]}")) if folder.is_dir() else []:
         try:
-            found.append(UserModel(path.stem, path, read_json(path.with_suffix(".json"))))
+            found.append(UserModel(path.stem, path, read_sidecar(path.with_suffix(".json"))))
         except ModelFileError as exc:
             log.warning("left out of the %s models: %s", family, exc)
     return found
@@ -271,6 +284,19 @@ def sequence() -> Check:
 def show(value: Any) -> str:
     shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
     return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _data_description(value: Any) -> str | None:
+    return None if isinstance(value, str | dict) else f"must be text or an object, not {show(value)}"
+
+
+# The sidecar schema every family shares (`read_sidecar`); each family adds its own fields.
+SIDECAR: dict[str, Check] = {
+    "format": text(80),  # what reader the file is for, where a family names one ("lutlab-preset")
+    "version": integer(0, 1000),
+    "data": _data_description,  # what it was trained on: a folder, or the corpus description
+    "metrics": mapping(),
+}
 
 
 # ------------------------------------------------------------------------------------------ .npz

@@ -260,3 +260,26 @@ def test_hostile_lowlight_models_exit_2_with_one_error_line(tmp_path, photo_path
     assert main(["lowlight", "--model", str(path), str(photo_path), str(tmp_path / "o.png")]) == 2
     assert "w." in one_error_line(capsys)
     assert not (tmp_path / "o.png").exists()
+
+
+def test_every_family_sidecar_shares_one_schema(tmp_path, monkeypatch):
+    from engine.locations import resources_dir
+    from engine.modelfile import ModelFileError, read_sidecar, user_models, user_models_dir
+
+    path = tmp_path / "m.json"
+    path.write_text('{"kind": "srlut", "version": 2, "data": {"folder": "x"}, "metrics": {}, "scale": 2}')
+    assert read_sidecar(path)["scale"] == 2
+    for broken, field in (('{"version": 2}', "'kind' is missing"), ('{"kind": "a", "data": 5}', "'data' must be")):
+        path.write_text(broken)
+        with pytest.raises(ModelFileError, match=field):
+            read_sidecar(path)
+    shipped = sorted(resources_dir().glob("*/*.json"))
+    assert len(shipped) >= 10 and all(read_sidecar(path) for path in shipped)  # every shipped model and preset
+
+    monkeypatch.setenv("LUTLAB_DATA_DIR", str(tmp_path / "user"))
+    folder = user_models_dir("sr")
+    folder.mkdir(parents=True)
+    for name, sidecar in (("good", '{"kind": "srlut", "scale": 2}'), ("nameless", '{"scale": 2}')):
+        (folder / f"{name}.npz").write_bytes(b"")
+        (folder / f"{name}.json").write_text(sidecar)
+    assert [model.name for model in user_models("sr")] == ["good"]
