@@ -192,7 +192,7 @@ def load_table(path: Path) -> SRTable:
     path = Path(path)
     sidecar = path.with_suffix(".json")
     try:
-        meta = modelfile.read_json(
+        meta = modelfile.read_sidecar(
             sidecar, ModelFileError, required={"kind": modelfile.text(40), "scale": modelfile.integer(1, 16)}
         )
         kind, scale = str(meta["kind"]), int(meta["scale"])
