@@ -182,9 +182,7 @@ def load_model(path: str | Path) -> tuple[PairLIE, ModelInfo]:
     if not meta_path.is_file():
         raise ModelFileError(f"{meta_path}: JSON sidecar of {path.name} not found")
     try:
-        meta = modelfile.read_json(
-            meta_path, ModelFileError, optional={"channels": modelfile.integer(1, 256), "metrics": modelfile.mapping()}
-        )
+        meta = modelfile.read_sidecar(meta_path, ModelFileError, optional={"channels": modelfile.integer(1, 256)})
         info = ModelInfo(**meta)
     except (json.JSONDecodeError, TypeError) as exc:
         raise ModelFileError(f"{meta_path}: not a low-light model description ({exc})") from exc
