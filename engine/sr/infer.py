@@ -436,15 +436,8 @@ def available_models(scale: int) -> list[tuple[str, Path]]:
     """(name, path) of the shipped and the user's tables for `scale`, shipped first."""
     shipped = [(name, shipped_table_path(name, scale)) for name in MODEL_NAMES]
     models = [(name, path) for name, path in shipped if path.is_file()]
-    folder = user_models_dir()
-    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
-        try:
-            meta = modelfile.read_json(path.with_suffix(".json"))
-        except InputError:  # a broken user table is left out of the list
-            continue
-        if isinstance(meta, dict) and meta.get("scale") == scale:
-            models.append((path.stem, path))
-    return models
+    mine = modelfile.user_models("sr")  # a broken user table is left out of the list
+    return models + [(model.name, model.path) for model in mine if model.sidecar.get("scale") == scale]
 
 
 def resolve_table(model: str, scale: int) -> SRTable:
