@@ -70,10 +70,12 @@ def photo_channels(photo: np.ndarray) -> np.ndarray:
 
 def within_budget(photos: Sequence[np.ndarray], scale: int, config: FilterConfig, smallest: int) -> list[np.ndarray]:
     """`photos`, or random crops of them (the same share of each, sides at least `smallest`) when reading
-    every view of them would exceed `config.sample_budget` low-resolution pixels: a big folder of photos
-    then fits in minutes, not hours."""
+    every view of them would exceed `config.sample_budget` low-resolution plane pixels (each refined plane's
+    pixel counts: an RGB pixel thrice, once with `config.luma`): a big folder of photos then fits in minutes,
+    not hours."""
     views = 8 * config.phases**2
-    total = sum(photo.shape[0] * photo.shape[1] for photo in photos) / scale**2 * views
+    planes = [1 if config.luma and photo.shape[2] == 3 else photo.shape[2] for photo in photos]
+    total = sum(photo.shape[0] * photo.shape[1] * n for photo, n in zip(photos, planes, strict=True)) * views / scale**2
     if total <= config.sample_budget:
         return list(photos)
     share = np.sqrt(config.sample_budget / total)

@@ -47,7 +47,7 @@ class FilterConfig:
     sigma: float = 1.5  # Gaussian weighting of the structure tensor, low-resolution pixels
     ridge: float = 1.0  # shrinkage towards the global filter (features in [0, 1] units)
     phases: int = 2  # high-resolution crop offsets per axis used for training pairs
-    sample_budget: int = 200_000_000  # low-resolution pixels read over all training views (~5-10 min)
+    sample_budget: int = 200_000_000  # low-resolution plane pixels read over all training views (~5-10 min)
     luma: bool = False  # refine only the luma of RGB (see the module's docstring), not each channel
 
     @property

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from engine import checkpoint as engine_checkpoint
 from engine import distributed, modelfile
 from engine.errors import InputError
-from engine.fsutil import atomic_path
 from engine.image import PHOTO_SUFFIXES
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.sr.filters import FilterConfig
@@ -135,71 +135,17 @@ def _trim(out, context: int, scale: int):
     return out[:, :, edge:-edge, edge:-edge]
 
 
-def _state_tensors(net, optimizer) -> dict:
-    """Net weights and Adam's state as one flat dict of tensors (safetensors has no nesting)."""
-    tensors = {f"net.{k}": v.contiguous() for k, v in net.state_dict().items()}
-    for index, state in optimizer.state_dict()["state"].items():
-        for name, value in state.items():
-            tensors[f"optimizer.{index}.{name}"] = value.detach().clone().contiguous().reshape(value.shape)
-    return tensors
-
-
-def _restore_state(net, optimizer, tensors: dict) -> None:
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("optimizer."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    if state:
-        optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
-
-
-def _save_checkpoint(net, optimizer, config: TrainConfig, result: TrainResult, path: Path, best) -> None:
-    """Net + Adam state (`path`), the best-on-validation net (`path`.best), and the run's record (JSON)."""
-    from safetensors.torch import save_file
-
-    with atomic_path(path) as tmp:
-        save_file(_state_tensors(net, optimizer), str(tmp))
-    if best is not None:
-        with atomic_path(_best_path(path)) as tmp:
-            save_file({k: v.contiguous() for k, v in best.items()}, str(tmp))
-    meta = {
-        "step": len(result.losses),
-        "seconds": result.seconds,
-        "losses": result.losses,
-        "validation": result.validation,
-        "best_step": result.best_step,
-        "config": asdict(config),
-    }
-    with atomic_path(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(meta))
-
-
-def _best_path(path: Path) -> Path:
-    return path.with_name(path.stem + ".best.safetensors")
-
-
-def _load_checkpoint(net, optimizer, config: TrainConfig, path: Path, result: TrainResult):
-    """Resume `net`, `optimizer` and `result` from a checkpoint of the same config, if there is one;
-    returns the best-on-validation weights saved with it (or None)."""
-    from safetensors.torch import load_file
-
-    meta_path = path.with_suffix(".json")
-    if not (path.is_file() and meta_path.is_file()):
+def _resume(path: Path, config: TrainConfig, net, optimizer, result: TrainResult) -> dict | None:
+    """Resume `net`, `optimizer` and `result` from the checkpoint of this very run (`engine.checkpoint`), if
+    there is one; returns the best-on-validation weights saved with it (or None)."""
+    restored = engine_checkpoint.load(path, asdict(config), net, optimizer)
+    if restored is None:
         return None
-    meta = json.loads(meta_path.read_text())
-    if meta.get("config") != asdict(config):
-        return None
-    tensors = load_file(str(path))
-    if not any(k.startswith("net.") for k in tensors):  # a checkpoint from before the optimizer was saved
-        tensors = {f"net.{k}": v for k, v in tensors.items()}
-    _restore_state(net, optimizer, tensors)
-    result.losses, result.seconds = meta["losses"][: meta["step"]], meta["seconds"]
-    result.validation = [tuple(v) for v in meta.get("validation", [])]
-    result.best_step = meta.get("best_step", 0)
-    best = _best_path(path)
-    return load_file(str(best)) if best.is_file() and result.validation else None
+    record = restored.state
+    result.losses, result.seconds = record["losses"][: record["step"]], record["seconds"]
+    result.validation = [(int(step), float(score)) for step, score in record["validation"]]
+    result.best_step = record["best_step"]
+    return restored.groups.get("best")
 
 
 def train_net(
@@ -241,7 +187,7 @@ def train_net(
     )
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     result = TrainResult(net)
-    best = _load_checkpoint(net, optimizer, config, checkpoint, result) if checkpoint else None
+    best = _resume(checkpoint, config, net, optimizer, result) if checkpoint else None
     start = len(result.losses)
     began = time.perf_counter() - result.seconds
     for step in range(start, config.steps):
@@ -268,7 +214,10 @@ def train_net(
                 best = {k: v.detach().clone() for k, v in net.state_dict().items()}
         result.seconds = time.perf_counter() - began
         if checkpoint and distributed.is_main() and (done % config.checkpoint_every == 0 or done == config.steps):
-            _save_checkpoint(net, optimizer, config, result, checkpoint, best)
+            record = {"step": done, "seconds": result.seconds, "losses": result.losses}
+            record.update(validation=result.validation, best_step=result.best_step)
+            groups = {"best": best} if best is not None else None
+            engine_checkpoint.save(checkpoint, asdict(config), net, optimizer, record, groups=groups)
         if on_report and (done % report_every == 0 or done == config.steps):
             on_report(done, float(np.mean(result.losses[-report_every:])))
         if done % 10 == 0 or done == config.steps:
@@ -470,11 +419,15 @@ SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
 
 
 # Refined models: (name, the shipped model they refine, {scale: filter config}); built from the base model's
-# shipped table (closed-form fit on the train split, no training steps). At x4 the fit reads 10 M of the
-# train split's low-resolution pixels (random crops, `engine.sr.filter_fit.within_budget`), not the default
-# 200 M: that is what this session's share of a busy 2-core machine allowed (30 M: ~500 CPU-seconds).
+# shipped table (closed-form fit on the train split, no training steps). The fits read 10 M (x4) and 60 M (x2)
+# of the train split's low-resolution plane pixels (random crops, `engine.sr.filter_fit.within_budget`), not
+# the default 200 M: what this session's share of a busy 2-core machine allowed (~190 k pixels per CPU-second).
 SHIPPED_REFINED: tuple[tuple[str, str, dict[int, FilterConfig]], ...] = (
-    ("srlut-filter", "srlut", {4: FilterConfig(phases=2, sample_budget=10_000_000), 2: FilterConfig(phases=2)}),
+    (
+        "srlut-filter",
+        "srlut",
+        {4: FilterConfig(phases=2, sample_budget=10_000_000), 2: FilterConfig(phases=2, sample_budget=60_000_000)},
+    ),
 )
 
 

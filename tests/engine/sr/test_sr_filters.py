@@ -127,16 +127,19 @@ def test_fitting_lowers_the_error_on_its_photos_and_can_be_cancelled() -> None:
 
 
 def test_a_big_folder_is_cropped_to_the_sample_budget() -> None:
+    """The budget counts refined plane pixels: each RGB pixel thrice, once when only luma is refined."""
     rng = np.random.default_rng(4)
-    planes = [rng.random((400, 600)), rng.random((300, 300)), rng.random((30, 500))]
-    config = FilterConfig(phases=2, sample_budget=400_000)  # 8 orientations x 4 phases = 32 views
-    crops = within_budget(planes, 4, config, smallest=28)
-    assert sum(c.size for c in crops) / 16 * 32 <= 400_000 * 1.2  # the minimum side may round up a little
-    for plane, crop in zip(planes, crops, strict=True):
-        assert min(crop.shape) >= 28 and crop.shape[0] <= plane.shape[0] and crop.shape[1] <= plane.shape[1]
-        y, x = np.argwhere(plane == crop[0, 0])[0]
-        np.testing.assert_array_equal(plane[y : y + crop.shape[0], x : x + crop.shape[1]], crop)  # a real crop
-    small = [rng.random((100, 100))]
+    photos = [rng.random((400, 600, 3)), rng.random((300, 300, 3)), rng.random((30, 500, 3))]
+    for luma, planes in ((False, 3), (True, 1)):
+        config = FilterConfig(phases=2, sample_budget=400_000, luma=luma)  # 8 orientations x 4 phases = 32 views
+        crops = within_budget(photos, 4, config, smallest=28)
+        read = sum(c.shape[0] * c.shape[1] for c in crops) * planes / 16 * 32
+        assert 400_000 * 0.8 <= read <= 400_000 * 1.2  # the minimum side may round up a little
+        for photo, crop in zip(photos, crops, strict=True):
+            assert min(crop.shape[:2]) >= 28 and crop.shape[0] <= photo.shape[0] and crop.shape[1] <= photo.shape[1]
+            y, x = np.argwhere(photo[:, :, 0] == crop[0, 0, 0])[0]
+            np.testing.assert_array_equal(photo[y : y + crop.shape[0], x : x + crop.shape[1]], crop)  # a real crop
+    small = [rng.random((100, 100, 3))]
     assert within_budget(small, 4, config, smallest=28)[0] is small[0]  # under the budget: untouched
 
 
