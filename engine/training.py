@@ -48,3 +48,6 @@ class TrainingEvents:
     epoch: Callable[[EpochPoint], None] = _ignore_epoch
     log: Callable[[str], None] = log.info
     confirm: Callable[[str], bool] = _save_anyway  # save a model that does harm on held-out photos?
+
+
+NO_EVENTS = TrainingEvents()  # a run nobody watches: no progress shown, no Cancel, harm logged and saved anyway

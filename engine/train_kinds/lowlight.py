@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.train_kinds import Option, TrainKind, TrainRequest
-from engine.training import EpochPoint, TrainingEvents
+from engine.training import TrainingEvents
 
 
 def _validate(data: Path, target: Path | None, options: Mapping[str, Any]) -> tuple[str, bool]:
@@ -30,9 +30,7 @@ def _train(request: TrainRequest, events: TrainingEvents) -> str:
         output,
         data=request.data,
         config=TrainConfig(steps=steps, seed=request.seed),
-        on_epoch=lambda epoch, epochs, loss: events.epoch(EpochPoint(epoch, epochs, loss)),
-        progress=events.progress,
-        cancel=events.cancel,
+        events=events,
     )
     return f"Low-light model \u201c{request.name}\u201d saved as {output} (final loss {info.metrics['final_loss']:.4g})"
 

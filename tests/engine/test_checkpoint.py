@@ -64,6 +64,7 @@ def test_a_cancelled_lowlight_run_resumes_to_the_same_nets(tmp_path, monkeypatch
     from engine.jobs import CancelToken
     from engine.lowlight import train
     from engine.lowlight.data import synthetic_sampler
+    from engine.training import TrainingEvents
 
     torch.set_num_threads(1)
     monkeypatch.setattr(train, "CHECKPOINT_EVERY", 2)
@@ -74,13 +75,11 @@ def test_a_cancelled_lowlight_run_resumes_to_the_same_nets(tmp_path, monkeypatch
     path, token = tmp_path / "run.safetensors", CancelToken()
     stop_after_three = lambda fraction, message="": token.cancel() if fraction >= 3 / 5 else None  # noqa: E731
     with pytest.raises(Cancelled):
-        train.train_model(
-            sampler, config, checkpoint_path=path, identity="coffee", progress=stop_after_three, cancel=token
-        )
+        events = TrainingEvents(stop_after_three, token)
+        train.train_model(sampler, config, checkpoint_path=path, identity="coffee", events=events)
     fractions: list[float] = []
-    resumed, losses = train.train_model(
-        sampler, config, checkpoint_path=path, identity="coffee", progress=lambda f, m="": fractions.append(f)
-    )
+    events = TrainingEvents(lambda f, m="": fractions.append(f))
+    resumed, losses = train.train_model(sampler, config, checkpoint_path=path, identity="coffee", events=events)
     assert fractions == [3 / 5, 4 / 5, 1.0]  # it went on after the checkpoint of step 2
     assert losses == straight_losses  # steps 1-2 from the checkpoint saved at step 2, steps 3-5 run again
     for name, value in straight.state_dict().items():
