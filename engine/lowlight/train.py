@@ -23,7 +23,6 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 from engine import checkpoint, distributed, modelfile
-from engine.jobs import CancelToken, ProgressFn, check, no_progress
+from engine.jobs import ProgressFn, check
 from engine.logsetup import configure_cli_logging
 from engine.lowlight.data import (
     PairSampler,
@@ -51,9 +50,9 @@ from engine.lowlight.model import (
     save_model,
     write_sidecar,
 )
+from engine.training import NO_EVENTS, EpochPoint, TrainingEvents
 
 log = logging.getLogger(__name__)
-EpochFn = Callable[[int, int, float], None]
 DEFAULT_EPOCHS = 40
 MIN_STEPS_PER_EPOCH = 25
 CHECKPOINT_EVERY = 100  # steps
@@ -85,16 +84,15 @@ def train_model(
     config: TrainConfig,
     *,
     model: PairLIE | None = None,
-    on_epoch: EpochFn | None = None,
     steps_per_epoch: int = 0,
     checkpoint_path: Path | None = None,
     identity: object = None,
-    progress: ProgressFn = no_progress,
-    cancel: CancelToken | None = None,
+    events: TrainingEvents = NO_EVENTS,
 ) -> tuple[PairLIE, list[float]]:
     """Run `config.steps` Adam steps on pairs from `sampler`; returns the model and the loss per step.
 
-    With `on_epoch`, calls on_epoch(epoch, epochs, mean loss) every `steps_per_epoch` steps (live curves).
+    Reports progress, polls Cancel and, every `steps_per_epoch` steps, hands `events.epoch` the epoch's mean
+    loss (live curves).
     With `checkpoint_path`, saves every `CHECKPOINT_EVERY` steps and resumes a run of the same config and
     `identity` (its data) from there (`engine.checkpoint`: the nets, Adam's state, both RNGs).
     """
@@ -109,7 +107,7 @@ def train_model(
     if resumed is not None:
         losses = resumed.state["losses"]
     for step in range(len(losses), config.steps):
-        check(cancel)
+        check(events.cancel)
         cosine = 0.5 * (1 + math.cos(math.pi * step / max(config.steps - 1, 1)))
         for group in optimizer.param_groups:
             group["lr"] = config.final_learning_rate + (config.learning_rate - config.final_learning_rate) * cosine
@@ -121,14 +119,14 @@ def train_model(
         distributed.average_gradients(model)
         optimizer.step()
         losses.append(loss.item())
-        progress(
+        events.progress(
             (step + 1) / config.steps,
             f"step {step + 1}/{config.steps} loss {losses[-1]:.4f} (C {terms.consistency.item():.5f} "
             f"R {terms.retinex.item():.4f} P {terms.fidelity.item():.6f})",
         )
-        if on_epoch is not None and steps_per_epoch and (step + 1) % steps_per_epoch == 0:
-            epoch = (step + 1) // steps_per_epoch
-            on_epoch(epoch, config.steps // steps_per_epoch, float(np.mean(losses[-steps_per_epoch:])))
+        if steps_per_epoch and (step + 1) % steps_per_epoch == 0:
+            epoch, mean = (step + 1) // steps_per_epoch, float(np.mean(losses[-steps_per_epoch:]))
+            events.epoch(EpochPoint(epoch, config.steps // steps_per_epoch, mean))
         done = step + 1  # the last step saves no checkpoint: the model itself is written then
         if checkpoint_path and distributed.is_main() and done % CHECKPOINT_EVERY == 0 and done < config.steps:
             checkpoint.save(checkpoint_path, run, model, optimizer, {"losses": losses}, generator=rng)
@@ -159,9 +157,7 @@ def train_lowlight(
     *,
     data: str | Path | None = None,
     config: TrainConfig = TrainConfig(),
-    on_epoch: EpochFn | None = None,
-    progress: ProgressFn = no_progress,
-    cancel: CancelToken | None = None,
+    events: TrainingEvents = NO_EVENTS,
 ) -> ModelInfo:
     """Validate the data, train, then write `output` (safetensors) and its JSON sidecar.
 
@@ -176,9 +172,9 @@ def train_lowlight(
         report = validate_folder(data)
         scenes = []
         for name, files in report.scenes.items():
-            check(cancel)
+            check(events.cancel)
             scenes.append(load_scene(files))
-            progress(0.0, f"loaded scene {name}")
+            events.progress(0.0, f"loaded scene {name}")
         make = functools.partial(folder_sampler, crop=config.crop)
         sampler, description = distributed.shard_sampler(make, scenes, config.batch), f"folder {Path(data).resolve()}"
         epoch_steps = steps_per_epoch(len(scenes), config.batch)
@@ -188,12 +184,10 @@ def train_lowlight(
     model, losses = train_model(
         sampler,
         config,
-        on_epoch=on_epoch,
         steps_per_epoch=epoch_steps,
         checkpoint_path=resume,
         identity=description,
-        progress=progress,
-        cancel=cancel,
+        events=events,
     )
     tail = losses[-max(1, len(losses) // 10) :]
     metrics = {"final_loss": round(float(np.mean(tail)), 6), "first_loss": round(losses[0], 6)}
@@ -263,7 +257,10 @@ def main(argv: list[str] | None = None) -> None:
     else:
         output, config = args.output, TrainConfig(steps=args.steps)
     info = train_lowlight(
-        output, data=None if args.shipped else args.data, config=config, progress=_logging_progress(25)
+        output,
+        data=None if args.shipped else args.data,
+        config=config,
+        events=TrainingEvents(progress=_logging_progress(25)),
     )
     if args.shipped and distributed.is_main():
         _score_into_sidecar(output, info)
