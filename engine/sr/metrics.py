@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from engine.color import bt601_luma, psnr
@@ -56,3 +59,35 @@ def y_psnr_pair(table: SRTable, photo: np.ndarray) -> tuple[float, float]:
         y_psnr(hr, bicubic_upscale(lr, table.scale), table.scale),
         y_psnr(hr, upscale_uint8(lr, table), table.scale),
     )
+
+
+def evaluate_table(table, photos: Sequence[np.ndarray], names: Sequence[str] = ()) -> dict:
+    """Mean Y-PSNR of bicubic and of the table on `photos` (SR-paper convention); with `names`, also each
+    photo's pair under ``per_photo``."""
+    bicubic, model = zip(*(y_psnr_pair(table, photo) for photo in photos), strict=True)
+    scores: dict[str, Any] = {"bicubic_y_psnr": float(np.mean(bicubic)), "table_y_psnr": float(np.mean(model))}
+    if names:
+        pairs = zip(names, bicubic, model, strict=True)
+        scores["per_photo"] = {name: [round(b, 3), round(m, 3)] for name, b, m in pairs}
+    return scores
+
+
+def validation_scorer(photos: Sequence[np.ndarray], scale: int) -> Callable[[object], float]:
+    """net -> mean Y-PSNR gain over bicubic of its table on `photos` (the pairs are made once)."""
+    from engine.sr.transfer import net_to_table  # torch, only when training
+
+    pairs = []
+    for photo in photos:
+        hr, lr = make_pair(photo, scale)
+        pairs.append((hr, lr, y_psnr(hr, bicubic_upscale(lr, scale), scale)))
+
+    def score(net) -> float:
+        table = net_to_table(net)
+        return float(np.mean([y_psnr(hr, upscale_uint8(lr, table), scale) - base for hr, lr, base in pairs]))
+
+    return score
+
+
+def gain(scores: dict) -> float:
+    """Mean Y-PSNR gain over bicubic of an `evaluate_table` result."""
+    return scores["table_y_psnr"] - scores["bicubic_y_psnr"]

@@ -9,7 +9,7 @@ AVX-512 BF16). Every step's batch is drawn from its own seeded generator, and ch
 the Adam state and the best-on-validation net, so an interrupted run resumes to the same result.
 
 The shipped tables are trained on the real-photo corpus (`engine.corpus`): its train split to learn, its
-validation split to select (the best checkpoint), its test split only to report.
+validation split to select (the best checkpoint), its test split only to report (recipe: `engine.sr.shipped`).
 
     python -m engine.sr.train --shipped            # reproduces resources/models/sr_*.npz
     python main.py train --kind sr --data DIR --name NAME --sr-model srlut --scale 4 --steps 2000 [--refine]
@@ -19,15 +19,12 @@ validation split to select (the best checkpoint), its test split only to report.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -38,8 +35,9 @@ from engine.image import PHOTO_SUFFIXES
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 from engine.sr.filters import FilterConfig
 from engine.sr.finetune import FinetuneConfig
-from engine.sr.infer import MODELS_DIR
+from engine.sr.metrics import evaluate_table, gain, validation_scorer
 from engine.sr.patches import PatchSampler
+from engine.training import NO_EVENTS, EpochPoint, TrainingEvents
 
 log = logging.getLogger(__name__)
 
@@ -229,37 +227,6 @@ def train_net(
     return result
 
 
-def evaluate_table(table, photos: Sequence[np.ndarray], names: Sequence[str] = ()) -> dict:
-    """Mean Y-PSNR of bicubic and of the table on `photos` (SR-paper convention); with `names`, also each
-    photo's pair under ``per_photo``."""
-    from engine.sr.metrics import y_psnr_pair
-
-    bicubic, model = zip(*(y_psnr_pair(table, photo) for photo in photos), strict=True)
-    scores: dict[str, Any] = {"bicubic_y_psnr": float(np.mean(bicubic)), "table_y_psnr": float(np.mean(model))}
-    if names:
-        pairs = zip(names, bicubic, model, strict=True)
-        scores["per_photo"] = {name: [round(b, 3), round(m, 3)] for name, b, m in pairs}
-    return scores
-
-
-def validation_scorer(photos: Sequence[np.ndarray], scale: int) -> Callable[[object], float]:
-    """net -> mean Y-PSNR gain over bicubic of its table on `photos` (the pairs are made once)."""
-    from engine.sr.infer import upscale_uint8
-    from engine.sr.metrics import bicubic_upscale, make_pair, y_psnr
-    from engine.sr.transfer import net_to_table
-
-    pairs = []
-    for photo in photos:
-        hr, lr = make_pair(photo, scale)
-        pairs.append((hr, lr, y_psnr(hr, bicubic_upscale(lr, scale), scale)))
-
-    def score(net) -> float:
-        table = net_to_table(net)
-        return float(np.mean([y_psnr(hr, upscale_uint8(lr, table), scale) - base for hr, lr, base in pairs]))
-
-    return score
-
-
 def train_table(
     config: TrainConfig,
     photos: Sequence[np.ndarray],
@@ -310,7 +277,7 @@ def train_table(
         )
         metrics["finetune_final_loss"] = float(np.mean(tune_losses[-50:]))
         if len(validation):
-            metrics["finetuned_validation_gain"] = _gain(evaluate_table(table, validation))
+            metrics["finetuned_validation_gain"] = gain(evaluate_table(table, validation))
     if refine:
         if len(held_out):
             metrics["unrefined_table_y_psnr"] = evaluate_table(table, held_out)["table_y_psnr"]
@@ -338,10 +305,6 @@ def train_table(
     return table.meta
 
 
-def _gain(scores: dict) -> float:
-    return scores["table_y_psnr"] - scores["bicubic_y_psnr"]
-
-
 def refine_table(
     table,
     photos: Sequence[np.ndarray],
@@ -364,19 +327,18 @@ def train_user_table(
     out_dir: Path | None = None,
     finetune: FinetuneConfig | None = None,
     refine: FilterConfig | None = None,
-    on_report: Callable[[int, float], None] | None = None,
     report_every: int = 100,
-    progress: ProgressFn = no_progress,
-    cancel: CancelToken | None = None,
+    events: TrainingEvents = NO_EVENTS,
 ) -> tuple[Path, dict]:
     """Train a table named `name` on the photos in `folder` (scored on the bundled held-out photos) into
     `out_dir` (default: the user's models folder); returns (the .npz written, its JSON). The CLI and the
-    Train dialog both train through here."""
+    Train dialog both train through here; an "epoch" of `events` is `report_every` steps."""
     from engine.image import sample_photo
     from engine.sr.infer import user_models_dir
 
-    photos = folder_photo_arrays(folder, min_side=config.crop * config.scale, cancel=cancel)
-    progress(0.0, f"{len(photos)} photos from {folder}; {config.kind} x{config.scale}, {config.steps} steps")
+    photos = folder_photo_arrays(folder, min_side=config.crop * config.scale, cancel=events.cancel)
+    events.progress(0.0, f"{len(photos)} photos from {folder}; {config.kind} x{config.scale}, {config.steps} steps")
+    epochs = -(-config.steps // report_every)
     out_dir = out_dir or user_models_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{modelfile.safe_stem(name)}.npz"
@@ -388,140 +350,15 @@ def train_user_table(
         held_out=[sample_photo(name).pixels for name in HELD_OUT],
         finetune=finetune,
         refine=refine,
-        on_report=on_report,
+        on_report=lambda step, loss: events.epoch(EpochPoint(-(-step // report_every), epochs, loss)),
         report_every=report_every,
-        progress=progress,
-        cancel=cancel,
+        progress=events.progress,
+        cancel=events.cancel,
     )
     return output, meta
 
 
-# The shipped tables: trained on the corpus's train split, the checkpoint kept that scores best on its
-# validation split; the test split is only reported. (config, table fine-tuning or None).
-_LONG: dict[str, Any] = dict(bf16=True, flat_std=0.02, schedule="cosine", final_learning_rate=1e-5)  # all shipped runs
-_MULUT_FINETUNE = FinetuneConfig(steps=300, batch=16, crop=24)  # MuLUT's LUT-aware fine-tuning, both stages
-SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
-    (TrainConfig(kind="srlut", scale=4, steps=10000, crop=48, checkpoint_every=1000, seed=4, **_LONG), None),
-    (TrainConfig(kind="srlut", scale=2, steps=4000, crop=48, checkpoint_every=500, seed=2, **_LONG), None),
-    (
-        TrainConfig(kind="mulut", scale=4, stages=2, steps=2000, crop=24, checkpoint_every=500, seed=24, **_LONG),
-        replace(_MULUT_FINETUNE, steps=150),
-    ),  # 150 steps: what this session's shared CPU allowed
-    (
-        TrainConfig(kind="mulut", scale=2, stages=2, steps=1500, crop=24, checkpoint_every=500, seed=22, **_LONG),
-        _MULUT_FINETUNE,
-    ),
-    # not run to its end yet (checkpoint at step 1500, validation +1.13 dB): sr_eclut_x4.npz is still the
-    # table trained on scikit-image photos (1200 steps) until `--shipped --only sr_eclut_x4` finishes
-    (TrainConfig(kind="eclut", scale=4, steps=3000, crop=32, checkpoint_every=500, seed=14, **_LONG), None),
-    (TrainConfig(kind="eclut", scale=2, steps=3000, crop=32, checkpoint_every=500, seed=12, **_LONG), None),
-)
+if __name__ == "__main__":  # `python -m engine.sr.train --shipped`: the recipe lives in engine.sr.shipped
+    from engine.sr.shipped import main
 
-
-# Refined models: (name, the shipped model they refine, {scale: filter config}); built from the base model's
-# shipped table (closed-form fit on the train split, no training steps). The fits read 10 M (x4) and 60 M (x2)
-# of the train split's low-resolution plane pixels (random crops, `engine.sr.filter_fit.within_budget`), not
-# the default 200 M: what this session's share of a busy 2-core machine allowed (~190 k pixels per CPU-second).
-SHIPPED_REFINED: tuple[tuple[str, str, dict[int, FilterConfig]], ...] = (
-    (
-        "srlut-filter",
-        "srlut",
-        {4: FilterConfig(phases=2, sample_budget=10_000_000), 2: FilterConfig(phases=2, sample_budget=60_000_000)},
-    ),
-)
-
-
-def shipped_name(kind: str, scale: int) -> str:
-    return f"sr_{kind}_x{scale}"
-
-
-def _logging_progress(name: str) -> ProgressFn:
-    """Progress logged every 20 s (and near the end): the shipped runs' log."""
-    last_report = [0.0]
-
-    def report(fraction: float, message: str = "") -> None:
-        if time.monotonic() - last_report[0] >= 20.0 or fraction >= 0.9:
-            last_report[0] = time.monotonic()
-            log.info("%s %.3f %s", name, fraction, message)
-
-    return report
-
-
-def corpus_splits() -> tuple[dict, dict[str, list[np.ndarray]], list[str]]:
-    """(what a shipped table's JSON records about its data, {split: photos}, the test photo ids)."""
-    from engine.corpus import SPLITS, corpus_digest, describe, load_manifest, load_split
-
-    manifest = load_manifest()
-    splits = {name: load_split(name, manifest=manifest) for name in SPLITS}
-    data = {
-        "corpus": describe(manifest),
-        "corpus_sha256": corpus_digest(manifest=manifest),
-        "use": "trained on the train split (R, G, B planes), best checkpoint on the validation split, "
-        "test split only reported",
-    }
-    return data, splits, [photo.id for photo in manifest.split("test")]
-
-
-def train_shipped(work_dir: Path, models_dir: Path = MODELS_DIR, only: Sequence[str] = ()) -> None:
-    """Reproduce the shipped tables (resumes from checkpoints in `work_dir`), then their refinements."""
-    import torch
-
-    from engine.sr.infer import load_table, save_table
-
-    torch.set_num_threads(1)
-    data, splits, test_ids = corpus_splits()
-    photos, validation, test = splits["train"], splits["validation"], splits["test"]
-    work_dir.mkdir(parents=True, exist_ok=True)
-    for config, finetune in SHIPPED:
-        name = shipped_name(config.kind, config.scale)
-        if only and name not in only:
-            continue
-        meta = train_table(
-            config,
-            photos,
-            models_dir / f"{name}.npz",
-            data_description=data,
-            held_out=test,
-            held_out_names=test_ids,
-            validation=validation,
-            finetune=finetune,
-            checkpoint=work_dir / f"{name}.safetensors",
-            progress=_logging_progress(name),
-        )
-        log.info("%s", json.dumps({name: meta["metrics"], "train_seconds": meta["train_seconds"]}))
-    for model, base, filter_configs in SHIPPED_REFINED:
-        for scale, filter_config in filter_configs.items():
-            name = shipped_name(model, scale)
-            if only and name not in only:
-                continue
-            table = load_table(models_dir / f"{shipped_name(base, scale)}.npz")
-            unrefined = table.meta["metrics"]["table_y_psnr"]  # the base table's own test score
-            began = time.perf_counter()
-            refine_table(table, photos, filter_config, progress=_logging_progress(name))
-            table.meta["refine_seconds"] = round(time.perf_counter() - began, 1)
-            table.meta["metrics"] = {
-                "unrefined_table_y_psnr": unrefined,
-                "validation_gain": _gain(evaluate_table(table, validation)),
-                **evaluate_table(table, test, test_ids),
-            }
-            table.meta["data"] = {**data, "refinement": "filters fitted on the train split too"}
-            if distributed.is_main():
-                save_table(table, models_dir / f"{name}.npz")
-            log.info("%s", json.dumps({name: table.meta["metrics"], "refine_seconds": table.meta["refine_seconds"]}))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shipped", action="store_true", help="reproduce resources/models/sr_*.npz")
-    parser.add_argument("--work-dir", type=Path, default=Path("runs/sr"), help="checkpoints (resumable)")
-    parser.add_argument("--only", nargs="*", default=(), help="shipped model names to (re)build")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if not args.shipped:
-        parser.error("use --shipped here, or `python main.py train --kind sr ...` for your own photos")
-    train_shipped(args.work_dir, only=args.only)
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

@@ -267,7 +267,7 @@ def test_shipped_build_records_corpus_split_steps_seed_and_metrics(tmp_path, mon
 
     import skimage.data
 
-    import engine.sr.train as train
+    import engine.sr.shipped as shipped
     from engine.sr.filters import FilterConfig
     from engine.sr.infer import load_table
 
@@ -278,11 +278,11 @@ def test_shipped_build_records_corpus_split_steps_seed_and_metrics(tmp_path, mon
         "test": [photo[:96, 300:396], photo[400:496, 400:496]],
     }
     data = {"corpus": {"manifest": "resources/corpus.json", "split": {"test": ["a", "b"]}}, "corpus_sha256": "0" * 64}
-    monkeypatch.setattr(train, "corpus_splits", lambda: (data, splits, ["a", "b"]))
+    monkeypatch.setattr(shipped, "corpus_splits", lambda: (data, splits, ["a", "b"]))
     config = TrainConfig(kind="srlut", scale=2, steps=4, batch=2, crop=8, width=8, checkpoint_every=2, seed=3)
-    monkeypatch.setattr(train, "SHIPPED", ((config, None),))
-    monkeypatch.setattr(train, "SHIPPED_REFINED", (("srlut-filter", "srlut", {2: FilterConfig(phases=1)}),))
-    train.train_shipped(tmp_path / "work", tmp_path, only=["sr_srlut_x2", "sr_srlut-filter_x2"])
+    monkeypatch.setattr(shipped, "SHIPPED", ((config, None),))
+    monkeypatch.setattr(shipped, "SHIPPED_REFINED", (("srlut-filter", "srlut", {2: FilterConfig(phases=1)}),))
+    shipped.train_shipped(tmp_path / "work", tmp_path, only=["sr_srlut_x2", "sr_srlut-filter_x2"])
     meta = json.loads((tmp_path / "sr_srlut_x2.json").read_text())
     assert meta["data"] == data and (meta["steps"], meta["seed"], meta["config"]["crop"]) == (4, 3, 8)
     assert [step for step, _ in meta["validation_curve"]] == [2, 4] and meta["metrics"]["best_step"] in (2, 4)
@@ -291,7 +291,7 @@ def test_shipped_build_records_corpus_split_steps_seed_and_metrics(tmp_path, mon
     assert refined.refinement is not None and refined.meta["data"]["corpus_sha256"] == "0" * 64
     assert set(refined.meta["metrics"]) >= {"unrefined_table_y_psnr", "validation_gain", "table_y_psnr", "per_photo"}
     (tmp_path / "again").mkdir()  # a second run resumes from the finished checkpoint: the same table
-    train.train_shipped(tmp_path / "work", tmp_path / "again", only=["sr_srlut_x2"])
+    shipped.train_shipped(tmp_path / "work", tmp_path / "again", only=["sr_srlut_x2"])
     np.testing.assert_array_equal(
         load_table(tmp_path / "again" / "sr_srlut_x2.npz").table, load_table(tmp_path / "sr_srlut_x2.npz").table
     )
