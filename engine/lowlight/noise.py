@@ -84,15 +84,25 @@ def estimate_noise(
         b = float(np.median(variance)) if variance.size else MIN_NOISE_B
         return NoiseModel(MIN_NOISE_A, float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
     table = np.array(points)
+    # Bins within a few sigma of black read too little variance (clipping at 0): leave them out, judged by the
+    # fitted line's sigma (a bin's own variance is the one clipping shrank), refitted until the bins settle.
     usable = table[:, 0] > min_snr * np.sqrt(table[:, 1])
-    if usable.sum() >= 3:
-        table = table[usable]
-    weights = 1.0 / np.maximum(table[:, 1], 1e-14)  # relative errors: every bin counts alike
+    for _ in range(4):
+        kept = table[usable] if usable.sum() >= 3 else table[np.argsort(table[:, 0])[-3:]]
+        a, b = _fit_line(kept)
+        usable = table[:, 0] > min_snr * np.sqrt(np.maximum(a * table[:, 0] + b, 0.0))
+    return NoiseModel(float(np.clip(a, MIN_NOISE_A, MAX_NOISE_A)), float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
+
+
+def _fit_line(table: np.ndarray) -> tuple[float, float]:
+    """Variance = a * level + b through (level, variance) rows, relative errors (every bin counts alike); a line
+    through the origin when the intercept comes out negative."""
+    weights = 1.0 / np.maximum(table[:, 1], 1e-14)
     design = np.column_stack([table[:, 0], np.ones(len(table))]) * weights[:, None]
     (a, b), *_ = np.linalg.lstsq(design, table[:, 1] * weights, rcond=None)
-    if b < MIN_NOISE_B:  # a line through the origin when the intercept comes out negative
+    if b < MIN_NOISE_B:
         a, b = float(np.sum(table[:, 0] * table[:, 1] * weights**2) / np.sum((table[:, 0] * weights) ** 2)), 0.0
-    return NoiseModel(float(np.clip(a, MIN_NOISE_A, MAX_NOISE_A)), float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
+    return float(a), float(b)
 
 
 # ---------------------------------------------------------------------------------------- stabilising
