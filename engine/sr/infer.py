@@ -1,5 +1,7 @@
 """Upscale photos with an SR-LUT, MuLUT or EC-LUT table: pure numpy, integer arithmetic, tiled, threaded.
 
+(One module: the table type, its file and the upscaler are the torch-free API the CLI, editor and batch import.)
+
 No torch here: the CLI and the editor upscale with nothing but the table. The rotation ensemble is
 folded into the tables instead of rotating the image: for rotation k the window's pixels, the
 expanded-convolution offsets and the r*r output sub-pixels are permuted once into the original

@@ -1,5 +1,7 @@
 """Train an SR-LUT-S, MuLUT or EC-LUT net on photos, then sample it into the int8 table that ships.
 
+(One module: the training loop and the table pipeline after it, for the shipped recipe and a user's folder.)
+
 Training pairs: random high-resolution crops of one colour channel (random flips and 90-degree
 rotations; crops flatter than `TrainConfig.flat_std` are drawn again), the low-resolution input made by
 antialiased bicubic downscaling (MATLAB convention, `engine.sr.resize`) of a larger crop, so the net sees
