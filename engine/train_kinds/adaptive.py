@@ -57,10 +57,10 @@ def epoch_point(metrics: Any) -> EpochPoint:
 
 
 def _train_and_summarise(
-    request: TrainRequest, events: TrainingEvents, start: Callable[[str, Path, Callable], tuple[Path, Any]]
+    request: TrainRequest, events: TrainingEvents, trainer: Callable, source: Any, model: Any, config: Any
 ) -> str:
-    """Run `start(name, out_dir, ask)` (an engine trainer) and say where the preset went and what it does to
-    held-out photos; a preset declined by `events.confirm` (NotSaved) is summarised as not saved."""
+    """Run an engine trainer (`train_from_folder` or `train_from_photos` on `source`) and say where the preset
+    went and what it does to held-out photos; one declined by `events.confirm` (NotSaved) is not saved."""
     from engine.adaptive.train import NotSaved
     from engine.presets import user_presets_dir
 
@@ -72,7 +72,17 @@ def _train_and_summarise(
 
     quoted = f"Preset \u201c{request.name}\u201d"
     try:
-        path, outcome = start(request.name, request.out or user_presets_dir(), ask)
+        path, outcome = trainer(
+            source,
+            request.name,
+            request.out or user_presets_dir(),
+            model,
+            config,
+            on_epoch=lambda metrics: events.epoch(epoch_point(metrics)),
+            confirm=ask,
+            progress=events.progress,
+            cancel=events.cancel,
+        )
     except NotSaved:
         return f"{quoted} was not saved. {outcomes[-1].text()}"
     return f"{quoted} saved to {path.parent}. {outcome.text()}"
@@ -97,21 +107,7 @@ def _train_pairs(request: TrainRequest, events: TrainingEvents) -> str:
     model = replace(base, lut_size=options["lut_size"], n_luts=options["luts"])
     config = TrainConfig(epochs=PAIRS.epochs(request), seed=request.seed)
     report = validate_pairs(request.data, request.target, cancel=events.cancel)
-    return _train_and_summarise(
-        request,
-        events,
-        lambda name, out_dir, ask: train_from_folder(
-            report,
-            name,
-            out_dir,
-            model,
-            config,
-            on_epoch=lambda m: events.epoch(epoch_point(m)),
-            confirm=ask,
-            progress=events.progress,
-            cancel=events.cancel,
-        ),
-    )
+    return _train_and_summarise(request, events, train_from_folder, report, model, config)
 
 
 def _validate_photos(data: Path, target: Path | None, options: Mapping[str, Any]) -> tuple[str, bool]:
@@ -137,21 +133,7 @@ def _train_photos(request: TrainRequest, events: TrainingEvents) -> str:
 
     model = replace(SHIPPED_MODEL, lut_size=request.options["lut_size"], n_luts=request.options["luts"])
     config = replace(PHOTOS_TRAIN, epochs=PHOTOS.epochs(request), seed=request.seed)
-    return _train_and_summarise(
-        request,
-        events,
-        lambda name, out_dir, ask: train_from_photos(
-            request.data,
-            name,
-            out_dir,
-            model,
-            config,
-            on_epoch=lambda m: events.epoch(epoch_point(m)),
-            confirm=ask,
-            progress=events.progress,
-            cancel=events.cancel,
-        ),
-    )
+    return _train_and_summarise(request, events, train_from_photos, request.data, model, config)
 
 
 PAIRS = TrainKind(

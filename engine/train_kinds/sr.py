@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.train_kinds import Option, TrainKind, TrainRequest
-from engine.training import EpochPoint, TrainingEvents
+from engine.training import TrainingEvents
 
 STEPS_PER_EPOCH = 100
 CROP = 32  # engine.sr.train.TrainConfig.crop: a photo needs a side of CROP x scale pixels
@@ -29,8 +29,7 @@ def _train(request: TrainRequest, events: TrainingEvents) -> str:
     from engine.sr.train import TrainConfig, train_user_table
 
     options = request.options
-    epochs = KIND.epochs(request)
-    steps = options["steps"] or epochs * STEPS_PER_EPOCH
+    steps = options["steps"] or KIND.epochs(request) * STEPS_PER_EPOCH
     config = TrainConfig(
         kind=options["sr_model"], scale=options["scale"], steps=steps, seed=request.seed, stages=options["stages"]
     )
@@ -42,12 +41,8 @@ def _train(request: TrainRequest, events: TrainingEvents) -> str:
         out_dir=request.out,
         finetune=finetune,
         refine=FilterConfig() if options["refine"] else None,
-        on_report=lambda step, loss: events.epoch(
-            EpochPoint(step // STEPS_PER_EPOCH, -(-steps // STEPS_PER_EPOCH), loss)
-        ),
         report_every=STEPS_PER_EPOCH,
-        progress=events.progress,
-        cancel=events.cancel,
+        events=events,
     )
     metrics = meta["metrics"]
     return (
