@@ -51,7 +51,9 @@ def training_pairs(photos: Sequence[np.ndarray], scale: int, phases: int) -> Ite
                     for ox in offsets:
                         hr = oriented[oy:, ox:]
                         hr = hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale]
-                        yield np.round(downscale(hr, scale) * 255.0).astype(np.uint8), hr
+                        # one channel as a plane: the same float products as a grey photo's downscale
+                        lr = downscale(hr[:, :, 0], scale)[:, :, None] if hr.shape[2] == 1 else downscale(hr, scale)
+                        yield np.round(lr * 255.0).astype(np.uint8), hr
 
 
 def target_planes(hr: np.ndarray, config: FilterConfig) -> np.ndarray:
@@ -108,6 +110,8 @@ def fit_filters(
     table = replace(table, refinement=None)
     smallest = scale * (halo + 1)
     photos = [photo_channels(p) for p in photos if min(p.shape[:2]) >= smallest]
+    if not config.luma:  # every channel is a grey photo of its own, with crops of its own
+        photos = [photo[:, :, c : c + 1] for photo in photos for c in range(photo.shape[2])]
     if not photos:
         raise InputError(f"no photo of at least {smallest} pixels a side to fit filters on")
     photos = within_budget(photos, scale, config, smallest)
