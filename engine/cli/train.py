@@ -16,7 +16,7 @@ from pathlib import Path
 
 from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn
-from engine.train_kinds import Option, TrainKind, TrainRequest, kinds
+from engine.train_kinds import Option, TrainerDefault, TrainKind, TrainRequest, kinds
 from engine.training import TrainingEvents
 
 NAME = "train"
@@ -42,7 +42,7 @@ def _help(uses: list[tuple[TrainKind, Option]]) -> str:
         wordings.setdefault(option.help, []).append((kind, option))
     parts = []
     for text, group in wordings.items():
-        defaults = [(kind, option.default) for kind, option in group if option.default is not None]
+        defaults = [(kind, _shown(option.default)) for kind, option in group if option.default is not None]
         if group[0][1].type is bool or not defaults:
             suffix = ""
         elif len({default for _, default in defaults}) == 1:
@@ -51,6 +51,10 @@ def _help(uses: list[tuple[TrainKind, Option]]) -> str:
             suffix = " (default " + ", ".join(f"{default} for {kind.key}" for kind, default in defaults) + ")"
         parts.append(f"{', '.join(kind.key for kind, _ in group)}: {text}{suffix}")
     return "; ".join(parts)
+
+
+def _shown(default: object) -> object:
+    return default.words if isinstance(default, TrainerDefault) else default
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,12 +23,28 @@ _SAME = object()  # Option.form_default: the dialog starts from the CLI's defaul
 
 
 @dataclass(frozen=True)
+class TrainerDefault:
+    """A default the trainer itself holds (e.g. the shipped Auto's table size), read when it is needed: the
+    trainer's module imports torch, which the CLI's parser and help must not."""
+
+    module: str
+    attribute: str  # a dotted path inside `module`, e.g. "SHIPPED_MODEL.lut_size"
+    words: str  # how the help says it, e.g. "as in the shipped Auto"
+
+    def value(self) -> Any:
+        found: Any = importlib.import_module(self.module)
+        for part in self.attribute.split("."):
+            found = getattr(found, part)
+        return found
+
+
+@dataclass(frozen=True)
 class Option:
     """One setting of a kind: a CLI flag (``--lut-size`` for `lut_size`) and a field of the dialog's form."""
 
     name: str  # key in TrainRequest.options; the dialog's widget attribute
     type: type  # int, bool or str
-    default: Any  # None: the kind works it out (e.g. steps from epochs)
+    default: Any  # None: the kind works it out (e.g. steps from epochs); a TrainerDefault: read from the trainer
     label: str  # the dialog's field label (a check box's text for a bool)
     help: str  # CLI help and dialog tooltip
     low: int | None = None
@@ -43,14 +59,18 @@ class Option:
         return self.flag or "--" + self.name.replace("_", "-")
 
     @property
+    def default_value(self) -> Any:
+        return self.default.value() if isinstance(self.default, TrainerDefault) else self.default
+
+    @property
     def start_value(self) -> Any:
         """The value the dialog's form starts from."""
-        return self.default if self.form_default is _SAME else self.form_default
+        return self.default_value if self.form_default is _SAME else self.form_default
 
     def check(self, value: Any) -> Any:
         """`value`, or the default for None; an InputError naming the flag when it is out of range."""
         if value is None:
-            return self.default
+            return self.default_value
         if type(value) is not self.type:
             raise InputError(f"{self.cli_flag} must be {self.type.__name__}, not {value!r}")
         if self.choices and value not in [choice for choice, _ in self.choices]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.train_kinds import Option, TrainKind, TrainRequest
+from engine.train_kinds import Option, TrainerDefault, TrainKind, TrainRequest
 from engine.training import EpochPoint, TrainingEvents
 
 TRAINING_CURVE = "training photos"
@@ -18,12 +18,13 @@ HELD_OUT_CURVE = "held-out photos"
 NO_EDIT_CURVE = "held-out, no edit"
 
 
-def _table_options(lut_size: int, luts: int, fewest_luts: int) -> tuple[Option, ...]:
+def _table_options(model: str, words: str, fewest_luts: int) -> tuple[Option, ...]:
+    """The table size and count, defaulting to those of `model` in engine.adaptive.train."""
     return (
         Option(
             "lut_size",
             int,
-            lut_size,
+            TrainerDefault("engine.adaptive.train", f"{model}.lut_size", words),
             "Table size",
             "lattice points per axis of each colour table (fewer train faster, more follow finer colour changes)",
             low=2,
@@ -32,7 +33,7 @@ def _table_options(lut_size: int, luts: int, fewest_luts: int) -> tuple[Option, 
         Option(
             "luts",
             int,
-            luts,
+            TrainerDefault("engine.adaptive.train", f"{model}.n_luts", words),
             "Learned tables",
             "colour tables the preset learns beside its 14 built-in ones (exposure, white balance, black and "
             "white point, contrast, saturation) and mixes per photo; more learn richer looks but train longer",
@@ -142,7 +143,7 @@ PAIRS = TrainKind(
     label="Adaptive preset from before/after pairs",
     default_epochs=100,  # engine.adaptive.train.TrainConfig.epochs
     options=(
-        *_table_options(33, 3, 1),  # engine.adaptive.train.DEFAULT_MODEL
+        *_table_options("DEFAULT_MODEL", "as in the look model", 1),
         Option(
             "compressed",
             bool,
@@ -163,7 +164,7 @@ PHOTOS = TrainKind(
     family="adaptive",
     label="Auto preset from your good photos (no targets needed)",
     default_epochs=6,  # engine.adaptive.train.PHOTOS_TRAIN.epochs
-    options=_table_options(17, 0, 0),  # engine.adaptive.train.SHIPPED_MODEL
+    options=_table_options("SHIPPED_MODEL", "as in the shipped Auto", 0),
     validate=_validate_photos,
     train=_train_photos,
     data_flag="photos",
