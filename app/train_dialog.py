@@ -95,7 +95,7 @@ class TrainDialog(QDialog):
         self.report = QPlainTextEdit(readOnly=True)
         self.report.setMaximumHeight(110)
         self.name = QLineEdit()
-        self.epochs = QSpinBox(minimum=1, maximum=10000, value=self.kinds[0].default_epochs)
+        self.epochs = QSpinBox(minimum=1, maximum=10000, value=self.kinds[0].epoch_default)
         self.options = QStackedWidget()
         self.option_widgets = [OptionsForm(kind) for kind in self.kinds]
         for widget in self.option_widgets:
@@ -188,7 +188,7 @@ class TrainDialog(QDialog):
     def _kind_changed(self, index: int) -> None:
         self.options.setCurrentIndex(index)
         self._describe_fields(self.kinds[index])
-        self.epochs.setValue(self.kinds[index].default_epochs)
+        self.epochs.setValue(self.kinds[index].epoch_default)
         self.validate()
 
     def _target_folder(self) -> Path | None:

@@ -103,7 +103,7 @@ class TrainKind:
     key: str  # unique; the dialog's kind id
     family: str  # the CLI's --kind (pairs and good photos are both "adaptive")
     label: str
-    default_epochs: int
+    default_epochs: int | TrainerDefault
     options: tuple[Option, ...]
     # (data, target, resolved options) -> a report of the folder(s) and whether training can start; may raise
     # an InputError for a folder that cannot be read at all
@@ -122,8 +122,13 @@ class TrainKind:
         """Every option of this kind, checked, with defaults for the missing (or None) ones."""
         return {option.name: option.check(values.get(option.name)) for option in self.options}
 
+    @property
+    def epoch_default(self) -> int:
+        epochs = self.default_epochs
+        return int(epochs.value()) if isinstance(epochs, TrainerDefault) else epochs
+
     def epochs(self, request: TrainRequest) -> int:
-        return request.epochs if request.epochs is not None else self.default_epochs
+        return request.epochs if request.epochs is not None else self.epoch_default
 
 
 def kinds() -> list[TrainKind]:

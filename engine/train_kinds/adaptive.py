@@ -141,7 +141,7 @@ PAIRS = TrainKind(
     key="adaptive",
     family="adaptive",
     label="Adaptive preset from before/after pairs",
-    default_epochs=100,  # engine.adaptive.train.TrainConfig.epochs
+    default_epochs=TrainerDefault("engine.adaptive.train", "TrainConfig.epochs", "as in TrainConfig"),
     options=(
         *_table_options("DEFAULT_MODEL", "as in the look model", 1),
         Option(
@@ -163,7 +163,7 @@ PHOTOS = TrainKind(
     key="adaptive-photos",
     family="adaptive",
     label="Auto preset from your good photos (no targets needed)",
-    default_epochs=6,  # engine.adaptive.train.PHOTOS_TRAIN.epochs
+    default_epochs=TrainerDefault("engine.adaptive.train", "PHOTOS_TRAIN.epochs", "as in the shipped Auto's run"),
     options=_table_options("SHIPPED_MODEL", "as in the shipped Auto", 0),
     validate=_validate_photos,
     train=_train_photos,

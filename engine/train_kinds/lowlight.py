@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.train_kinds import Option, TrainKind, TrainRequest
+from engine.train_kinds import Option, TrainerDefault, TrainKind, TrainRequest
 from engine.training import TrainingEvents
 
 
@@ -50,7 +50,7 @@ KIND = TrainKind(
     key="lowlight",
     family="lowlight",
     label="Low-light rescue (PairLIE)",
-    default_epochs=40,  # engine.lowlight.train.DEFAULT_EPOCHS; an epoch is max(25, scenes / 4) steps
+    default_epochs=TrainerDefault("engine.lowlight.train", "DEFAULT_EPOCHS", "40"),  # of max(25, scenes / 4) steps
     options=(STEPS,),
     validate=_validate,
     train=_train,

@@ -21,10 +21,10 @@ def test_descriptor_defaults_are_the_trainers_defaults():
     pairs, photos = by_key["adaptive"].resolve({}), by_key["adaptive-photos"].resolve({})
     assert (pairs["lut_size"], pairs["luts"]) == (DEFAULT_MODEL.lut_size, DEFAULT_MODEL.n_luts)
     assert (photos["lut_size"], photos["luts"]) == (SHIPPED_MODEL.lut_size, SHIPPED_MODEL.n_luts)
-    assert by_key["adaptive"].default_epochs == TrainConfig().epochs
-    assert by_key["adaptive-photos"].default_epochs == PHOTOS_TRAIN.epochs
-    assert by_key["lowlight"].default_epochs == DEFAULT_EPOCHS
-    assert sr.CROP == SRConfig().crop and by_key["sr"].default_epochs * sr.STEPS_PER_EPOCH == SRConfig().steps
+    assert by_key["adaptive"].epoch_default == TrainConfig().epochs
+    assert by_key["adaptive-photos"].epoch_default == PHOTOS_TRAIN.epochs
+    assert by_key["lowlight"].epoch_default == DEFAULT_EPOCHS
+    assert sr.CROP == SRConfig().crop and by_key["sr"].epoch_default * sr.STEPS_PER_EPOCH == SRConfig().steps
     options = by_key["sr"].resolve({})
     assert (options["sr_model"], options["scale"]) == (SRConfig().kind, SRConfig().scale)
 
