@@ -1,9 +1,9 @@
 """What a training run tells its caller and asks it: one `TrainingEvents` for every family and every front end.
 
 A run reports progress and polls for cancellation through `engine.jobs` (Progress/Cancel), hands one
-`EpochPoint` per epoch to `epoch` (the Train dialog plots it, the CLI prints it), writes lines meant for the
-user to `log`, and, when the model it made would do harm (worse than no edit on held-out photos), asks
-`confirm(text)` whether to save it anyway (the dialog asks the user; the CLI warns and saves).
+`EpochPoint` per epoch to `epoch` (the Train dialog plots it, the CLI prints it) and, when the model it made
+would do harm (worse than no edit on held-out photos), asks `confirm(text)` whether to save it anyway (the
+dialog asks the user; the CLI warns and saves; nobody watching: logged and saved).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from engine.jobs import CancelToken, ProgressFn, no_progress
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _ignore_epoch(point: EpochPoint) -> None:
 
 
 def _save_anyway(text: str) -> bool:
-    log.warning("%s Saved anyway.", text)
+    logger.warning("%s Saved anyway.", text)
     return True
 
 
@@ -46,7 +46,6 @@ class TrainingEvents:
     progress: ProgressFn = no_progress
     cancel: CancelToken | None = None
     epoch: Callable[[EpochPoint], None] = _ignore_epoch
-    log: Callable[[str], None] = log.info
     confirm: Callable[[str], bool] = _save_anyway  # save a model that does harm on held-out photos?
 
 

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
     request = TrainRequest(
         data, target, args.name, args.epochs, args.seed, Path(args.out) if args.out else None, options
     )
-    events = TrainingEvents(progress, cancel, epoch=lambda point: _say(point.text()), log=_say, confirm=_warn)
+    events = TrainingEvents(progress, cancel, epoch=lambda point: _say(point.text()), confirm=_warn)
     _say(kind.train(request, events))
     return 0
 
