@@ -30,6 +30,18 @@ def _triple(value: object) -> np.ndarray:
     return np.asarray(value, dtype=np.float32).reshape(3)
 
 
+def _store_checked(lut: LUT1D | LUT3D, table: np.ndarray, what: str) -> None:
+    """Refuse a table with NaN or infinity or a domain whose min is not below its max; store both as float32."""
+    if not np.isfinite(table).all():
+        raise InputError(f"{what} table contains NaN or infinite values")
+    lo, hi = _triple(lut.domain_min), _triple(lut.domain_max)
+    if not (lo < hi).all():
+        raise InputError(f"{what} domain min {lo.tolist()} must be below max {hi.tolist()}")
+    object.__setattr__(lut, "table", table)
+    object.__setattr__(lut, "domain_min", lo)
+    object.__setattr__(lut, "domain_max", hi)
+
+
 @dataclass(frozen=True, eq=False)
 class LUT1D:
     """Per-channel curves: ``table`` (M, 3) float32; entry 0 answers ``domain_min``, entry M-1
@@ -43,14 +55,7 @@ class LUT1D:
         table = np.ascontiguousarray(self.table, dtype=np.float32)
         if table.ndim != 2 or table.shape[1] != 3 or not 2 <= table.shape[0] <= MAX_1D_SIZE:
             raise InputError(f"1D LUT table must have shape (M, 3) with M in 2..{MAX_1D_SIZE}, got {table.shape}")
-        if not np.isfinite(table).all():
-            raise InputError("1D LUT table contains NaN or infinite values")
-        lo, hi = _triple(self.domain_min), _triple(self.domain_max)
-        if not (lo < hi).all():
-            raise InputError(f"1D LUT domain min {lo.tolist()} must be below max {hi.tolist()}")
-        object.__setattr__(self, "table", table)
-        object.__setattr__(self, "domain_min", lo)
-        object.__setattr__(self, "domain_max", hi)
+        _store_checked(self, table, "1D LUT")
 
     @property
     def size(self) -> int:
@@ -107,14 +112,7 @@ class LUT3D:
             raise InputError(f"LUT table must have shape (N, N, N, 3), got {table.shape}")
         if not MIN_SIZE <= table.shape[0] <= MAX_SIZE:
             raise InputError(f"LUT size {table.shape[0]} is outside {MIN_SIZE}..{MAX_SIZE}")
-        if not np.isfinite(table).all():
-            raise InputError("LUT table contains NaN or infinite values")
-        lo, hi = _triple(self.domain_min), _triple(self.domain_max)
-        if not (lo < hi).all():
-            raise InputError(f"LUT domain min {lo.tolist()} must be below max {hi.tolist()}")
-        object.__setattr__(self, "table", table)
-        object.__setattr__(self, "domain_min", lo)
-        object.__setattr__(self, "domain_max", hi)
+        _store_checked(self, table, "LUT")
 
     @property
     def size(self) -> int:
