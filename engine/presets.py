@@ -41,6 +41,9 @@ PRESET_FIELDS = {
             "levels_full": modelfile.number(0.0, 1.0),
             "levels_low": modelfile.number(0.0, 1.0),
             "levels_high": modelfile.number(0.0, 1.0),
+            "white_patch": modelfile.boolean(),
+            "shelf_from": modelfile.number(0.0, 1.0),
+            "shelf_to": modelfile.number(0.0, 1.0),
         }
     ),
 }

@@ -11,16 +11,19 @@ composed into one `LUT3D` (`compose`). So a look adapts to each photo exactly as
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from engine.adaptive.data import shrink, to_tensor
-from engine.adaptive.model import AdaptiveLUT, ModelConfig
+from engine.adaptive.model import AdaptiveLUT, ModelConfig, clipped_shelves
 from engine.errors import InputError
 from engine.jobs import CancelToken, ProgressFn, no_progress
 from engine.lut import LUT3D, apply_lut
 from engine.presets import LOOK_KIND, Preset, PresetError, find_preset
 
+SHELF_VIEW = 1024  # clipped shelves are read on every n-th pixel of the photo, n = long side / this (rounded up)
 _cache: dict[tuple[str, int], AdaptiveLUT] = {}
 _look_cache: dict[tuple[str, int], LUT3D] = {}
 
@@ -97,7 +100,11 @@ def predict_lut(model: AdaptiveLUT, pixels: np.ndarray, title: str = "") -> LUT3
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise InputError(f"expected an H x W x 3 image, got shape {pixels.shape}")
     small = to_tensor(shrink(pixels, max(2 * model.config.predictor_size, model.config.range_size))).clamp(0.0, 1.0)
-    luts, _ = model.fused_luts(small)
+    shelves = None
+    if model.config.white_patch:  # from every pixel, or every n-th: a resize would blur the shelves away
+        step = max(1, math.ceil(max(pixels.shape[:2]) / SHELF_VIEW))
+        shelves = clipped_shelves(to_tensor(pixels[::step, ::step]), model.config.shelf_from, model.config.shelf_to)
+    luts, _ = model.fused_luts(small, shelves=shelves)
     table = luts[0].permute(1, 2, 3, 0).numpy()  # (3, b, g, r) -> (b, g, r, 3)
     return LUT3D(np.clip(table, 0.0, 1.0), title=title)
 

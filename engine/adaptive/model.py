@@ -62,6 +62,11 @@ class ModelConfig:
     # physical levels leave a photo whose range already reaches these ends alone (see `_stretch`)
     levels_low: float = 0.0
     levels_high: float = 1.0
+    # physical: first restore the black and white that clipped shelves prove (see `clipped_shelves`); a shelf
+    # counts when it covers shelf_from..shelf_to of the photo
+    white_patch: bool = False
+    shelf_from: float = 5e-4
+    shelf_to: float = 0.1
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -379,6 +384,51 @@ def highlight_trust(ranges: torch.Tensor, start: float, full: float) -> torch.Te
     return ((ratio - start) / max(full - start, 1e-3)).clamp(0.0, 1.0)
 
 
+SHELF_TOLERANCE = 2e-4  # a pixel this close to its channel's extreme sits on the shelf (clipped data are exact)
+SHELF_MAX_EV = 2.5  # the largest brightening a shelf may ask for: darker "shelves" are flat fields, not white
+
+
+def clipped_shelves(images: torch.Tensor, share_from: float, share_to: float) -> torch.Tensor:
+    """(B, 3, 2): per channel the black and the white that the photo's clipped shelves prove; (0, 1) where none.
+
+    A clipped highlight (a sensor or a file at its maximum in every channel) was white. A photo darkened,
+    colour-cast or flattened after the clip keeps it as a shelf: many pixels sharing exactly each channel's
+    maximum. Its level says how far each channel was scaled, so restoring it to white is exact (the white
+    patch of Land's retinex, trusted only where the clip proves it). Without a white shelf, the highest shelf of
+    any channel (a clipped coloured highlight) gives one level for all channels. Crushed blacks lifted together
+    (a flattened photo) are a shelf at the bottom. A shelf under `share_from` of the pixels is chance, one over
+    `share_to` a flat field; a photo with no shelf gets (0, 1): Auto does not guess what it cannot see.
+    Pass every pixel, or a strided subsample: averaging (a resize) blurs shelves away."""
+    x = images.detach().float().clamp(0.0, 1.0).flatten(2)  # (B, 3, P)
+    top, bottom = x.amax(2), x.amin(2)  # (B, 3)
+    at_top = x >= top.unsqueeze(2) - SHELF_TOLERANCE
+    at_bottom = x <= bottom.unsqueeze(2) + SHELF_TOLERANCE
+
+    def proven(share: torch.Tensor) -> torch.Tensor:
+        return (share >= share_from) & (share <= share_to)
+
+    black_shelf = proven(at_bottom.all(1).float().mean(1)) & (bottom.amax(1) > 0.01)  # (B,)
+    black = torch.where(black_shelf.unsqueeze(1), bottom, torch.zeros_like(bottom))
+    white = ((top - black) / (1.0 - black).clamp_min(1e-3)).clamp(0.0, 1.0)
+    white_shelf = proven(at_top.all(1).float().mean(1))  # (B,)
+    coloured = proven(at_top.float().mean(2))  # (B, 3)
+    highest = torch.where(coloured, white, torch.zeros_like(white)).amax(1, keepdim=True).expand_as(white)
+    level = torch.where(
+        white_shelf.unsqueeze(1), white, torch.where(coloured.any(1, keepdim=True), highest, torch.ones_like(white))
+    )
+    floor = float(_to_srgb(torch.tensor(2.0**-SHELF_MAX_EV)))
+    return torch.stack([black, level.clamp(floor, 1.0)], dim=2)
+
+
+def restore_shelves(lattice: torch.Tensor, shelves: torch.Tensor) -> torch.Tensor:
+    """Send each channel's proven black to 0 (levels on the encoded values, as the flattening was) and its
+    proven white to 1 (a gain in linear light, as exposure and white balance act)."""
+    shape = (lattice.shape[0], 3, *([1] * (lattice.ndim - 2)))
+    black, white = shelves[:, :, 0].reshape(shape), shelves[:, :, 1].reshape(shape)
+    x = ((lattice - black) / (1.0 - black)).clamp(0.0, 1.0)
+    return _to_srgb((_to_linear(x) / _to_linear(white)).clamp(0.0, 1.0))
+
+
 class PhysicalBasis(nn.Module):
     identity: torch.Tensor
     limits: torch.Tensor
@@ -405,6 +455,7 @@ class PhysicalBasis(nn.Module):
         self.levels = config.levels
         self.levels_trust = (config.levels_from, config.levels_full)
         self.levels_keep = (config.levels_low, config.levels_high)
+        self.white_patch = config.white_patch
         self.learned = nn.Parameter(torch.randn(config.n_luts, 3, n, n, n) * 1e-3)  # non-zero: gradients flow
         self.register_buffer("identity", identity_lut(n), persistent=False)
         self.register_buffer("limits", torch.tensor([LIMITS[d] for d in DIRECTIONS]), persistent=False)
@@ -420,9 +471,13 @@ class PhysicalBasis(nn.Module):
         k = len(self.limits)
         return self.gates[:k] * self.limits * torch.tanh(weights[:, :k] / self.limits)
 
-    def fuse(self, weights: torch.Tensor, ranges: torch.Tensor | None = None) -> torch.Tensor:
+    def fuse(
+        self, weights: torch.Tensor, ranges: torch.Tensor | None = None, shelves: torch.Tensor | None = None
+    ) -> torch.Tensor:
         batch, k = weights.shape[0], len(self.limits)
         lattice = self.identity.expand(batch, -1, -1, -1, -1)
+        if self.white_patch and shelves is not None:
+            lattice = restore_shelves(lattice, shelves)
         if self.stretch:
             if ranges is not None:
                 lattice = _stretch(lattice, weights[:, k] + STRETCH_BIAS, self.gates[k], ranges)
@@ -506,20 +561,25 @@ class AdaptiveLUT(nn.Module):
     def predict_weights(self, images: torch.Tensor) -> torch.Tensor:
         return self.predictor(downsample_for_predictor(images, self.config.predictor_size))
 
-    def fused_luts(self, images: torch.Tensor, ranges: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def fused_luts(
+        self, images: torch.Tensor, ranges: torch.Tensor | None = None, shelves: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-image LUTs (B, 3, N, N, N), weights (B, K)) for images (B, 3, H, W) in [0, 1].
 
         `ranges` (B, 3, 2): the photos' own ranges when the caller has them from a larger view (training on small
-        views of larger crops); else they are read from a `range_size` view of `images`."""
+        views of larger crops); else they are read from a `range_size` view of `images`. `shelves` (B, 3, 2):
+        `clipped_shelves` of the full photos when `images` is a resized view; else read from `images`."""
         small = downsample_for_predictor(images, self.config.predictor_size)
         weights = self.predictor(small)
-        if isinstance(self.basis, PhysicalBasis) and (self.basis.stretch or self.basis.levels):
-            if ranges is None:
-                ranges = photo_ranges(
-                    downsample_for_predictor(images, self.config.range_size) if self.config.range_size else small
-                )
-            return self.basis.fuse(weights, ranges), weights
-        return self.basis.fuse(weights), weights
+        if not isinstance(self.basis, PhysicalBasis):
+            return self.basis.fuse(weights), weights
+        if (self.basis.stretch or self.basis.levels) and ranges is None:
+            ranges = photo_ranges(
+                downsample_for_predictor(images, self.config.range_size) if self.config.range_size else small
+            )
+        if self.basis.white_patch and shelves is None:
+            shelves = clipped_shelves(images, self.config.shelf_from, self.config.shelf_to)
+        return self.basis.fuse(weights, ranges, shelves), weights
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(enhanced images, fused LUTs, weights); the lookup is tetrahedral, as the app applies it."""

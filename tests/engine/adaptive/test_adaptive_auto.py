@@ -255,3 +255,33 @@ def test_scene_variations_keep_black_white_and_neutral_greys():
     colourful = _tensor(_photo()).float().expand(8, -1, -1, -1)
     changed = scene_variations(colourful, np.random.default_rng(1))
     assert (changed - colourful).abs().mean() > 0.02
+
+
+def test_white_patch_restores_what_a_clipped_shelf_proves_and_leaves_the_rest():
+    """A photo with a clipped white, darkened 1 EV and given a warm cast in linear light (the synthetic fault,
+    an independent numpy path), comes back through the white-patch LUT within 0.5 % of the clean photo; the
+    same photo without the clip (nothing proves a fault) and a clipped photo left as it was get the identity;
+    a shelf over a quarter of the photo is a flat field, not a white."""
+    from engine.adaptive.infer import predict_lut
+    from engine.adaptive.model import clipped_shelves
+
+    model = AdaptiveLUT(
+        ModelConfig(n_luts=0, lut_size=33, physical=True, predictor_size=64, cnn_width=0, white_patch=True)
+    ).eval()
+    photo = _photo("astronaut", 4)  # 128 x 128, its own whites clipped at 1.0
+    clean = np.clip(photo * 1.15, 0.0, 1.0)  # a good photo with clipped highlights (a few % of pixels)
+    amounts = {"exposure": np.array([-1.0]), "temperature": np.array([-0.2])}  # B is gained 1.22x, R 0.82x
+    faulty = adjust(_tensor(clean).float(), amounts)[0].permute(1, 2, 0).numpy()
+    shelves = clipped_shelves(_tensor(faulty).float(), 5e-4, 0.1)[0].numpy()
+    expected_white = adjust(torch.ones(1, 3, 1, 1), amounts)[0, :, 0, 0].numpy()  # where the clipped white went
+    assert np.abs(shelves[:, 1] - expected_white).max() < 1e-6 and np.all(shelves[:, 0] == 0.0)
+    restored = apply_lut(faulty, predict_lut(model, faulty))
+    assert np.abs(restored - clean).mean() < 0.005
+    assert np.abs(faulty - clean).mean() > 0.1
+
+    smooth = np.clip(photo * 0.8, 0.0, 0.8) * np.linspace(0.9, 1.0, photo.shape[1], dtype=np.float32)[None, :, None]
+    for untouched in (clean, smooth):  # nothing to restore: a clip at white, or no clip at all
+        assert np.abs(predict_lut(model, untouched).table - identity_table(33)).max() < 1e-6
+    field = np.full((64, 64, 3), 0.6, np.float32)
+    field[:8] = np.linspace(0.0, 0.5, 64, dtype=np.float32)[None, :, None]
+    assert np.all(clipped_shelves(_tensor(field).float(), 5e-4, 0.1)[0].numpy() == [[0.0, 1.0]] * 3)
