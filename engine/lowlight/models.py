@@ -33,7 +33,12 @@ def choices() -> list[tuple[str | None, str]]:
 
 
 def weights_path(name: str) -> Path:
-    """The weights of a model by name; a typed error listing the known names when there is none."""
+    """The weights of a model by name (or a .safetensors file); a typed error listing the known names when
+    there is none."""
+    if name.endswith(".safetensors"):
+        if not Path(name).is_file():
+            raise modelfile.ModelFileError(f"{name}: low-light weights not found")
+        return Path(name)
     path = SHIPPED_WEIGHTS if name == SHIPPED else modelfile.user_models_dir("lowlight") / f"{name}.safetensors"
     if not path.is_file():
         known = ", ".join(str(model) for model, _ in choices() if model) or "none"

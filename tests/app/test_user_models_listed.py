@@ -54,3 +54,22 @@ def test_a_user_lowlight_model_is_listed_and_used(qtbot, make_window, tmp_path, 
     np.testing.assert_allclose(window.photo.pixels, expected, atol=1e-5)
     assert np.abs(expected - classical(dark.pixels, exposure=8.0)).max() > 0.01  # the net did the denoising
     assert window.document.state.steps[-1].params["model"] == "my-night"
+
+
+def test_the_lowlight_command_takes_a_user_model_by_name(tmp_path, monkeypatch, capsys):
+    from engine.cli import main
+    from engine.image import Photo, load_photo, save_photo
+    from engine.lowlight import models
+
+    monkeypatch.setenv("LUTLAB_DATA_DIR", str(tmp_path / "userdata"))
+    _write_user_lowlight_model("my-night")
+    clean = shrink_by_blocks(sample_photo("chelsea").pixels, 96)
+    dark = darken(clean, LowLight(exposure=1 / 12, photons=6000, read_noise=1e-3), np.random.default_rng(3))
+    save_photo(Photo(dark), tmp_path / "dark.png", bit_depth=16)
+    source = load_photo(tmp_path / "dark.png").pixels
+    argv = ["lowlight", str(tmp_path / "dark.png"), str(tmp_path / "out.png"), "--exposure", "8", "--model"]
+    assert main([*argv, "my-night"]) == 0
+    expected = models.enhance(source, model="my-night", exposure=8.0)
+    assert np.abs(load_photo(tmp_path / "out.png").pixels - expected).max() < 2 / 255  # 8-bit rounding
+    assert main([*argv, "no-such-model"]) == 2
+    assert "no low-light model named 'no-such-model' (available: shipped, my-night)" in capsys.readouterr().err
