@@ -38,10 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strength", type=float, default=1.0, help="0 = unchanged, 1 = full effect (default)")
     parser.add_argument(
         "--model",
-        type=Path,
         default=None,
-        help="PairLIE weights (.safetensors + .json): use their denoiser N instead of the classical "
-        "one (measured worse on the corpus; see the README)",
+        help="a PairLIE model: 'shipped', the name of one you trained (train --kind lowlight) or a .safetensors "
+        "file (+ .json): its denoiser N replaces the classical one (measured worse on the corpus; see the README)",
     )
     parser.add_argument("input", type=Path, metavar="IN", help="dark photo (JPEG, PNG, TIFF)")
     parser.add_argument("output", type=Path, metavar="OUT", help="result (.jpg, .png, .tif); keeps the bit depth")
@@ -53,10 +52,9 @@ def run(args: argparse.Namespace, progress: ProgressFn, cancel: CancelToken) -> 
     photo = load_photo(args.input)
     denoiser = None
     if args.model is not None:
-        from engine.lowlight.infer import net_denoiser
-        from engine.lowlight.model import load_model
+        from engine.lowlight.models import denoiser as model_denoiser
 
-        denoiser = net_denoiser(load_model(args.model)[0])
+        denoiser = model_denoiser(args.model)
     result = enhance_details(
         photo.pixels,
         exposure=args.exposure,
