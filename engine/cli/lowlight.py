@@ -1,4 +1,4 @@
-"""`python main.py lowlight IN OUT [--exposure E] [--gamma G] [--denoise D] [--strength S] [--model W.safetensors]`."""
+"""`python main.py lowlight IN OUT [--exposure E] [--gamma G] [--denoise D] [--strength S] [--model NAME]`."""
 
 from __future__ import annotations
 
