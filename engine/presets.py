@@ -53,11 +53,7 @@ LOOK_FIELDS = {
     "base": modelfile.text(200),
     "look_size": modelfile.integer(2, 65),
 }
-OPTIONAL_PRESET_FIELDS = {
-    "description": modelfile.text(2000),
-    "metrics": modelfile.mapping(),
-    "version": modelfile.integer(0, 1000),
-}
+OPTIONAL_PRESET_FIELDS = {"description": modelfile.text(2000)}  # format, version, metrics: modelfile.SIDECAR
 
 
 class PresetError(modelfile.ModelFileError):
@@ -88,7 +84,7 @@ def check_safetensors(path: Path) -> dict:
 def read_preset(json_path: Path, shipped: bool = False) -> Preset:
     """Read STEM.json, check it describes a supported preset and that STEM.safetensors is one."""
     json_path = Path(json_path)
-    meta = modelfile.read_json(json_path, PresetError)
+    meta = modelfile.read_sidecar(json_path, PresetError)  # the schema every model's sidecar shares
     if meta.get("format") != PRESET_FORMAT:
         raise PresetError(f'{json_path}: not a LUTLab preset (missing "format": "{PRESET_FORMAT}")')
     if meta.get("kind") not in SUPPORTED_KINDS or not isinstance(meta.get("name"), str):
