@@ -1,9 +1,10 @@
 """Fit the filter refinement (`engine.sr.filters`) of a table in closed form, on photos.
 
 Ridge least squares per bucket, shrunk towards one global filter, over every pixel of the training
-photos' planes (`engine.sr.filters.refine_planes`) in all 8 orientations and ``phases``^2 sub-pixel
-offsets; the table's own output (its ring included) is a feature, so the table runs here on the RGB
-photo through the same numpy inference a user's photo takes.
+photos' planes in all 8 orientations and ``phases``^2 sub-pixel offsets: each channel as a grey photo
+of its own, or with ``luma`` the luma of the RGB photo (`engine.sr.filters.refine_planes`). The table's
+own output (its ring included) is a feature, so the table runs here through the same numpy inference a
+user's photo takes.
 """
 
 from __future__ import annotations
