@@ -44,8 +44,6 @@ SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
         TrainConfig(kind="mulut", scale=2, stages=2, steps=1500, crop=24, checkpoint_every=500, seed=22, **_LONG),
         _MULUT_FINETUNE,
     ),
-    # not run to its end yet (checkpoint at step 2000, validation +1.20 dB): sr_eclut_x4.npz is still the
-    # table trained on scikit-image photos (1200 steps) until `--shipped --only sr_eclut_x4` finishes
     (TrainConfig(kind="eclut", scale=4, steps=3000, crop=32, checkpoint_every=500, seed=14, **_LONG), None),
     (TrainConfig(kind="eclut", scale=2, steps=3000, crop=32, checkpoint_every=500, seed=12, **_LONG), None),
 )
