@@ -204,6 +204,7 @@ def main() -> None:
     from engine import corpus
     from engine.adaptive.data import SyntheticPairs, shrink, to_tensor
     from engine.adaptive.infer import load_model, preset_lut
+    from engine.adaptive.model import clipped_shelves
     from engine.adaptive.synthetic import FAULT_KINDS, LOOKS, auto
     from engine.lut import apply_lut
     from engine.presets import find_preset
@@ -227,11 +228,16 @@ def main() -> None:
     looks = [look for look in LOOKS if look.stem != "auto"]
     look_rows: dict[str, dict[str, list[float]]] = {look.name: {} for look in looks}
     started = time.perf_counter()
+    auto_config = load_model(auto_preset).config
+    proven: dict[str, list[bool]] = {}  # per kind: did a clipped shelf prove a correction (white patch)?
     for photo_id, photo in zip(ids, photos, strict=True):
         triples = SyntheticPairs([photo], auto).fault_set(args.seed, per_kind)
         clean_lab = rgb2lab(photo)
         for kind, faulty, clean in triples:
             auto_lut = preset_lut(auto_preset, faulty)
+            if auto_config.white_patch:
+                shelves = clipped_shelves(to_tensor(faulty), auto_config.shelf_from, auto_config.shelf_to)[0]
+                proven.setdefault(kind, []).append(bool((shelves[:, 0] > 0).any() or (shelves[:, 1] < 1).any()))
             outputs = {
                 "untouched": lambda f=faulty: f,
                 "grey-world": lambda f=faulty: grey_world(f),
@@ -278,6 +284,12 @@ def main() -> None:
             print(f"{kind:<17}" + "".join(fmt.format(mean(table[kind][m], index)) for m in methods))
         print()
 
+    if proven:
+        print(
+            "where Auto's white patch had evidence (a clipped shelf proving a black or white): "
+            + ", ".join(f"{kind} {sum(v)}/{len(v)}" for kind, v in proven.items())
+            + "\n"
+        )
     print("per photo: mean PSNR over its faulted versions (dB)")
     header = f"{'photo':<22}" + "".join(f"{m:>13}" for m in methods)
     print(header)
