@@ -4,6 +4,8 @@ Thumbnails and per-photo LUTs are computed on a worker thread, one preset after 
 photo opens (or the preset list changes). Each preset's LUT for this photo is predicted from the photo's
 small downsample and kept, so a click only hands the cached `LUT3D` to ``window.apply_preset`` -- the GPU
 preview then shows it at full resolution. The look's strength is the LUT panel's one slider.
+
+One module because it is one widget: its thumbnails, their worker and the clicks share the cached LUTs.
 """
 
 from __future__ import annotations

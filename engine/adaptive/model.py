@@ -24,6 +24,9 @@ Variants:
   * compressed (CLUT-Net): each basis LUT is S x W numbers per channel, expanded by two shared
     matrices ``Ms (N x S) @ C @ Mw (W x N^2)``; the expanded axis of size N is the output channel's own
     input axis (the strongly correlated one). Output is residual: identity + sum_k w_k R_k.
+
+One module because the predictors, the bases, the lookups and the losses are one model: the fused LUT a
+preset file stores (`engine.adaptive.infer` uses it, `engine.adaptive.train` fits it).
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ reports PSNR per epoch to a callback (live curves), keeps the best weights, and 
 every epoch next to the output so an interrupted or cancelled run resumes. The preset files
 (``STEM.safetensors`` + ``STEM.json``) are written only at the end, atomically: a cancelled run leaves a
 previous preset of the same name untouched.
+
+One module because the pairs trainer, the Auto trainer and the shipped recipe share the held-out scoring,
+the calibration, the preset writer and the outcome that asks before saving (a split is due when one grows).
 """
 
 from __future__ import annotations

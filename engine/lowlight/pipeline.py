@@ -1,6 +1,6 @@
 """Low-light rescue without a net: brighten in linear light, denoise with the photo's own noise model.
 
-Why one module over 300 lines: the two passes share the strip and halo geometry and the small-image maps (the
+One module because the two passes share the strip and halo geometry and the small-image maps (the
 noise model, the wavelet shrinkage and the exposure live in their own modules).
 
 Torch-free (numpy + OpenCV), so the editor and the CLI start it at once. What it does, per photo:

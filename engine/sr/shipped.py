@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -149,3 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("use --shipped here, or `python main.py train --kind sr ...` for your own photos")
     train_shipped(args.work_dir, only=args.only)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,7 +22,6 @@ validation split to select (the best checkpoint), its test split only to report 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -360,7 +359,7 @@ def train_user_table(
     return output, meta
 
 
-if __name__ == "__main__":  # `python -m engine.sr.train --shipped`: the recipe lives in engine.sr.shipped
-    from engine.sr.shipped import main
+if __name__ == "__main__":  # `python -m engine.sr.train --shipped`: the recipe lives in engine.sr.shipped,
+    import runpy  # which imports this module, so it is run by name (an import here would close a circle)
 
-    sys.exit(main())
+    runpy.run_module("engine.sr.shipped", run_name="__main__", alter_sys=True)
