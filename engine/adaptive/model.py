@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.adaptive.synthetic import to_linear, to_srgb
+
 PREDICTOR_SIZE = 256
 
 
@@ -239,7 +241,7 @@ def global_statistics(small: torch.Tensor) -> torch.Tensor:
     """
     x = small.detach().float().clamp(0.0, 1.0)
     batch = x.shape[0]
-    linear = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    linear = to_linear(x)
     log_means = (linear.mean(dim=(2, 3)) + 1e-4).log()
     flat = x.reshape(batch, 3, -1)
     flat_linear = linear.reshape(batch, 3, -1)
@@ -319,14 +321,6 @@ class StatsPredictor(nn.Module):
         return self.head(features)
 
 
-def _to_linear(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def _to_srgb(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
-
-
 def correct(x: torch.Tensor, amounts: torch.Tensor) -> torch.Tensor:
     """`engine.lut.adjust.Adjustments.apply_reversed` in torch, differentiable in both arguments.
 
@@ -342,7 +336,7 @@ def correct(x: torch.Tensor, amounts: torch.Tensor) -> torch.Tensor:
     x = (0.5 + slope.exp() * (x - 0.5)).clamp(0.0, 1.0)
     x = ((x - black) / (1.0 - white - black)).clamp(0.0, 1.0)
     gains = torch.cat([temperature, tint, -temperature], dim=1).exp() * torch.exp2(exposure)
-    return _to_srgb((_to_linear(x) * gains).clamp(0.0, 1.0))
+    return to_srgb((to_linear(x) * gains).clamp(0.0, 1.0))
 
 
 STRETCH_QUANTILES = (0.001, 0.999)  # a photo's own range per channel, for the stretch (Pillow's autocontrast
@@ -419,7 +413,7 @@ def clipped_shelves(images: torch.Tensor, share_from: float, share_to: float) ->
     level = torch.where(
         white_shelf.unsqueeze(1), white, torch.where(coloured.any(1, keepdim=True), highest, torch.ones_like(white))
     )
-    floor = float(_to_srgb(torch.tensor(2.0**-SHELF_MAX_EV)))
+    floor = float(to_srgb(torch.tensor(2.0**-SHELF_MAX_EV)))
     return torch.stack([black, level.clamp(floor, 1.0)], dim=2)
 
 
@@ -429,7 +423,7 @@ def restore_shelves(lattice: torch.Tensor, shelves: torch.Tensor) -> torch.Tenso
     shape = (lattice.shape[0], 3, *([1] * (lattice.ndim - 2)))
     black, white = shelves[:, :, 0].reshape(shape), shelves[:, :, 1].reshape(shape)
     x = ((lattice - black) / (1.0 - black)).clamp(0.0, 1.0)
-    return _to_srgb((_to_linear(x) / _to_linear(white)).clamp(0.0, 1.0))
+    return to_srgb((to_linear(x) / to_linear(white)).clamp(0.0, 1.0))
 
 
 class PhysicalBasis(nn.Module):
