@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 
 from app.background import Background
 from app.editor_api import Editor
-from engine.adaptive.data import shrink
 from engine.errors import InputError
+from engine.image import shrink_by_blocks
 from engine.lut import LUT3D
 from engine.presets import Preset, all_presets, delete_user_preset, import_preset, rename_user_preset
 
@@ -249,7 +249,7 @@ class PresetPanel(QWidget):
         pixels = photo.pixels
         generation = self._generation
         self._background.submit(
-            lambda: (shrink(pixels, PREDICT_SIDE), crop_to_tile(shrink(pixels, THUMB_SIDE))),
+            lambda: (shrink_by_blocks(pixels, PREDICT_SIDE), crop_to_tile(shrink_by_blocks(pixels, THUMB_SIDE))),
             lambda views: self._next_thumbnail(generation, views, 0),
             self._failed,
         )

@@ -202,17 +202,18 @@ def main() -> None:
     from skimage.color import rgb2lab
 
     from engine import corpus
-    from engine.adaptive.data import SyntheticPairs, shrink, to_tensor
+    from engine.adaptive.data import SyntheticPairs, to_tensor
     from engine.adaptive.infer import load_model, preset_lut
     from engine.adaptive.model import clipped_shelves
     from engine.adaptive.synthetic import FAULT_KINDS, LOOKS, auto
+    from engine.image import shrink_by_blocks
     from engine.lut import apply_lut
     from engine.presets import find_preset
 
     torch.set_num_threads(args.threads)
     manifest = corpus.load_manifest()
     ids = [photo.id for photo in manifest.split(args.split)]
-    photos = [shrink(p, args.side) for p in corpus.load_split(args.split, manifest=manifest)]
+    photos = [shrink_by_blocks(p, args.side) for p in corpus.load_split(args.split, manifest=manifest)]
     per_kind = {**{kind: args.variants for kind in FAULT_KINDS}, "clean": 1}
     auto_preset = find_preset("Auto")
     unseen = ", never trained on or tuned on" if args.split == "test" else ""

@@ -36,8 +36,9 @@ def main() -> None:
     import torch
 
     from engine import corpus
-    from engine.adaptive.data import shrink, to_tensor
+    from engine.adaptive.data import to_tensor
     from engine.adaptive.synthetic import apply_faults
+    from engine.image import shrink_by_blocks
 
     rng = np.random.default_rng(args.seed)
     manifest = corpus.load_manifest()
@@ -48,7 +49,9 @@ def main() -> None:
         for photo_id, photo in zip(ids, corpus.load_split(args.split, manifest=manifest), strict=True):
             kind = FAULTS[len(rows) % len(FAULTS)]
             with torch.no_grad():
-                faulty = apply_faults(to_tensor(shrink(photo, args.side)), [kind], rng)[0].permute(1, 2, 0).numpy()
+                faulty = (
+                    apply_faults(to_tensor(shrink_by_blocks(photo, args.side)), [kind], rng)[0].permute(1, 2, 0).numpy()
+                )
             source, ours, theirs, cube = (
                 folder / f"{photo_id}.{name}" for name in ("in.png", "ours.png", "ff.png", "cube")
             )

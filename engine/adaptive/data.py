@@ -13,7 +13,6 @@ usable before any training starts. Batches are made on the fly at reduced resolu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.image import PHOTO_SUFFIXES
+from engine.image import PHOTO_SUFFIXES, shrink_by_blocks
 from engine.jobs import CancelToken, ProgressFn, check, no_progress
 
 MIN_PAIRS = 2  # one to train on, one to hold out
@@ -93,16 +92,6 @@ def _images_by_stem(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES}
 
 
-def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
-    """Area-average downscale by an integer factor so the long side is at most about `max_side`."""
-    factor = math.ceil(max(pixels.shape[:2]) / max_side)
-    if factor <= 1:
-        return np.ascontiguousarray(pixels, dtype=np.float32)
-    h, w = (s // factor * factor for s in pixels.shape[:2])
-    rows = pixels[:h, :w].reshape(h // factor, factor, w, 3).mean(axis=1, dtype=np.float32)  # one axis at a
-    return np.ascontiguousarray(rows.reshape(h // factor, w // factor, factor, 3).mean(axis=2))  # time: 4x faster
-
-
 def validate_pairs(
     data: Path, target: Path | None = None, *, progress: ProgressFn = no_progress, cancel: CancelToken | None = None
 ) -> PairReport:
@@ -150,7 +139,9 @@ def load_pairs(
     loaded = []
     for index, (inp, tgt) in enumerate(report.pairs):
         check(cancel)
-        loaded.append((shrink(load_photo(inp).pixels, max_side), shrink(load_photo(tgt).pixels, max_side)))
+        loaded.append(
+            (shrink_by_blocks(load_photo(inp).pixels, max_side), shrink_by_blocks(load_photo(tgt).pixels, max_side))
+        )
         progress((index + 1) / len(report.pairs), f"loading {inp.stem}")
     return loaded
 

@@ -16,9 +16,10 @@ import math
 import numpy as np
 import torch
 
-from engine.adaptive.data import shrink, to_tensor
+from engine.adaptive.data import to_tensor
 from engine.adaptive.model import AdaptiveLUT, ModelConfig, clipped_shelves
 from engine.errors import InputError
+from engine.image import shrink_by_blocks
 from engine.jobs import CancelToken, ProgressFn, no_progress
 from engine.lut import LUT3D, apply_lut
 from engine.presets import LOOK_KIND, Preset, PresetError, find_preset
@@ -99,7 +100,9 @@ def predict_lut(model: AdaptiveLUT, pixels: np.ndarray, title: str = "") -> LUT3
     """This photo's LUT: the predictor runs on a small square downsample of `pixels` (H x W x 3 in [0, 1])."""
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise InputError(f"expected an H x W x 3 image, got shape {pixels.shape}")
-    small = to_tensor(shrink(pixels, max(2 * model.config.predictor_size, model.config.range_size))).clamp(0.0, 1.0)
+    small = to_tensor(shrink_by_blocks(pixels, max(2 * model.config.predictor_size, model.config.range_size))).clamp(
+        0.0, 1.0
+    )
     shelves = None
     if model.config.white_patch:  # from every pixel, or every n-th: a resize would blur the shelves away
         step = max(1, math.ceil(max(pixels.shape[:2]) / SHELF_VIEW))

@@ -43,13 +43,13 @@ from engine.adaptive.data import (
     SyntheticPairs,
     data_fingerprint,
     load_pairs,
-    shrink,
     to_tensor,
 )
 from engine.adaptive.model import AdaptiveLUT, LossWeights, ModelConfig, PhysicalBasis, StatsPredictor, training_loss
 from engine.adaptive.synthetic import FAULT_KINDS, FAULT_RANGES
 from engine.errors import InputError
 from engine.fsutil import atomic_path
+from engine.image import shrink_by_blocks
 from engine.jobs import CancelToken, ProgressFn, check, no_progress, sub_progress
 
 PRESET_KIND = "adaptive-lut"
@@ -428,7 +428,7 @@ def fault_validation(photos: Sequence[np.ndarray], seed: int) -> list[tuple[str,
     """(kind, faulty, clean) full frames of held-out photos: one of each fault kind and two untouched each."""
     from engine.adaptive.synthetic import auto
 
-    return SyntheticPairs([shrink(p, VAL_SIDE) for p in photos], auto).fault_set(seed, VAL_PER_KIND)
+    return SyntheticPairs([shrink_by_blocks(p, VAL_SIDE) for p in photos], auto).fault_set(seed, VAL_PER_KIND)
 
 
 @torch.no_grad()
@@ -732,7 +732,7 @@ def train_auto(
     model = AdaptiveLUT(model_config)
     result = fit_auto(
         model,
-        [shrink(p, PHOTO_SIDE) for p in train_photos],
+        [shrink_by_blocks(p, PHOTO_SIDE) for p in train_photos],
         triples,
         config,
         on_epoch=on_epoch,
@@ -782,7 +782,7 @@ def load_photo_folder(
     for index, path in enumerate(paths):
         check(cancel)
         try:
-            photos.append(shrink(load_photo(path).pixels, PHOTO_SIDE))
+            photos.append(shrink_by_blocks(load_photo(path).pixels, PHOTO_SIDE))
             kept.append(path)
         except InputError as exc:
             unreadable.append(f"{path.name}: {exc}")
