@@ -121,8 +121,8 @@ def test_recipe_sidecar_applies_the_editors_edit(tmp_path, shoot, cube):
 def test_preset_predicts_each_photos_own_lut(tmp_path, shoot):
     """Two photos through one adaptive preset: each output is its own photo through the LUT the preset predicts
     for it (not one LUT for all)."""
-    from engine.adaptive.data import shrink
     from engine.adaptive.infer import load_model, predict_lut
+    from engine.image import shrink_by_blocks
     from engine.lut import apply_lut
     from engine.presets import find_preset
 
@@ -134,7 +134,7 @@ def test_preset_predicts_each_photos_own_lut(tmp_path, shoot):
     model, luts = load_model(find_preset("auto")), []
     for path in inputs:
         source = load_photo(path)
-        lut = predict_lut(model, shrink(source.pixels, 512))
+        lut = predict_lut(model, shrink_by_blocks(source.pixels, 512))
         luts.append(lut.table)
         expected = apply_lut(source.pixels, lut, "tetrahedral")
         np.testing.assert_allclose(load_photo(out / path.name).pixels, expected, atol=0.51 / 255)
