@@ -71,21 +71,8 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
-            subprocess.run(
-                [
-                    ffmpeg,
-                    "-nostdin",
-                    "-loglevel",
-                    "error",
-                    "-y",
-                    "-i",
-                    str(source),
-                    "-vf",
-                    f"lut3d={cube}",
-                    str(theirs),
-                ],
-                check=True,
-            )
+            quiet = ("-nostdin", "-loglevel", "error", "-y")  # ffmpeg's lut3d with every option at its default
+            subprocess.run([ffmpeg, *quiet, "-i", str(source), "-vf", f"lut3d={cube}", str(theirs)], check=True)
             a = iio.imread(ours).astype(np.int16)[..., :3]
             b = iio.imread(theirs).astype(np.int16)[..., :3]
             moved = float(np.abs(a - iio.imread(source).astype(np.int16)).mean())
