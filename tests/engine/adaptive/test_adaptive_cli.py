@@ -129,7 +129,8 @@ def _physical_preset(folder: Path) -> None:
     write_preset(model, folder, "Cube Check", {"description": "a strong grade, to make interpolation show"})
 
 
-def test_enhance_cube_reproduces_the_output_under_tetrahedral_interpolation(tmp_path, user_data):
+def _enhance_with_cube(tmp_path, user_data) -> None:
+    """`enhance --cube` of a 16-bit astronaut under the strong "Cube Check" preset: in.png, out.png, look.cube."""
     _physical_preset(user_data)
     photo = Photo(sample_photo("astronaut").pixels[::4, ::4])
     save_photo(photo, tmp_path / "in.png", bit_depth=16)
@@ -147,6 +148,10 @@ def test_enhance_cube_reproduces_the_output_under_tetrahedral_interpolation(tmp_
         )
         == 0
     )
+
+
+def test_enhance_cube_reproduces_the_output_under_tetrahedral_interpolation(tmp_path, user_data):
+    _enhance_with_cube(tmp_path, user_data)
     output = load_photo(tmp_path / "out.png").pixels
     lut = read_cube(tmp_path / "look.cube")
     reference = _tetrahedral_reference(load_photo(tmp_path / "in.png").pixels, lut.table)
@@ -163,23 +168,7 @@ def test_ffmpeg_applies_the_enhance_cube_like_the_app(tmp_path, user_data):
         import pytest
 
         pytest.skip("ffmpeg is not installed (the numpy tetrahedral reference test covers the same ground)")
-    _physical_preset(user_data)
-    photo = Photo(sample_photo("astronaut").pixels[::4, ::4])
-    save_photo(photo, tmp_path / "in.png", bit_depth=16)
-    assert (
-        main(
-            [
-                "enhance",
-                "--preset",
-                "Cube Check",
-                "--cube",
-                str(tmp_path / "look.cube"),
-                str(tmp_path / "in.png"),
-                str(tmp_path / "out.png"),
-            ]
-        )
-        == 0
-    )
+    _enhance_with_cube(tmp_path, user_data)
     result = subprocess.run(
         [
             "ffmpeg",
