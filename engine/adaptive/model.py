@@ -383,6 +383,7 @@ def highlight_trust(ranges: torch.Tensor, start: float, full: float) -> torch.Te
 
 SHELF_TOLERANCE = 2e-4  # a pixel this close to its channel's extreme sits on the shelf (clipped data are exact)
 SHELF_MAX_EV = 2.5  # the largest brightening a shelf may ask for: darker "shelves" are flat fields, not white
+SHELF_FLOOR = float(to_srgb(torch.tensor(2.0**-SHELF_MAX_EV)))  # the darkest white level that stays that far
 
 
 def clipped_shelves(images: torch.Tensor, share_from: float, share_to: float) -> torch.Tensor:
@@ -413,8 +414,7 @@ def clipped_shelves(images: torch.Tensor, share_from: float, share_to: float) ->
     level = torch.where(
         white_shelf.unsqueeze(1), white, torch.where(coloured.any(1, keepdim=True), highest, torch.ones_like(white))
     )
-    floor = float(to_srgb(torch.tensor(2.0**-SHELF_MAX_EV)))
-    return torch.stack([black, level.clamp(floor, 1.0)], dim=2)
+    return torch.stack([black, level.clamp(SHELF_FLOOR, 1.0)], dim=2)
 
 
 def restore_shelves(lattice: torch.Tensor, shelves: torch.Tensor) -> torch.Tensor:

@@ -589,9 +589,7 @@ def square_crops(photo: np.ndarray, count: int, min_crop: float, rng: np.random.
 
 
 @torch.no_grad()
-def auto_samples(
-    crops: torch.Tensor, mix, rng: np.random.Generator, predictor_size: int, shelf_shares: tuple[float, float]
-) -> AutoSamples:
+def auto_samples(crops: torch.Tensor, mix, rng: np.random.Generator, config: ModelConfig) -> AutoSamples:
     """One faulted, varied copy of each crop (N, 3, AUTO_VIEW, AUTO_VIEW)."""
     from engine.adaptive.model import clipped_shelves, downsample_for_predictor, photo_ranges
     from engine.adaptive.synthetic import apply_faults
@@ -602,10 +600,10 @@ def auto_samples(
         faulty = apply_faults(clean, mix.draw(rng, len(clean)), rng)
         out.append(
             (
-                downsample_for_predictor(faulty, predictor_size),
-                downsample_for_predictor(clean, predictor_size),
+                downsample_for_predictor(faulty, config.predictor_size),
+                downsample_for_predictor(clean, config.predictor_size),
                 photo_ranges(faulty),
-                clipped_shelves(faulty, *shelf_shares),
+                clipped_shelves(faulty, config.shelf_from, config.shelf_to),
             )
         )
     return AutoSamples(*(torch.cat(parts) for parts in zip(*out, strict=True)))
@@ -661,8 +659,7 @@ def fit_auto(
     done = 0
     for epoch in range(config.epochs):
         started = time.perf_counter()
-        shelf_shares = (model.config.shelf_from, model.config.shelf_to)
-        samples = auto_samples(crops, mix, rng, model.config.predictor_size, shelf_shares)
+        samples = auto_samples(crops, mix, rng, model.config)
         model.train()
         losses = []
         for _ in range(config.steps_per_epoch):
