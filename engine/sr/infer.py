@@ -113,7 +113,9 @@ class SRTable:
                     columns = (groups[:, None] * r2 + sub[None, :]).ravel()
                 else:
                     columns = pattern * r2 + sub
-                result.append(Term(offsets, columns, np.ascontiguousarray(self.table[:, columns])))
+                # simplex tables widened to int16 once: the weighted rows are then multiplied in place, no cast per read
+                dtype = np.int16 if self.kind in SIMPLEX_KINDS else np.int8
+                result.append(Term(offsets, columns, np.ascontiguousarray(self.table[:, columns], dtype=dtype)))
         return result
 
 
@@ -236,7 +238,7 @@ def _load_refinement(data, meta: dict, scale: int) -> FilterBank:
 
 
 def interpolate_4simplex(table: np.ndarray, values: list[np.ndarray]) -> np.ndarray:
-    """16 x the 4-simplex interpolation of a (17^4, K) table at four uint8 inputs -> (n, K) int16.
+    """16 x the 4-simplex interpolation of a (17^4, K) int8-valued table at four uint8 inputs -> (n, K) int16.
 
     Each input splits into a lattice index (v >> 4) and a fraction (v & 15). Sorting the fractions
     f1 >= f2 >= f3 >= f4 picks the simplex: from the base corner, step +1 along the input with the
@@ -252,11 +254,15 @@ def interpolate_4simplex(table: np.ndarray, values: list[np.ndarray]) -> np.ndar
     ordered = [k.ravel() for k in _sort4_descending(keys)]
     fractions = [(k >> 2).astype(np.int16) for k in ordered]
     weights = [16 - fractions[0], *(fractions[j] - fractions[j + 1] for j in range(3)), fractions[3]]
+    table = table.astype(np.int16, copy=False)  # `SRTable.terms` already holds int16: no copy
     vertex = base.ravel()
-    acc = np.take(table, vertex, axis=0) * weights[0][:, None]
+    acc = np.take(table, vertex, axis=0)
+    acc *= weights[0][:, None]
     for j in range(4):
-        vertex = vertex + _STRIDE_OF_KEY[ordered[j]]
-        acc += np.take(table, vertex, axis=0) * weights[j + 1][:, None]
+        vertex += np.take(_STRIDE_OF_KEY, ordered[j])
+        rows = np.take(table, vertex, axis=0)
+        rows *= weights[j + 1][:, None]
+        acc += rows
     return acc
 
 
