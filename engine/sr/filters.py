@@ -92,11 +92,14 @@ class FilterBank:
         return (np.arange(self.config.buckets) + per_angle) % self.config.buckets
 
     @cached_property
-    def stacked_pairs(self) -> np.ndarray:
-        """(buckets, 2 r*r, features): each bucket's filters (transposed) above its next angle bin's."""
-        return np.ascontiguousarray(
-            np.concatenate([self.filters, self.filters[self.next_angle]], axis=2).transpose(0, 2, 1)
-        )
+    def blend_pairs(self) -> np.ndarray:
+        """(buckets, 2 r*r, features): per bucket, its filters F (transposed) above the step to the next angle
+        bin's G - F, both divided by BLEND_WEIGHT * 2^FILTER_BITS, so that the blend ((16 - w) F + w G) / 2^18
+        of a pixel's features x is F'x + w (G - F)'x. Integers times a power of two: the products are exact."""
+        lower, upper = self.filters, self.filters[self.next_angle]
+        unit = 1.0 / (BLEND_WEIGHT << FILTER_BITS)
+        pairs = np.concatenate([lower * (BLEND_WEIGHT * unit), (upper - lower) * unit], axis=2)
+        return np.ascontiguousarray(pairs.transpose(0, 2, 1))
 
 
 def _gaussian_taps(config: FilterConfig) -> np.ndarray:
@@ -108,8 +111,18 @@ def _gaussian_taps(config: FilterConfig) -> np.ndarray:
 def _smooth(values: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """Separable 'valid' filtering of a 2-D array by `taps` along both axes (fixed summation order)."""
     n = len(taps)
-    rows = sum(taps[i] * values[i : values.shape[0] - n + 1 + i] for i in range(n))
-    return sum(taps[i] * rows[:, i : rows.shape[1] - n + 1 + i] for i in range(n))
+    rows = _weighted_sum([values[i : values.shape[0] - n + 1 + i] for i in range(n)], taps)
+    return _weighted_sum([rows[:, i : rows.shape[1] - n + 1 + i] for i in range(n)], taps)
+
+
+def _weighted_sum(views: list[np.ndarray], taps: np.ndarray) -> np.ndarray:
+    """taps[0] views[0] + taps[1] views[1] + ..., added left to right (the same roundings every run), in place."""
+    total = views[0] * taps[0]
+    term = np.empty_like(total)
+    for view, tap in zip(views[1:], taps[1:], strict=True):
+        np.multiply(view, tap, out=term)
+        total += term
+    return total
 
 
 def structure(padded: np.ndarray, halo: int, config: FilterConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -231,13 +244,15 @@ def refine(padded: np.ndarray, halo: int, ringed: np.ndarray, bank: FilterBank, 
     order, runs = bucket_runs(lower, bank.config.buckets)
     x, weight = np.take(x, order, axis=1), upper[order].astype(np.float64)
     r2 = scale * scale
-    acc = np.empty((r2, x.shape[1]), np.float64)
-    pairs = bank.stacked_pairs
+    values = np.empty((r2, x.shape[1]), np.uint8)
+    pairs = bank.blend_pairs
     for bucket, start, stop in runs:  # 8-bit columns widened per group: the strip's float copy would be 8x larger
         both = pairs[bucket] @ x[:, start:stop].astype(np.float64)
-        acc[:, start:stop] = both[:r2] * (BLEND_WEIGHT - weight[start:stop]) + both[r2:] * weight[start:stop]
-    divisor = float(BLEND_WEIGHT << FILTER_BITS)
-    values = np.clip(np.floor((acc + divisor / 2) / divisor), 0, 255).astype(np.uint8)
+        lower, step = both[:r2], both[r2:]
+        step *= weight[start:stop]
+        lower += step
+        lower += 0.5  # rounded half up: every sum is exact, and truncating a value clipped to [0, 255] is its floor
+        values[:, start:stop] = np.clip(lower, 0, 255, out=lower)
     unsorted = np.empty_like(order)
     unsorted[order] = np.arange(len(order))
     h, w = (ringed.shape[0] - 2) // scale, (ringed.shape[1] - 2) // scale

@@ -13,6 +13,8 @@ from engine.sr.filters import (
     FILTER_BITS,
     FilterBank,
     FilterConfig,
+    assignments,
+    features,
     refine,
     ring_around,
     structure,
@@ -86,6 +88,25 @@ def test_linear_filters_match_a_numpy_reference() -> None:
     expected = 0.5 * inner[..., None] + 0.25 * right[..., None] + 0.125 * base + 0.125 * above[..., None] + offsets
     ringed = ring_around(base, scale, False, False)
     np.testing.assert_array_equal(refine(padded, halo, ringed, bank, scale), np.clip(np.floor(expected + 0.5), 0, 255))
+
+
+def test_angle_blend_of_different_filters_matches_an_integer_reference() -> None:
+    """Every bucket its own filters, on a photo crop: refine()'s float64 blend and rounding equal, bit for bit,
+    floor(((16 - w) F_low . x + w F_high . x) / 2^18 + 1/2) in int64, per pixel and sub-pixel."""
+    scale, halo, r2 = 4, CONFIG.halo, 16
+    bank = random_bank(scale, seed=5, spread=3.0)
+    photo = sample_photo("astronaut").pixels[60 : 60 + 10 + 2 * halo, 200 : 200 + 12 + 2 * halo, 1:2]
+    padded = np.round(photo * 255).astype(np.uint8)
+    table_output = np.random.default_rng(4).integers(0, 256, size=(10, 12, 1, r2)).astype(np.uint8)
+    ringed = ring_around(table_output, scale, False, False)
+    low, weight = assignments(padded[:, :, 0], halo, bank)
+    x = features(padded[:, :, 0], halo, CONFIG.window, ringed[:, :, 0], scale).astype(np.int64)  # (features, pixels)
+    filters = bank.filters.astype(np.int64)
+    blended = (16 - weight)[:, None] * np.einsum("fp,pfk->pk", x, filters[low])
+    blended += weight[:, None] * np.einsum("fp,pfk->pk", x, filters[bank.next_angle[low]])
+    expected = np.clip((blended + (1 << 17)) >> 18, 0, 255).reshape(10, 12, 1, r2)
+    assert len(np.unique(low)) > 5 and 0.1 < ((weight > 0) & (weight < 16)).mean()  # many buckets, real blends
+    np.testing.assert_array_equal(refine(padded, halo, ringed, bank, scale), expected)
 
 
 def plain_table(scale: int) -> SRTable:
