@@ -59,6 +59,9 @@ from engine.sr.spec import (
 
 MAX_OUTPUT_PIXELS = 100_000_000  # 100 MP: 300 MB of 8-bit output
 STRIP_VALUES = 96_000  # low-resolution values (pixels x channels) per strip: a few MB of work arrays
+# the simplex stage works on fewer rows at once, so that its (values, r*r) int16 rows stay in the core's L2 cache:
+# twice as fast as whole strips on this machine's CPU
+SIMPLEX_CHUNK_BYTES = 400_000
 
 
 class OutputTooLargeError(InputError):
@@ -268,20 +271,24 @@ def interpolate_4simplex(table: np.ndarray, values: list[np.ndarray]) -> np.ndar
 
 def _simplex_strip(padded: np.ndarray, table: SRTable, rows: slice) -> np.ndarray:
     """Residual for LR rows `rows`: the mean of the patterns' and rotations' interpolated table rows
-    -> (h, W, C, r*r) int16."""
+    -> (h, W, C, r*r) int16, a few rows at a time (`SIMPLEX_CHUNK_BYTES`)."""
     p = table.padding
-    h, w = rows.stop - rows.start, padded.shape[1] - 2 * p
-
-    def interpolated(term: Term) -> np.ndarray:
-        values = [padded[rows.start + p + dy : rows.stop + p + dy, p + dx : p + dx + w] for dy, dx in term.offsets]
-        return interpolate_4simplex(term.table, values)
-
-    first, *rest = table.terms
-    acc = interpolated(first)
-    for term in rest:
-        np.add(acc, interpolated(term), out=acc)
+    h, w, channels = rows.stop - rows.start, padded.shape[1] - 2 * p, padded.shape[2]
+    r2 = table.scale**2
+    out = np.empty((h, w, channels, r2), np.int16)
+    step = max(1, SIMPLEX_CHUNK_BYTES // (2 * r2 * w * channels))
     divisor = SIMPLEX_WEIGHT * table.term_count
-    return ((acc + divisor // 2) // divisor).reshape(h, w, padded.shape[2], -1)
+    for top in range(rows.start, rows.stop, step):
+        bottom = min(top + step, rows.stop)
+        windows = [
+            [padded[top + p + dy : bottom + p + dy, p + dx : p + dx + w] for dy, dx in t.offsets] for t in table.terms
+        ]
+        acc = interpolate_4simplex(table.terms[0].table, windows[0])
+        for term, values in zip(table.terms[1:], windows[1:], strict=True):
+            acc += interpolate_4simplex(term.table, values)
+        residual = (acc + divisor // 2) // divisor
+        out[top - rows.start : bottom - rows.start] = residual.reshape(bottom - top, w, channels, r2)
+    return out
 
 
 _STRIDE_OF_KEY = np.array([SR_STRIDES[key & 3] for key in range(64)], np.int32)
