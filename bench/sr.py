@@ -1,6 +1,7 @@
 """LUT super-resolution benchmark: quality on held-out photos, table sizes, speed and peak memory.
 
     python bench/sr.py [--repeat 3] [--skip-quality] [--quality-only] [--scales 2 4] [--photos NAME ...]
+                       [--speed-models srlut-filter ...] [--uint8-only]
 
 Quality, at x2 and x4: Y-PSNR and SSIM (BT.601 Y, border crop = scale, HR mod-cropped, LR by antialiased
 bicubic downscaling, `engine.sr.metrics`) of the baselines -- MATLAB-style bicubic (the reference every
@@ -209,19 +210,24 @@ def size_table() -> None:
             )
 
 
-def speed_table(repeat: int) -> None:
+def speed_table(repeat: int, models: tuple[str, ...] = MODELS, float_path: bool = True) -> None:
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nx4 upscale 1000x750 -> 4000x3000 RGB, best of {repeat}, {os.cpu_count()} cores; own process each")
+    print(f"load average before (1 / 5 / 15 min): {load}")
+    print("seconds: wall time of the upscale call alone (interpreter start, imports, reading the input and loading")
+    print("the table are not counted; CPU s: all threads' CPU time of that call)")
     print(f"{'method':<28} {'seconds':>8} {'CPU s':>6} {'vs Pillow':>10} {'peak MB':>8} {'(before MB)':>11}")
     with tempfile.TemporaryDirectory() as folder:
         input_path = Path(folder) / "input.npy"
         _write_speed_input(input_path)
         pillow = run_child("pillow", repeat, input_path)
         rows = [("Pillow bicubic", pillow)]
-        for model in MODELS:
+        for model in models:
             path = shipped_table_path(model, 4)
             if path.exists():
                 rows.append((f"{model} uint8", run_child(model, repeat, input_path, path)))
-                rows.append((f"{model} Photo float32", run_child(f"{model}-float", repeat, input_path, path)))
+                if float_path:
+                    rows.append((f"{model} Photo float32", run_child(f"{model}-float", repeat, input_path, path)))
     for label, result in rows:
         ratio = result["seconds"] / pillow["seconds"]
         print(
@@ -242,6 +248,8 @@ def main() -> int:
         default=None,
         help="scikit-image photos to score (engine.image.SAMPLE_PHOTOS; default: the real-photo corpus's test split)",
     )
+    parser.add_argument("--speed-models", nargs="+", choices=MODELS, default=MODELS, help="models timed (default all)")
+    parser.add_argument("--uint8-only", action="store_true", help="time only the uint8 path, not Photo float32")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", default="", help=argparse.SUPPRESS)
     parser.add_argument("--input", default="", help=argparse.SUPPRESS)
@@ -254,7 +262,7 @@ def main() -> int:
     if args.quality_only:
         return 0
     size_table()
-    speed_table(args.repeat)
+    speed_table(args.repeat, tuple(args.speed_models), not args.uint8_only)
     return 0
 
 
