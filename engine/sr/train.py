@@ -273,9 +273,11 @@ def train_table(
     if finetune:
         if len(held_out):
             metrics["net_table_y_psnr"] = evaluate_table(table, held_out)["table_y_psnr"]
+        began = time.perf_counter()
         table, tune_losses = finetune_table(
             table, photos, finetune, progress=sub_progress(progress, net_share, net_share + 0.1), cancel=cancel
         )
+        metrics["finetune_seconds"] = round(time.perf_counter() - began, 1)
         metrics["finetune_final_loss"] = float(np.mean(tune_losses[-50:]))
         if len(validation):
             metrics["finetuned_validation_gain"] = gain(evaluate_table(table, validation))

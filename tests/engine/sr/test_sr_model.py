@@ -269,6 +269,7 @@ def test_shipped_build_records_corpus_split_steps_seed_and_metrics(tmp_path, mon
 
     import engine.sr.shipped as shipped
     from engine.sr.filters import FilterConfig
+    from engine.sr.finetune import FinetuneConfig
     from engine.sr.infer import load_table
 
     photo = skimage.data.astronaut().astype(np.float32) / 255.0
@@ -280,17 +281,19 @@ def test_shipped_build_records_corpus_split_steps_seed_and_metrics(tmp_path, mon
     data = {"corpus": {"manifest": "resources/corpus.json", "split": {"test": ["a", "b"]}}, "corpus_sha256": "0" * 64}
     monkeypatch.setattr(shipped, "corpus_splits", lambda: (data, splits, ["a", "b"]))
     config = TrainConfig(kind="srlut", scale=2, steps=4, batch=2, crop=8, width=8, checkpoint_every=2, seed=3)
-    monkeypatch.setattr(shipped, "SHIPPED", ((config, None),))
+    monkeypatch.setattr(shipped, "SHIPPED", ((config, FinetuneConfig(steps=3, batch=2, crop=8)),))
     monkeypatch.setattr(shipped, "SHIPPED_REFINED", (("srlut-filter", "srlut", {2: FilterConfig(phases=1)}),))
     shipped.train_shipped(tmp_path / "work", tmp_path, only=["sr_srlut_x2", "sr_srlut-filter_x2"])
     meta = json.loads((tmp_path / "sr_srlut_x2.json").read_text())
     assert meta["data"] == data and (meta["steps"], meta["seed"], meta["config"]["crop"]) == (4, 3, 8)
     assert [step for step, _ in meta["validation_curve"]] == [2, 4] and meta["metrics"]["best_step"] in (2, 4)
     assert set(meta["metrics"]["per_photo"]) == {"a", "b"} and meta["metrics"]["bicubic_y_psnr"] > 20
+    assert meta["finetune"]["steps"] == 3 and meta["metrics"]["finetune_seconds"] > 0
+    assert "finetuned_validation_gain" in meta["metrics"]
     refined = load_table(tmp_path / "sr_srlut-filter_x2.npz")
     assert refined.refinement is not None and refined.meta["data"]["corpus_sha256"] == "0" * 64
     assert set(refined.meta["metrics"]) >= {"unrefined_table_y_psnr", "validation_gain", "table_y_psnr", "per_photo"}
-    (tmp_path / "again").mkdir()  # a second run resumes from the finished checkpoint: the same table
+    (tmp_path / "again").mkdir()  # a second run resumes from the finished checkpoint: the same fine-tuned table
     shipped.train_shipped(tmp_path / "work", tmp_path / "again", only=["sr_srlut_x2"])
     np.testing.assert_array_equal(
         load_table(tmp_path / "again" / "sr_srlut_x2.npz").table, load_table(tmp_path / "sr_srlut_x2.npz").table
