@@ -44,6 +44,7 @@ PRESET_FIELDS = {
             "white_patch": modelfile.boolean(),
             "shelf_from": modelfile.number(0.0, 1.0),
             "shelf_to": modelfile.number(0.0, 1.0),
+            "unflatten": modelfile.boolean(),
         }
     ),
 }
