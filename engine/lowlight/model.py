@@ -123,9 +123,12 @@ class LossTerms:
 
 
 def pair_loss(model: PairLIE, first: torch.Tensor, second: torch.Tensor) -> LossTerms:
-    """The paper's loss on a batch of aligned exposure pairs, with R and P averaged over both exposures."""
-    l1, r1, x1 = model(first)
-    l2, r2, x2 = model(second)
+    """The paper's loss on a batch of aligned exposure pairs, with R and P averaged over both exposures.
+
+    The maps are taken as float32, so under bfloat16 autocast only the convolutions lose precision.
+    """
+    l1, r1, x1 = (part.float() for part in model(first))
+    l2, r2, x2 = (part.float() for part in model(second))
     return LossTerms(
         consistency=consistency_loss(r1, r2),
         retinex=0.5 * (retinex_loss(l1, r1, first, x1) + retinex_loss(l2, r2, second, x2)),

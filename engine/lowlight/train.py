@@ -9,7 +9,9 @@ The shipped nets train on the corpus train split (pairs of x0.05..0.15 shots wit
 the JSON records the corpus, its split, the steps, the seed, the training's wall seconds and threads, and
 validation-split scores of the nets beside the classical pipeline that `enhance` uses by default (see
 engine.lowlight.infer). The nets are optional (`lowlight --model`); the product default is classical. The
-3000 steps take about 3.3 h on one thread of this project's 2-core machine.
+shipped recipe (3000 steps of 64 px crops under bfloat16 autocast) took 31 min (1833 s) on one thread of this
+project's 2-core machine while others shared it; 96 px crops in float32 took 3.3 h there, for the same validation
+scores (PSNR 26.72 vs 26.73 dB, CIEDE2000 6.74 vs 6.75 with the net's denoiser).
 
 Training is unsupervised in the paper's sense: no clean target is ever shown. Two exposures of one
 scene must share a reflectance, which (like noise2noise) also teaches R to average noise away.
@@ -73,10 +75,11 @@ class TrainConfig:
     final_learning_rate: float = 5e-5
     channels: int = DEFAULT_CHANNELS
     seed: int = 6
+    bfloat16: bool = False  # CPU autocast: 1.7x faster steps; the weights and the losses stay float32
 
 
-# The shipped run: 3000 steps (the previous weights had 900 on six scikit-image images).
-SHIPPED = TrainConfig(steps=3000, seed=6)
+# The shipped run: 3000 steps of 64 px crops in bfloat16, about 4x cheaper than 96 px steps in float32.
+SHIPPED = TrainConfig(steps=3000, crop=64, seed=6, bfloat16=True)
 
 
 def train_model(
@@ -112,7 +115,8 @@ def train_model(
         for group in optimizer.param_groups:
             group["lr"] = config.final_learning_rate + (config.learning_rate - config.final_learning_rate) * cosine
         first, second = sampler(rng)
-        terms = pair_loss(model, torch.from_numpy(first), torch.from_numpy(second))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bfloat16):
+            terms = pair_loss(model, torch.from_numpy(first), torch.from_numpy(second))
         loss = terms.total
         optimizer.zero_grad()
         loss.backward()
@@ -139,7 +143,7 @@ def corpus_sampler(config: TrainConfig) -> PairSampler:
     return distributed.shard_sampler(make, corpus_training_photos(), config.batch)
 
 
-def corpus_description() -> dict:
+def corpus_description(config: TrainConfig) -> dict:
     """What the shipped weights' JSON records about their data: corpus manifest, split, digest, recipe."""
     from engine.corpus import corpus_digest, describe
 
@@ -149,6 +153,7 @@ def corpus_description() -> dict:
         "use": "PairLIE pairs from the train split (area-halved to <= 1024 px), two shots per crop at "
         "exposure x0.05..0.15, 2k..30k photons at white, read noise 2e-4..2e-3; validation split scored; "
         "test split only in bench/lowlight.py",
+        "recipe": asdict(config),
     }
 
 
@@ -166,7 +171,7 @@ def train_lowlight(
     """
     description: str | dict
     if data is None:
-        sampler, description = corpus_sampler(config), corpus_description()
+        sampler, description = corpus_sampler(config), corpus_description(config)
         epoch_steps = 0
     else:
         report = validate_folder(data)

@@ -80,6 +80,21 @@ def test_weights_round_trip_and_refuse_foreign_files(tmp_path):
         load_model(tmp_path / "missing.safetensors")
 
 
+def test_bfloat16_autocast_loss_is_float32_and_near_the_float32_loss():
+    """The shipped recipe trains under bfloat16 autocast: its loss must stay the float32 loss, give or take."""
+    sampler = synthetic_sampler([sample_photo("astronaut").pixels], 2, 48)
+    first, second = (torch.from_numpy(a) for a in sampler(np.random.default_rng(5)))
+    torch.manual_seed(0)
+    model = PairLIE(16)
+    with torch.no_grad():
+        exact = pair_loss(model, first, second)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast = pair_loss(model, first, second)
+    assert fast.total.dtype == torch.float32
+    assert float(fast.total) == pytest.approx(float(exact.total), rel=0.02)
+    assert float(fast.fidelity) < 1e-5  # N starts as the identity also when its convolutions run in bfloat16
+
+
 def test_a_short_training_run_lowers_the_loss():
     torch.set_num_threads(1)
     # N starts as the identity (fidelity ~0), so the loss is the Retinex part: it first rises while R leaves
