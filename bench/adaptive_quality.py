@@ -204,7 +204,7 @@ def main() -> None:
     from engine import corpus
     from engine.adaptive.data import SyntheticPairs, to_tensor
     from engine.adaptive.infer import load_model, preset_lut
-    from engine.adaptive.model import clipped_shelves
+    from engine.adaptive.model import capture_evidence
     from engine.adaptive.synthetic import FAULT_KINDS, LOOKS, auto
     from engine.image import shrink_by_blocks
     from engine.lut import apply_lut
@@ -230,15 +230,16 @@ def main() -> None:
     look_rows: dict[str, dict[str, list[float]]] = {look.name: {} for look in looks}
     started = time.perf_counter()
     auto_config = load_model(auto_preset).config
-    proven: dict[str, list[bool]] = {}  # per kind: did a clipped shelf prove a correction (white patch)?
+    proven: dict[str, list[tuple[bool, bool]]] = {}  # per kind: (a clipped shelf, a flattening) proved a fault?
     for photo_id, photo in zip(ids, photos, strict=True):
         triples = SyntheticPairs([photo], auto).fault_set(args.seed, per_kind)
         clean_lab = rgb2lab(photo)
         for kind, faulty, clean in triples:
             auto_lut = preset_lut(auto_preset, faulty)
             if auto_config.white_patch:
-                shelves = clipped_shelves(to_tensor(faulty), auto_config.shelf_from, auto_config.shelf_to)[0]
-                proven.setdefault(kind, []).append(bool((shelves[:, 0] > 0).any() or (shelves[:, 1] < 1).any()))
+                evidence = capture_evidence(to_tensor(faulty), auto_config)[0]
+                shelf = bool((evidence[:, 0] > 0).any() or (evidence[:, 1] < 1).any())
+                proven.setdefault(kind, []).append((shelf, bool(evidence[0, 2] < 1)))
             outputs = {
                 "untouched": lambda f=faulty: f,
                 "grey-world": lambda f=faulty: grey_world(f),
@@ -287,8 +288,10 @@ def main() -> None:
 
     if proven:
         print(
-            "where Auto's white patch had evidence (a clipped shelf proving a black or white): "
-            + ", ".join(f"{kind} {sum(v)}/{len(v)}" for kind, v in proven.items())
+            "where Auto had evidence (a clipped shelf proving a black or white / both ends proving a flattening): "
+            + ", ".join(
+                f"{kind} {sum(s for s, _ in v)}/{sum(f for _, f in v)} of {len(v)}" for kind, v in proven.items()
+            )
             + "\n"
         )
     print("per photo: mean PSNR over its faulted versions (dB)")

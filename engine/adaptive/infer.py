@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from engine.adaptive.data import to_tensor
-from engine.adaptive.model import AdaptiveLUT, ModelConfig, clipped_shelves
+from engine.adaptive.model import AdaptiveLUT, ModelConfig, capture_evidence
 from engine.errors import InputError
 from engine.image import shrink_by_blocks
 from engine.jobs import CancelToken, ProgressFn, no_progress
@@ -103,11 +103,11 @@ def predict_lut(model: AdaptiveLUT, pixels: np.ndarray, title: str = "") -> LUT3
     small = to_tensor(shrink_by_blocks(pixels, max(2 * model.config.predictor_size, model.config.range_size))).clamp(
         0.0, 1.0
     )
-    shelves = None
+    evidence = None
     if model.config.white_patch:  # from every pixel, or every n-th: a resize would blur the shelves away
         step = max(1, math.ceil(max(pixels.shape[:2]) / SHELF_VIEW))
-        shelves = clipped_shelves(to_tensor(pixels[::step, ::step]), model.config.shelf_from, model.config.shelf_to)
-    luts, _ = model.fused_luts(small, shelves=shelves)
+        evidence = capture_evidence(to_tensor(pixels[::step, ::step]), model.config)
+    luts, _ = model.fused_luts(small, evidence=evidence)
     table = luts[0].permute(1, 2, 3, 0).numpy()  # (3, b, g, r) -> (b, g, r, 3)
     return LUT3D(np.clip(table, 0.0, 1.0), title=title)
 

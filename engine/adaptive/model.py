@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.adaptive.synthetic import to_linear, to_srgb
+from engine.lut.adjust import MID_GREY
 
 PREDICTOR_SIZE = 256
 
@@ -72,6 +73,7 @@ class ModelConfig:
     white_patch: bool = False
     shelf_from: float = 5e-4
     shelf_to: float = 0.1
+    unflatten: bool = False  # physical white patch: also undo a flattening both of the photo's ends prove
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -417,12 +419,57 @@ def clipped_shelves(images: torch.Tensor, share_from: float, share_to: float) ->
     return torch.stack([black, level.clamp(SHELF_FLOOR, 1.0)], dim=2)
 
 
-def restore_shelves(lattice: torch.Tensor, shelves: torch.Tensor) -> torch.Tensor:
-    """Send each channel's proven black to 0 (levels on the encoded values, as the flattening was) and its
-    proven white to 1 (a gain in linear light, as exposure and white balance act)."""
+UNFLATTEN_QUANTILE = 5e-4  # a photo's ends: this share of its darkest and brightest channel values
+UNFLATTEN_FULL, UNFLATTEN_NONE = 0.85, 0.92  # flattening slopes undone fully / not at all (ramp between)
+UNFLATTEN_AGREEMENT = 0.3  # |log| gap between the slopes the two ends say at which they stop agreeing
+UNFLATTEN_VETO = 0.03  # how far below the black a white shelf's flattening would leave a photo's black may be
+
+
+def flattened_slope(images: torch.Tensor, shelves: torch.Tensor) -> torch.Tensor:
+    """(B,): the contrast slope (<= 1) a flattened photo was squeezed by, about mid grey; 1 where none is proven.
+
+    Flat contrast pulls both ends of a photo towards the pivot by the same slope: its black rises to
+    pivot * (1 - k), its white falls to pivot + k * (1 - pivot). A photo whose two ends say the same k was
+    flattened; undoing it restores both. Where the ends disagree the photo is dim, hazy or desaturated by
+    nature, not flattened: a dim photo keeps its black, a desaturated one lifts its black but not by its
+    white's slope. A white shelf below 1 whose slope would leave the black far lower is an exposure, not a
+    flattening. Slopes above UNFLATTEN_NONE are what good photos show; the ramp to UNFLATTEN_FULL keeps
+    them as they are. Read on every pixel or a strided subsample, like the shelves."""
+    x = images.detach().float().clamp(0.0, 1.0).flatten(2)
+    ends = _quantiles(x, (UNFLATTEN_QUANTILE, 1.0 - UNFLATTEN_QUANTILE))  # (B, 3, 2)
+    low, high = ends[:, :, 0].amin(1), ends[:, :, 1].amax(1)
+    from_low = ((MID_GREY - low) / MID_GREY).clamp(0.05, 1.0)
+    from_high = ((high - MID_GREY) / (1.0 - MID_GREY)).clamp(0.05, 1.0)
+    slope = torch.maximum(from_low, from_high)
+    trust = ((UNFLATTEN_NONE - slope) / (UNFLATTEN_NONE - UNFLATTEN_FULL)).clamp(0.0, 1.0)
+    trust = trust * (1.0 - (from_low / from_high).log().abs() / UNFLATTEN_AGREEMENT).clamp(0.0, 1.0)
+    white = shelves[:, :, 1].amax(1)
+    exposed = (white < 1.0) & (low < MID_GREY * (1.0 - (white - MID_GREY) / (1.0 - MID_GREY)) - UNFLATTEN_VETO)
+    return torch.where(exposed, torch.ones_like(slope), torch.exp(trust * slope.log()))
+
+
+def capture_evidence(images: torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    """(B, 3, 3): per channel the proven black and white (`clipped_shelves`) and the photo's flattening slope
+    (`flattened_slope`, 1 unless ``config.unflatten``): what `restore_capture` undoes before the network."""
+    shelves = clipped_shelves(images, config.shelf_from, config.shelf_to)
+    slope = flattened_slope(images, shelves) if config.unflatten else shelves.new_ones(len(shelves))
+    return torch.cat([shelves, slope.reshape(-1, 1, 1).expand(-1, 3, 1)], dim=2)
+
+
+def restore_capture(lattice: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
+    """Undo a proven flattening (contrast about mid grey, on the encoded values, as it was made), then send each
+    channel's proven black to 0 (levels on the encoded values) and its proven white to 1 (a gain in linear
+    light, as exposure and white balance act). The shelves were read on the flattened photo, so they are
+    unflattened first."""
     shape = (lattice.shape[0], 3, *([1] * (lattice.ndim - 2)))
-    black, white = shelves[:, :, 0].reshape(shape), shelves[:, :, 1].reshape(shape)
-    x = ((lattice - black) / (1.0 - black)).clamp(0.0, 1.0)
+    black, white, slope = (evidence[:, :, i].reshape(shape) for i in range(3))
+    low, high = MID_GREY * (1.0 - slope), MID_GREY + slope * (1.0 - MID_GREY)
+
+    def unflatten(values: torch.Tensor) -> torch.Tensor:
+        return ((values - low) / (high - low)).clamp(0.0, 1.0)
+
+    x, black, white = unflatten(lattice), unflatten(black), unflatten(white).clamp_min(SHELF_FLOOR)
+    x = ((x - black) / (1.0 - black)).clamp(0.0, 1.0)
     return to_srgb((to_linear(x) / to_linear(white)).clamp(0.0, 1.0))
 
 
@@ -469,12 +516,12 @@ class PhysicalBasis(nn.Module):
         return self.gates[:k] * self.limits * torch.tanh(weights[:, :k] / self.limits)
 
     def fuse(
-        self, weights: torch.Tensor, ranges: torch.Tensor | None = None, shelves: torch.Tensor | None = None
+        self, weights: torch.Tensor, ranges: torch.Tensor | None = None, evidence: torch.Tensor | None = None
     ) -> torch.Tensor:
         batch, k = weights.shape[0], len(self.limits)
         lattice = self.identity.expand(batch, -1, -1, -1, -1)
-        if self.white_patch and shelves is not None:
-            lattice = restore_shelves(lattice, shelves)
+        if self.white_patch and evidence is not None:
+            lattice = restore_capture(lattice, evidence)
         if self.stretch:
             if ranges is not None:
                 lattice = _stretch(lattice, weights[:, k] + STRETCH_BIAS, self.gates[k], ranges)
@@ -559,13 +606,13 @@ class AdaptiveLUT(nn.Module):
         return self.predictor(downsample_for_predictor(images, self.config.predictor_size))
 
     def fused_luts(
-        self, images: torch.Tensor, ranges: torch.Tensor | None = None, shelves: torch.Tensor | None = None
+        self, images: torch.Tensor, ranges: torch.Tensor | None = None, evidence: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(per-image LUTs (B, 3, N, N, N), weights (B, K)) for images (B, 3, H, W) in [0, 1].
 
         `ranges` (B, 3, 2): the photos' own ranges when the caller has them from a larger view (training on small
-        views of larger crops); else they are read from a `range_size` view of `images`. `shelves` (B, 3, 2):
-        `clipped_shelves` of the full photos when `images` is a resized view; else read from `images`."""
+        views of larger crops); else they are read from a `range_size` view of `images`. `evidence` (B, 3, 3):
+        `capture_evidence` of the full photos when `images` is a resized view; else read from `images`."""
         small = downsample_for_predictor(images, self.config.predictor_size)
         weights = self.predictor(small)
         if not isinstance(self.basis, PhysicalBasis):
@@ -574,9 +621,9 @@ class AdaptiveLUT(nn.Module):
             ranges = photo_ranges(
                 downsample_for_predictor(images, self.config.range_size) if self.config.range_size else small
             )
-        if self.basis.white_patch and shelves is None:
-            shelves = clipped_shelves(images, self.config.shelf_from, self.config.shelf_to)
-        return self.basis.fuse(weights, ranges, shelves), weights
+        if self.basis.white_patch and evidence is None:
+            evidence = capture_evidence(images, self.config)
+        return self.basis.fuse(weights, ranges, evidence), weights
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(enhanced images, fused LUTs, weights); the lookup is tetrahedral, as the app applies it."""

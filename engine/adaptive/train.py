@@ -78,7 +78,8 @@ class TrainConfig:
 DEFAULT_MODEL = ModelConfig(n_luts=3, lut_size=33, physical=True, predictor_size=64)  # looks from pairs
 # Auto (shipped, and from --photos): global statistics only, no CNN (with 30 photos a CNN memorised the scenes:
 # training 25 dB, held-out 21 dB after 300 steps); the black and white that clipped shelves prove are restored
-# first (a range-based levels stretch brightened good photos that are dim by nature: 5 of the 30 train photos).
+# first (a range-based levels stretch brightened good photos that are dim by nature: 5 of the 30 train photos),
+# after undoing a flattening that both of the photo's ends agree on (its thresholds chosen on train+validation).
 # The shelf shares and the 33^3 lattice (17^3 lost ~3 dB to interpolation on the restored exposures) were
 # chosen on the train and validation photos.
 SHIPPED_MODEL = ModelConfig(
@@ -91,6 +92,7 @@ SHIPPED_MODEL = ModelConfig(
     white_patch=True,
     shelf_from=5e-4,
     shelf_to=0.1,
+    unflatten=True,
 )
 DEFAULT_TRAIN, DEFAULT_LOSS = TrainConfig(), LossWeights()
 
@@ -564,7 +566,7 @@ class AutoSamples:
     faulty: torch.Tensor  # (N, 3, P, P)
     clean: torch.Tensor  # (N, 3, P, P)
     ranges: torch.Tensor  # (N, 3, 2), read at AUTO_VIEW like the model reads a photo's
-    shelves: torch.Tensor  # (N, 3, 2), `clipped_shelves` of each crop at AUTO_VIEW
+    evidence: torch.Tensor  # (N, 3, 3), `capture_evidence` of each crop at AUTO_VIEW
 
     def __len__(self) -> int:
         return len(self.faulty)
@@ -591,7 +593,7 @@ def square_crops(photo: np.ndarray, count: int, min_crop: float, rng: np.random.
 @torch.no_grad()
 def auto_samples(crops: torch.Tensor, mix, rng: np.random.Generator, config: ModelConfig) -> AutoSamples:
     """One faulted, varied copy of each crop (N, 3, AUTO_VIEW, AUTO_VIEW)."""
-    from engine.adaptive.model import clipped_shelves, downsample_for_predictor, photo_ranges
+    from engine.adaptive.model import capture_evidence, downsample_for_predictor, photo_ranges
     from engine.adaptive.synthetic import apply_faults
 
     out = []
@@ -603,7 +605,7 @@ def auto_samples(crops: torch.Tensor, mix, rng: np.random.Generator, config: Mod
                 downsample_for_predictor(faulty, config.predictor_size),
                 downsample_for_predictor(clean, config.predictor_size),
                 photo_ranges(faulty),
-                clipped_shelves(faulty, config.shelf_from, config.shelf_to),
+                capture_evidence(faulty, config),
             )
         )
     return AutoSamples(*(torch.cat(parts) for parts in zip(*out, strict=True)))
@@ -670,7 +672,7 @@ def fit_auto(
             pixels = torch.from_numpy(rng.integers(0, samples.faulty[0, 0].numel(), AUTO_LOSS_PIXELS))
             faulty = samples.faulty[index].flatten(2)[:, :, pixels].unsqueeze(2)
             clean = samples.clean[index].flatten(2)[:, :, pixels].unsqueeze(2)
-            luts, _ = model.fused_luts(samples.faulty[index], samples.ranges[index], samples.shelves[index])
+            luts, _ = model.fused_luts(samples.faulty[index], samples.ranges[index], samples.evidence[index])
             mse = (tetrahedral_lookup(luts, faulty) - clean).square().mean(dim=(1, 2, 3))
             loss = mse.add(1e-5).log().mean()  # the mean of -PSNR: every photo counts, not the worst ones
             optimizer.zero_grad(set_to_none=True)

@@ -285,3 +285,28 @@ def test_white_patch_restores_what_a_clipped_shelf_proves_and_leaves_the_rest():
     field = np.full((64, 64, 3), 0.6, np.float32)
     field[:8] = np.linspace(0.0, 0.5, 64, dtype=np.float32)[None, :, None]
     assert np.all(clipped_shelves(_tensor(field).float(), 5e-4, 0.1)[0].numpy() == [[0.0, 1.0]] * 3)
+
+
+def test_unflatten_restores_a_flattened_photo_and_leaves_good_and_dim_ones_alone():
+    """A good photo spanning black to white, flattened about mid grey by the synthetic contrast fault (slope 0.7,
+    with and without clipped shelves), comes back through the unflatten LUT within 1.5 % of the clean photo; the
+    clean photo and a darkened one (its black stays black: an exposure, not a flattening) read slope 1."""
+    from engine.adaptive.infer import predict_lut
+    from engine.adaptive.model import capture_evidence
+
+    config = ModelConfig(
+        n_luts=0, lut_size=33, physical=True, predictor_size=64, cnn_width=0, white_patch=True, unflatten=True
+    )
+    model = AdaptiveLUT(config).eval()
+    photo = _photo("coffee", 4)
+    low, high = np.quantile(photo, [0.002, 0.998])
+    clipped = np.clip((photo - low) / (high - low), 0.0, 1.0)  # clipped black and white shelves
+    unclipped = 0.02 + 0.96 * clipped  # the same scene, no shelf at either end
+    flatten = {"contrast": np.array([np.log(0.7)])}
+    for clean in (clipped, unclipped):
+        faulty = adjust(_tensor(clean).float(), flatten)[0].permute(1, 2, 0).numpy()
+        assert np.abs(faulty - clean).mean() > 0.05
+        assert np.abs(apply_lut(faulty, predict_lut(model, faulty)) - clean).mean() < 0.015
+    darker = adjust(_tensor(unclipped).float(), {"exposure": np.array([-1.0])})
+    for good in (_tensor(unclipped).float(), darker):
+        assert np.all(capture_evidence(good, config)[0, :, 2].numpy() == 1.0)
