@@ -398,9 +398,9 @@ def upscale_uint8(
         out[rows.start * r : rows.stop * r] = block.reshape(h * r, width * r, channels)
 
     _ = table.terms  # build the permuted tables once, before the threads share them
-    # the workers already fill the cores: BLAS threads of their own (the filter stage) would only contend
-    blas_threads = 1 if workers > 1 else None
-    with threadpool_limits(blas_threads, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
+    # one BLAS thread: the filter stage's products are small (2 r*r x ~90 by ~90 x a bucket's pixels), so BLAS
+    # threads of their own only spin (one worker took 3x the CPU time with them) or contend with the workers
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, rows) for rows in strips]
         try:
             for done, future in enumerate(futures, 1):
