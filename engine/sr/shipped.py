@@ -40,7 +40,7 @@ SHIPPED: tuple[tuple[TrainConfig, FinetuneConfig | None], ...] = (
     (
         TrainConfig(kind="mulut", scale=4, stages=2, steps=2000, crop=24, checkpoint_every=500, seed=24, **_LONG),
         replace(_MULUT_FINETUNE, steps=150),
-    ),  # 150 steps: what this session's shared CPU allowed
+    ),  # validation gain: 1.067 untuned, 1.120 after these 150 steps; 600 steps scored 1.024, 300 at lr 0.1 1.101
     (
         TrainConfig(kind="mulut", scale=2, stages=2, steps=1500, crop=24, checkpoint_every=500, seed=22, **_LONG),
         _MULUT_FINETUNE,
