@@ -433,8 +433,8 @@ def flattened_slope(images: torch.Tensor, shelves: torch.Tensor) -> torch.Tensor
     flattened; undoing it restores both. Where the ends disagree the photo is dim, hazy or desaturated by
     nature, not flattened: a dim photo keeps its black, a desaturated one lifts its black but not by its
     white's slope. A white shelf below 1 whose slope would leave the black far lower is an exposure, not a
-    flattening. Slopes above UNFLATTEN_NONE are what good photos show; the ramp to UNFLATTEN_FULL keeps
-    them as they are. Read on every pixel or a strided subsample, like the shelves."""
+    flattening. Slopes above UNFLATTEN_NONE (what good photos show) are kept; the correction ramps in fully
+    by UNFLATTEN_FULL. Read on every pixel or a strided subsample, like the shelves."""
     x = images.detach().float().clamp(0.0, 1.0).flatten(2)
     ends = _quantiles(x, (UNFLATTEN_QUANTILE, 1.0 - UNFLATTEN_QUANTILE))  # (B, 3, 2)
     low, high = ends[:, :, 0].amin(1), ends[:, :, 1].amax(1)
