@@ -423,6 +423,7 @@ UNFLATTEN_QUANTILE = 5e-4  # a photo's ends: this share of its darkest and brigh
 UNFLATTEN_FULL, UNFLATTEN_NONE = 0.85, 0.92  # flattening slopes undone fully / not at all (ramp between)
 UNFLATTEN_AGREEMENT = 0.3  # |log| gap between the slopes the two ends say at which they stop agreeing
 UNFLATTEN_VETO = 0.03  # how far below the black a white shelf's flattening would leave a photo's black may be
+UNFLATTEN_MIN = 0.5  # a photo squeezed further is a flat field (fog, a wall, a grey card), not a flattened photo
 
 
 def flattened_slope(images: torch.Tensor, shelves: torch.Tensor) -> torch.Tensor:
@@ -434,7 +435,8 @@ def flattened_slope(images: torch.Tensor, shelves: torch.Tensor) -> torch.Tensor
     nature, not flattened: a dim photo keeps its black, a desaturated one lifts its black but not by its
     white's slope. A white shelf below 1 whose slope would leave the black far lower is an exposure, not a
     flattening. Slopes above UNFLATTEN_NONE (what good photos show) are kept; the correction ramps in fully
-    by UNFLATTEN_FULL. Read on every pixel or a strided subsample, like the shelves."""
+    by UNFLATTEN_FULL; a slope under UNFLATTEN_MIN is a flat field, whose noise a stretch would only amplify.
+    Read on every pixel or a strided subsample, like the shelves."""
     x = images.detach().float().clamp(0.0, 1.0).flatten(2)
     ends = _quantiles(x, (UNFLATTEN_QUANTILE, 1.0 - UNFLATTEN_QUANTILE))  # (B, 3, 2)
     low, high = ends[:, :, 0].amin(1), ends[:, :, 1].amax(1)
@@ -443,6 +445,7 @@ def flattened_slope(images: torch.Tensor, shelves: torch.Tensor) -> torch.Tensor
     slope = torch.maximum(from_low, from_high)
     trust = ((UNFLATTEN_NONE - slope) / (UNFLATTEN_NONE - UNFLATTEN_FULL)).clamp(0.0, 1.0)
     trust = trust * (1.0 - (from_low / from_high).log().abs() / UNFLATTEN_AGREEMENT).clamp(0.0, 1.0)
+    trust = torch.where(slope < UNFLATTEN_MIN, torch.zeros_like(trust), trust)
     white = shelves[:, :, 1].amax(1)
     exposed = (white < 1.0) & (low < MID_GREY * (1.0 - (white - MID_GREY) / (1.0 - MID_GREY)) - UNFLATTEN_VETO)
     return torch.where(exposed, torch.ones_like(slope), torch.exp(trust * slope.log()))

@@ -290,7 +290,8 @@ def test_white_patch_restores_what_a_clipped_shelf_proves_and_leaves_the_rest():
 def test_unflatten_restores_a_flattened_photo_and_leaves_good_and_dim_ones_alone():
     """A good photo spanning black to white, flattened about mid grey by the synthetic contrast fault (slope 0.7,
     with and without clipped shelves), comes back through the unflatten LUT within 1.5 % of the clean photo; the
-    clean photo and a darkened one (its black stays black: an exposure, not a flattening) read slope 1."""
+    clean photo, a darkened one (its black stays black: an exposure, not a flattening) and a noisy grey wall (a
+    flat field: a stretch would only amplify its noise) read slope 1."""
     from engine.adaptive.infer import predict_lut
     from engine.adaptive.model import capture_evidence
 
@@ -308,5 +309,6 @@ def test_unflatten_restores_a_flattened_photo_and_leaves_good_and_dim_ones_alone
         assert np.abs(faulty - clean).mean() > 0.05
         assert np.abs(apply_lut(faulty, predict_lut(model, faulty)) - clean).mean() < 0.015
     darker = adjust(_tensor(unclipped).float(), {"exposure": np.array([-1.0])})
-    for good in (_tensor(unclipped).float(), darker):
+    grey_wall = 0.5 + 0.02 * np.random.default_rng(0).standard_normal((64, 64, 1)).astype(np.float32).repeat(3, 2)
+    for good in (_tensor(unclipped).float(), darker, _tensor(grey_wall).float()):  # a flat field is not flattened
         assert np.all(capture_evidence(good, config)[0, :, 2].numpy() == 1.0)
