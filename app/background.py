@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,18 @@ def post(owner: QObject, callback: Callable[..., Any], *args: Any) -> None:
     _gui_relay().call.emit(owner, callback, args)
 
 
+_running: set[threading.Thread] = set()  # every worker `run_off_gui_thread` started that has not ended
+
+
+def finish_background_work(timeout: float = 30.0) -> None:
+    """Wait (up to `timeout` s in all) for the workers still running when the editor quits: a daemon thread
+    stopped inside torch or numpy at interpreter exit aborts the process ("terminate called without an active
+    exception") instead of letting it exit cleanly."""
+    deadline = time.monotonic() + timeout
+    for thread in list(_running):
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def run_off_gui_thread(
     owner: QObject,
     fn: Callable[[], Any],
@@ -73,9 +86,12 @@ def run_off_gui_thread(
             if on_error is not None:
                 post(owner, on_error, exc)
             return
+        finally:
+            _running.discard(threading.current_thread())
         post(owner, on_done, result)
 
     thread = threading.Thread(target=work, daemon=True, name=name)
+    _running.add(thread)
     thread.start()
     return thread
 

@@ -66,9 +66,13 @@ def run_editor(path: str | None = None) -> int:
 
     from PySide6.QtCore import QTimer
 
+    from app.background import finish_background_work
+
     app = create_application()
     window = build_window(path)
     window.show()
     if os.environ.get("LUTLAB_QUIT_AFTER"):
         QTimer.singleShot(int(1000 * float(os.environ["LUTLAB_QUIT_AFTER"])), window.close)
-    return int(app.exec())
+    status = int(app.exec())
+    finish_background_work()
+    return status
