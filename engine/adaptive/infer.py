@@ -100,9 +100,8 @@ def predict_lut(model: AdaptiveLUT, pixels: np.ndarray, title: str = "") -> LUT3
     """This photo's LUT: the predictor runs on a small square downsample of `pixels` (H x W x 3 in [0, 1])."""
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise InputError(f"expected an H x W x 3 image, got shape {pixels.shape}")
-    small = to_tensor(shrink_by_blocks(pixels, max(2 * model.config.predictor_size, model.config.range_size))).clamp(
-        0.0, 1.0
-    )
+    view = shrink_by_blocks(pixels, max(2 * model.config.predictor_size, model.config.range_size))
+    small = to_tensor(view).clamp(0.0, 1.0)
     evidence = None
     if model.config.white_patch:  # from every pixel, or every n-th: a resize would blur the shelves away
         step = max(1, math.ceil(max(pixels.shape[:2]) / SHELF_VIEW))
