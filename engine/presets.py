@@ -45,6 +45,7 @@ PRESET_FIELDS = {
             "shelf_from": modelfile.number(0.0, 1.0),
             "shelf_to": modelfile.number(0.0, 1.0),
             "unflatten": modelfile.boolean(),
+            "apply_size": modelfile.integer(0, 65),
         }
     ),
 }

@@ -132,7 +132,13 @@ def _train_photos(request: TrainRequest, events: TrainingEvents) -> str:
 
     from engine.adaptive.train import PHOTOS_TRAIN, SHIPPED_MODEL, train_from_photos
 
-    model = replace(SHIPPED_MODEL, lut_size=request.options["lut_size"], n_luts=request.options["luts"])
+    luts = request.options["luts"]  # learned LUTs live on lut_size, so only an analytic model applies a finer one
+    model = replace(
+        SHIPPED_MODEL,
+        lut_size=request.options["lut_size"],
+        n_luts=luts,
+        apply_size=0 if luts else SHIPPED_MODEL.apply_size,
+    )
     config = replace(PHOTOS_TRAIN, epochs=PHOTOS.epochs(request), seed=request.seed)
     return _train_and_summarise(request, events, train_from_photos, request.data, model, config)
 

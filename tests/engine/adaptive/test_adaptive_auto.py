@@ -312,3 +312,29 @@ def test_unflatten_restores_a_flattened_photo_and_leaves_good_and_dim_ones_alone
     grey_wall = 0.5 + 0.02 * np.random.default_rng(0).standard_normal((64, 64, 1)).astype(np.float32).repeat(3, 2)
     for good in (_tensor(unclipped).float(), darker, _tensor(grey_wall).float()):  # a flat field is not flattened
         assert np.all(capture_evidence(good, config)[0, :, 2].numpy() == 1.0)
+
+
+def test_an_analytic_model_builds_its_lut_on_the_finer_apply_lattice_outside_training():
+    """With no learned LUTs the correction is analytic, so outside training the photo's LUT is built on
+    `apply_size`: the same function at the shared lattice points, and closer to the exact correction of every
+    pixel (torch's `correct` applied to the pixels directly) where the curve is steep (+1.5 EV, more contrast)."""
+    from engine.adaptive.model import correct
+
+    config = ModelConfig(n_luts=0, lut_size=9, apply_size=17, physical=True, predictor_size=64, cnn_width=0)
+    model = AdaptiveLUT(config)
+    with torch.no_grad():
+        model.predictor.last.bias.copy_(torch.tensor([1.5, 0.1, 0.0, 0.0, 0.0, 0.3, 0.2]))
+    photo = _photo("coffee", 4)
+    tensor = _tensor(photo).float()
+    coarse, weights = model.train().fused_luts(tensor)
+    fine, _ = model.eval().fused_luts(tensor)
+    assert coarse.shape[-3:] == (9, 9, 9) and fine.shape[-3:] == (17, 17, 17)
+    assert torch.abs(fine[..., ::2, ::2, ::2] - coarse).max() < 1e-6
+    exact = correct(tensor, model.basis.amounts(weights))[0].permute(1, 2, 0).detach().numpy()
+    errors = [
+        np.abs(apply_lut(photo, LUT3D(lut[0].permute(1, 2, 3, 0).detach().numpy())) - exact).mean()
+        for lut in (coarse, fine)
+    ]
+    assert errors[1] < 0.5 * errors[0] and errors[0] > 1e-3
+    with pytest.raises(ValueError, match="apply_size"):
+        ModelConfig(n_luts=1, lut_size=9, apply_size=17, physical=True)
