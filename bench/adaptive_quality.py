@@ -206,6 +206,7 @@ def main() -> None:
     from engine.adaptive.infer import load_model, preset_lut
     from engine.adaptive.model import capture_evidence
     from engine.adaptive.synthetic import FAULT_KINDS, LOOKS, auto
+    from engine.adaptive.train import MAX_PSNR
     from engine.image import shrink_by_blocks
     from engine.lut import apply_lut
     from engine.presets import find_preset
@@ -334,6 +335,16 @@ def main() -> None:
             f"{name:<15}{m['preset']:>9.2f}{m['Auto then look']:>16.2f}{m['untouched']:>11.2f}{m['chroma']:>8.2f}"
             f"{m['target chroma']:>15.2f}"
         )
+
+    def capped(values: list[float]) -> float:
+        return float(np.mean(np.minimum(values, MAX_PSNR)))
+
+    print(
+        f"  each pair capped at {MAX_PSNR:g} dB as the training report scores (past it the difference is under one"
+        " 8-bit level), preset minus Auto-then-look: "
+        + ", ".join(f"{n} {capped(r['preset']) - capped(r['Auto then look']):+.3f}" for n, r in look_rows.items())
+        + " dB"
+    )
     print()
 
     faults = {m: mean(table["all faults"][m], 0) for m in methods}
