@@ -518,8 +518,10 @@ class PhysicalBasis(nn.Module):
         self.levels_keep = (config.levels_low, config.levels_high)
         self.white_patch = config.white_patch
         self.learned = nn.Parameter(torch.randn(config.n_luts, 3, n, n, n) * 1e-3)  # non-zero: gradients flow
-        self.register_buffer("identity", identity_lut(n), persistent=False)
-        self.register_buffer("applied_identity", identity_lut(config.applied_size), persistent=False)
+        identity = identity_lut(n)
+        self.register_buffer("identity", identity, persistent=False)
+        applied = identity if config.applied_size == n else identity_lut(config.applied_size)  # shared when equal
+        self.register_buffer("applied_identity", applied, persistent=False)
         self.register_buffer("limits", torch.tensor([LIMITS[d] for d in DIRECTIONS]), persistent=False)
         # how much of each predicted weight is used (1: all); set on held-out photos after training (calibration)
         self.register_buffer("gates", torch.ones(n_weights(config)))
