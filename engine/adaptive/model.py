@@ -397,7 +397,7 @@ def highlight_trust(ranges: torch.Tensor, start: float, full: float) -> torch.Te
 
 
 SHELF_TOLERANCE = 2e-4  # a pixel this close to its channel's extreme sits on the shelf (clipped data are exact)
-SHELF_MAX_EV = 2.5  # the largest brightening a shelf may ask for: darker "shelves" are flat fields, not white
+SHELF_MAX_EV = 2.5  # the largest brightening a shelf may prove: a darker "shelf" is no evidence (see below)
 SHELF_FLOOR = float(to_srgb(torch.tensor(2.0**-SHELF_MAX_EV)))  # the darkest white level that stays that far
 
 
@@ -410,7 +410,9 @@ def clipped_shelves(images: torch.Tensor, share_from: float, share_to: float) ->
     patch of Land's retinex, trusted only where the clip proves it). Without a white shelf, the highest shelf of
     any channel (a clipped coloured highlight) gives one level for all channels. Crushed blacks lifted together
     (a flattened photo) are a shelf at the bottom. A shelf under `share_from` of the pixels is chance, one over
-    `share_to` a flat field; a photo with no shelf gets (0, 1): Auto does not guess what it cannot see.
+    `share_to` a flat field; a photo with no shelf gets (0, 1): Auto does not guess what it cannot see. Nor does
+    a shelf more than SHELF_MAX_EV below white count: that is a dark photo's own top (a night scene, a dim
+    close-up whose brightest code values tie), not a darkened clip.
     Pass every pixel, or a strided subsample: averaging (a resize) blurs shelves away."""
     x = images.detach().float().clamp(0.0, 1.0).flatten(2)  # (B, 3, P)
     top, bottom = x.amax(2), x.amin(2)  # (B, 3)
@@ -429,7 +431,8 @@ def clipped_shelves(images: torch.Tensor, share_from: float, share_to: float) ->
     level = torch.where(
         white_shelf.unsqueeze(1), white, torch.where(coloured.any(1, keepdim=True), highest, torch.ones_like(white))
     )
-    return torch.stack([black, level.clamp(SHELF_FLOOR, 1.0)], dim=2)
+    dark = (level < SHELF_FLOOR).any(1, keepdim=True)  # a "white" this dark is a dark photo's own top, not a clip
+    return torch.stack([black, torch.where(dark, torch.ones_like(level), level)], dim=2)
 
 
 UNFLATTEN_QUANTILE = 5e-4  # a photo's ends: this share of its darkest and brightest channel values

@@ -731,6 +731,7 @@ def train_auto(
 
     mix = FaultMix(clean=config.clean_share, single=config.single_share)
     triples = fault_validation(val_photos, seed=config.seed + 1000)
+    torch.manual_seed(config.seed)  # the predictor's initial weights too: the recorded seed fixes the whole run
     model = AdaptiveLUT(model_config)
     result = fit_auto(
         model,

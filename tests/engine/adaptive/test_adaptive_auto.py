@@ -261,9 +261,9 @@ def test_white_patch_restores_what_a_clipped_shelf_proves_and_leaves_the_rest():
     """A photo with a clipped white, darkened 1 EV and given a warm cast in linear light (the synthetic fault,
     an independent numpy path), comes back through the white-patch LUT within 0.5 % of the clean photo; the
     same photo without the clip (nothing proves a fault) and a clipped photo left as it was get the identity;
-    a shelf over a quarter of the photo is a flat field, not a white."""
+    a shelf over a quarter of the photo is a flat field, not a white, and one 3 EV down a dark photo's top."""
     from engine.adaptive.infer import predict_lut
-    from engine.adaptive.model import clipped_shelves
+    from engine.adaptive.model import SHELF_FLOOR, clipped_shelves
 
     model = AdaptiveLUT(
         ModelConfig(n_luts=0, lut_size=33, physical=True, predictor_size=64, cnn_width=0, white_patch=True)
@@ -285,6 +285,11 @@ def test_white_patch_restores_what_a_clipped_shelf_proves_and_leaves_the_rest():
     field = np.full((64, 64, 3), 0.6, np.float32)
     field[:8] = np.linspace(0.0, 0.5, 64, dtype=np.float32)[None, :, None]
     assert np.all(clipped_shelves(_tensor(field).float(), 5e-4, 0.1)[0].numpy() == [[0.0, 1.0]] * 3)
+    # a shelf 3 EV below white (past SHELF_MAX_EV) is a dark photo's own top: left alone, not brightened 8x
+    night = adjust(_tensor(clean).float(), {"exposure": np.array([-3.0])})[0].permute(1, 2, 0).numpy()
+    assert 0.3 < night.max() < SHELF_FLOOR
+    assert np.all(clipped_shelves(_tensor(night).float(), 5e-4, 0.1)[0].numpy() == [[0.0, 1.0]] * 3)
+    assert np.abs(predict_lut(model, night).table - identity_table(33)).max() < 1e-6
 
 
 def test_unflatten_restores_a_flattened_photo_and_leaves_good_and_dim_ones_alone():
@@ -338,3 +343,21 @@ def test_an_analytic_model_builds_its_lut_on_the_finer_apply_lattice_outside_tra
     assert errors[1] < 0.5 * errors[0] and errors[0] > 1e-3
     with pytest.raises(ValueError, match="apply_size"):
         ModelConfig(n_luts=1, lut_size=9, apply_size=17, physical=True)
+
+
+def test_auto_training_is_fixed_by_its_seed(tmp_path):
+    """Two runs with the same seed write byte-identical weights, whatever torch's global generator held before
+    (a fresh process seeds it at random): the seed a preset's JSON records reproduces the preset."""
+    from engine.adaptive.train import TrainConfig, train_auto
+
+    photos = [_photo(name, 4) for name in ("coffee", "chelsea", "astronaut")]
+    model_config = ModelConfig(n_luts=0, lut_size=9, physical=True, predictor_size=64, cnn_width=0, hidden=8)
+    config = TrainConfig(epochs=1, steps_per_epoch=3, batch_size=4, crop=64, seed=5)
+    weights = []
+    for run, global_seed in enumerate((1, 2)):
+        torch.manual_seed(global_seed)
+        path, _, _ = train_auto(
+            photos[:2], photos[2:], "Seeded", tmp_path / str(run), model_config, config, data={}, description=""
+        )
+        weights.append(path.with_suffix(".safetensors").read_bytes())
+    assert weights[0] == weights[1]
