@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 VISIBLE = 30.0  # dB: closer than this to the photo itself is a visible change
 
 
-def square_crops(pixels: np.ndarray, count: int, side: int, rng: np.random.Generator) -> list[np.ndarray]:
+def close_ups(pixels: np.ndarray, count: int, side: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """`count` square crops of 20-60 % of the short side, block-shrunk to `side` (not training's `square_crops`:
+    its area resize averages the shelves away, and its crops start at 60 % with the whole photo first)."""
     from engine.image import shrink_by_blocks
 
     height, width = pixels.shape[:2]
@@ -64,7 +66,7 @@ def main() -> None:
     for split in args.splits:
         scores = []
         for entry, pixels in zip(manifest.split(split), corpus.load_split(split, manifest=manifest), strict=True):
-            for number, crop in enumerate(square_crops(pixels, args.crops, args.side, rng)):
+            for number, crop in enumerate(close_ups(pixels, args.crops, args.side, rng)):
                 score = min(99.0, psnr(apply_lut(crop, predict_lut(model, crop)), crop))
                 scores.append(score)
                 if score < VISIBLE:
