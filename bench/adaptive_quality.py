@@ -4,7 +4,8 @@ never used for any choice), per fault type and on the clean photos, beside simpl
 For every test photo (area-downscaled to --side) and every fault kind of `engine.adaptive.synthetic`
 (exposure under/over, white balance incl. green/magenta, contrast low/high, saturation low/high, combined;
 --variants random amounts each) plus the clean photo itself, each method's output is scored against the clean
-photo by PSNR (dB, higher is closer) and mean CIEDE2000 (lower is closer):
+photo by PSNR (dB, higher is closer) and mean CIEDE2000 (lower is closer). For each clean photo it also prints
+the amounts Auto's network adds along each physical direction (a good photo should get about 0):
 
   untouched     the faulty photo itself
   grey-world    channel means equalised in linear light, then exposure set so mean luminance is 18 % grey
@@ -119,6 +120,21 @@ def scores(out: np.ndarray, clean: np.ndarray, clean_lab: np.ndarray) -> tuple[f
     return min(psnr(out, clean), 99.0), float(deltaE_ciede2000(clean_lab, rgb2lab(np.clip(out, 0, 1))).mean())
 
 
+def network_amounts(model, pixels: np.ndarray) -> dict[str, float]:
+    """The amounts Auto's network adds for a photo along each physical direction, after the calibration gates
+    (the view `predict_lut` predicts from; the shelves and the unflattening are not in them)."""
+    import torch
+
+    from engine.adaptive.data import to_tensor
+    from engine.image import shrink_by_blocks
+    from engine.lut.adjust import DIRECTIONS
+
+    view = to_tensor(shrink_by_blocks(pixels, max(2 * model.config.predictor_size, model.config.range_size)))
+    with torch.no_grad():
+        amounts = model.basis.amounts(model.predict_weights(view.clamp(0.0, 1.0)))[0]
+    return {name: float(value) for name, value in zip(DIRECTIONS, amounts, strict=True)}
+
+
 def chroma(pixels: np.ndarray) -> float:
     """Mean chroma in 8-bit levels: max - min of each pixel's channels (0 for a grey)."""
     return float(np.mean(pixels.max(2) - pixels.min(2))) * 255.0
@@ -226,6 +242,7 @@ def main() -> None:
     methods = [m for m in METHODS if not (args.no_oracle and m == "oracle LUT")]
     table: dict[str, dict[str, list[tuple[float, float]]]] = {}
     clean_by_photo: dict[str, float] = {}
+    amounts_by_photo: dict[str, dict[str, float]] = {}
     faults_by_photo: dict[str, dict[str, list[float]]] = {}
     looks = [look for look in LOOKS if look.stem != "auto"]
     look_rows: dict[str, dict[str, list[float]]] = {look.name: {} for look in looks}
@@ -257,6 +274,8 @@ def main() -> None:
                     faults_by_photo.setdefault(photo_id, {}).setdefault(method, []).append(score[0])
             if kind == "clean":
                 clean_by_photo[photo_id] = table["clean"]["Auto"][-1][0]
+                if auto_config.physical:
+                    amounts_by_photo[photo_id] = network_amounts(load_model(auto_preset), clean)
             for look in looks:  # every look on the same faulty photos, against the look of the clean photo
                 target = look.transform(to_tensor(clean))[0].permute(1, 2, 0).numpy()
                 preset_out = apply_lut(faulty, preset_lut(find_preset(look.name), faulty))
@@ -307,6 +326,14 @@ def main() -> None:
         + ", ".join(f"{k} {v:.1f}" for k, v in clean_by_photo.items())
         + "\n"
     )
+
+    if amounts_by_photo:
+        names = list(next(iter(amounts_by_photo.values())))
+        print("the network's amounts on each clean photo, after the gates (0: no change; exposure in EV)")
+        print(f"{'photo':<22}" + "".join(f"{n:>12}" for n in names))
+        for photo_id, amounts in amounts_by_photo.items():
+            print(f"{photo_id:<22}" + "".join(f"{amounts[n]:>12.3f}" for n in names))
+        print()
 
     model = load_model(auto_preset)
     span = basis_span(model)
