@@ -12,7 +12,7 @@ from engine.jobs import CancelToken
 from engine.lowlight import pipeline
 from engine.lowlight.data import LowLight, darken
 from engine.lowlight.exposure import auto_exposure
-from engine.lowlight.noise import NoiseModel, Stabiliser, estimate_noise
+from engine.lowlight.noise import NoiseModel, Stabiliser, clipped_moments, estimate_noise
 from engine.lowlight.pipeline import enhance, enhance_details, measure
 from engine.lowlight.quality import hue_error, lab, texture_sigma
 from engine.lowlight.settings import with_settings
@@ -44,6 +44,25 @@ def test_noise_model_of_a_photo_mostly_near_black_keeps_its_read_noise():
     noise = estimate_noise(darken(sample_photo("rocket").pixels, light, np.random.default_rng(1)))
     assert 0.5 < noise.b / light.read_noise**2 < 1.5
     assert 0.5 < noise.a * light.photons < 2.5
+
+
+def test_noise_fit_models_clipping_at_black_instead_of_guessing_around_it():
+    # At x0.01 nearly all of the rocket's blocks lie within a few sigma of black. A line fit has to leave
+    # those bins out and read b at 0.30x and a at 3.1x the truth; modelling the clip recovers both.
+    light = LowLight(0.01, 4000, 1.5e-3)
+    noise = estimate_noise(darken(sample_photo("rocket").pixels, light, np.random.default_rng(1)))
+    assert 0.8 < noise.b / light.read_noise**2 < 1.25
+    assert 0.7 < noise.a * light.photons < 1.6
+
+
+def test_clipped_moments_match_sampled_clipped_noise():
+    rng = np.random.default_rng(4)
+    a, b = 2.5e-4, 2.25e-6
+    for level in (-0.001, 0.0, 0.001, 0.01, 0.2, 0.99):
+        shots = np.clip(level + rng.normal(0, np.sqrt(max(a * level + b, 1e-12)), 400_000), 0, 1)
+        mean, variance = clipped_moments(np.array([level]), a, b)
+        assert mean[0] == pytest.approx(shots.mean(), rel=0.01, abs=2e-6)
+        assert variance[0] == pytest.approx(shots.var(), rel=0.02)
 
 
 def test_stabiliser_gives_unit_noise_and_its_inverse_undoes_clipping_at_black():
