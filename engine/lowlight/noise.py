@@ -82,7 +82,7 @@ def estimate_noise(
             points.append((float(np.median(mean[inside])), float(np.quantile(variance[inside], quantile)) / factor))
     if len(points) < 2:
         b = float(np.median(variance)) if variance.size else MIN_NOISE_B
-        return NoiseModel(MIN_NOISE_A, float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
+        return NoiseModel(*_bounded(MIN_NOISE_A, b))
     table = np.array(points)
     # Bins within a few sigma of black read too little variance (clipping at 0): leave them out, judged by the
     # fitted line's sigma (a bin's own variance is the one clipping shrank), refitted until the bins settle.
@@ -91,8 +91,13 @@ def estimate_noise(
         kept = table[usable] if usable.sum() >= 3 else table[np.argsort(table[:, 0])[-3:]]
         a, b = _fit_line(kept)
         usable = table[:, 0] > min_snr * np.sqrt(np.maximum(a * table[:, 0] + b, 0.0))
-    a, b = _fit_clipped(table, float(np.clip(a, MIN_NOISE_A, MAX_NOISE_A)), float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
-    return NoiseModel(float(np.clip(a, MIN_NOISE_A, MAX_NOISE_A)), float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B)))
+    a, b = _fit_clipped(table, *_bounded(a, b))
+    return NoiseModel(*_bounded(a, b))
+
+
+def _bounded(a: float, b: float) -> tuple[float, float]:
+    """(a, b) inside the range a photo's noise can take (a clean photo gets the minimum, not zero)."""
+    return float(np.clip(a, MIN_NOISE_A, MAX_NOISE_A)), float(np.clip(b, MIN_NOISE_B, MAX_NOISE_B))
 
 
 def _fit_line(table: np.ndarray) -> tuple[float, float]:
