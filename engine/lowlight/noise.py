@@ -14,6 +14,7 @@ from engine.color import srgb_to_linear
 
 MIN_NOISE_A, MIN_NOISE_B = 1e-8, 1e-10  # a clean photo: almost nothing to remove
 MAX_NOISE_A, MAX_NOISE_B = 1e-1, 1e-2
+FLAT_VARIANCE = 1e-12  # a bin's variance at or below this is a flat field's (8-bit steps near black give ~1e-8)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,10 @@ def estimate_noise(
         kept = table[usable] if usable.sum() >= 3 else table[np.argsort(table[:, 0])[-3:]]
         a, b = _fit_line(kept)
         usable = table[:, 0] > min_snr * np.sqrt(np.maximum(a * table[:, 0] + b, 0.0))
-    a, b = _fit_clipped(table, *_bounded(a, b))
+    # Bins of exactly flat blocks (a crushed black, a clipped white, a synthetic fill) say nothing about noise.
+    measured = table[table[:, 1] > FLAT_VARIANCE]
+    if len(measured) >= 3 and not usable[table[:, 1] > FLAT_VARIANCE].all():
+        a, b = _fit_clipped(measured, *_bounded(a, b))  # bring the bins left out near black back, clip modelled
     return NoiseModel(*_bounded(a, b))
 
 
