@@ -11,9 +11,9 @@ Torch-free (numpy + OpenCV), so the editor and the CLI start it at once. What it
    into it), then per brightness bin a low quantile of those variances (flat blocks), then a weighted
    line through the bins, leaving out the bins so near black that clipping at 0 shrinks their variance (judged
    by the fitted line's sigma, not by the bin's own shrunken one, and refitted: on dark photos the read noise b
-   came out at 0.35-0.6x the truth otherwise, which lifts the blacks). That line then starts a fit over every
-   bin with the clip modelled (a clipped normal's mean and variance), so photos that are mostly near black
-   keep their read noise too.
+   came out at 0.35-0.6x the truth otherwise, which lifts the blacks). Where bins were left out, that line then
+   starts a fit that brings them back with the clip modelled (a clipped normal's mean and variance), so photos
+   that are mostly near black keep their read noise too.
 2. **Stabilise.** The generalised Anscombe transform turns that noise into unit-variance noise, so one
    denoiser fits every brightness. Its inverse is exact for clipped data: a table of the expected
    transformed value of max(0, signal + noise) per true signal, inverted. This removes the positive
