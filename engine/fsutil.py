@@ -2,8 +2,8 @@
 
 Two ways in, both ending in a rename onto the target:
 - `atomic_file` (photo and .cube exports): on Linux the data goes into an unnamed file (``O_TMPFILE``)
-  that gets a name only once it is complete, for the instant before the rename, so a process killed
-  mid-write leaves nothing behind. Where ``O_TMPFILE`` is missing it falls back to `atomic_path`.
+  that gets a name only once it is complete, for the instant before the rename (SIGTERM is held for that
+  instant), so a process killed or told to end mid-write leaves nothing behind. Where ``O_TMPFILE`` is missing it falls back to `atomic_path`.
 - `atomic_path` (writers that need a file name, e.g. safetensors): a hidden temporary beside the target.
 
 Every temporary is named ``.STEM.XXXXXXXX.tmpSUFFIX`` and flock()ed by its writer. Before each write,
@@ -20,6 +20,7 @@ import io
 import os
 import re
 import secrets
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -66,21 +67,36 @@ def atomic_file(target: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         fcntl.flock(fd, fcntl.LOCK_EX)  # the name it gets below is ours until the rename
         yield stream
         stream.flush()
-        for _ in range(100):
-            name = _temp_name(folder, target)
-            try:
-                _link(fd, name)
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise InputError(f"{target}: cannot write in {folder} ({exc.strerror or exc})") from exc
-            try:
-                os.replace(name, target)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    name.unlink()
-            return
+        with _termination_held():
+            for _ in range(100):
+                name = _temp_name(folder, target)
+                try:
+                    _link(fd, name)
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    raise InputError(f"{target}: cannot write in {folder} ({exc.strerror or exc})") from exc
+                try:
+                    os.replace(name, target)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        name.unlink()
+                return
         raise InputError(f"{target}: cannot create a temporary file in {folder}")
+
+
+@contextlib.contextmanager
+def _termination_held() -> Iterator[None]:
+    """Hold SIGTERM for this thread while the finished file has its hidden name: a batch worker told to end in
+    that instant (see `engine.batch.run`) ends just after the rename instead of leaving the name behind."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:

@@ -113,11 +113,14 @@ def _end_with_parent(batch_pid: int) -> None:
         except OSError:  # already gone
             os._exit(1)
 
+        main = threading.main_thread().ident
+        assert main is not None
+
         def wait_for_the_batch() -> None:
             import select
 
             select.select([watched], [], [])
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal.pthread_kill(main, signal.SIGTERM)  # to the thread that writes: it may hold SIGTERM an instant
 
         threading.Thread(target=wait_for_the_batch, daemon=True).start()
         return
