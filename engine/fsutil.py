@@ -3,7 +3,8 @@
 Two ways in, both ending in a rename onto the target:
 - `atomic_file` (photo and .cube exports): on Linux the data goes into an unnamed file (``O_TMPFILE``)
   that gets a name only once it is complete, for the instant before the rename (SIGTERM is held for that
-  instant), so a process killed or told to end mid-write leaves nothing behind. Where ``O_TMPFILE`` is missing it falls back to `atomic_path`.
+  instant), so a process killed or told to end mid-write leaves nothing behind. Where ``O_TMPFILE`` is
+  missing it falls back to `atomic_path`.
 - `atomic_path` (writers that need a file name, e.g. safetensors): a hidden temporary beside the target.
 
 Every temporary is named ``.STEM.XXXXXXXX.tmpSUFFIX`` and flock()ed by its writer. Before each write,
