@@ -125,13 +125,11 @@ def network_amounts(model, pixels: np.ndarray) -> dict[str, float]:
     (the view `predict_lut` predicts from; the shelves and the unflattening are not in them)."""
     import torch
 
-    from engine.adaptive.data import to_tensor
-    from engine.image import shrink_by_blocks
+    from engine.adaptive.infer import predictor_view
     from engine.lut.adjust import DIRECTIONS
 
-    view = to_tensor(shrink_by_blocks(pixels, max(2 * model.config.predictor_size, model.config.range_size)))
     with torch.no_grad():
-        amounts = model.basis.amounts(model.predict_weights(view.clamp(0.0, 1.0)))[0]
+        amounts = model.basis.amounts(model.predict_weights(predictor_view(model, pixels)))[0]
     return {name: float(value) for name, value in zip(DIRECTIONS, amounts, strict=True)}
 
 
@@ -247,7 +245,8 @@ def main() -> None:
     looks = [look for look in LOOKS if look.stem != "auto"]
     look_rows: dict[str, dict[str, list[float]]] = {look.name: {} for look in looks}
     started = time.perf_counter()
-    auto_config = load_model(auto_preset).config
+    auto_model = load_model(auto_preset)
+    auto_config = auto_model.config
     proven: dict[str, list[tuple[bool, bool]]] = {}  # per kind: (a clipped shelf, a flattening) proved a fault?
     for photo_id, photo in zip(ids, photos, strict=True):
         triples = SyntheticPairs([photo], auto).fault_set(args.seed, per_kind)
@@ -275,7 +274,7 @@ def main() -> None:
             if kind == "clean":
                 clean_by_photo[photo_id] = table["clean"]["Auto"][-1][0]
                 if auto_config.physical:
-                    amounts_by_photo[photo_id] = network_amounts(load_model(auto_preset), clean)
+                    amounts_by_photo[photo_id] = network_amounts(auto_model, clean)
             for look in looks:  # every look on the same faulty photos, against the look of the clean photo
                 target = look.transform(to_tensor(clean))[0].permute(1, 2, 0).numpy()
                 preset_out = apply_lut(faulty, preset_lut(find_preset(look.name), faulty))
@@ -335,13 +334,12 @@ def main() -> None:
             print(f"{photo_id:<22}" + "".join(f"{amounts[n]:>12.3f}" for n in names))
         print()
 
-    model = load_model(auto_preset)
-    span = basis_span(model)
+    span = basis_span(auto_model)
     print(
         "basis span: share of each ideal correction Auto's basis can express over the cube "
         "(least over the low/middle/high amount)"
     )
-    if model.config.physical:
+    if auto_config.physical:
         print(
             "  calibration gates of the shipped Auto (0: direction not used): "
             + ", ".join(f"{k} {v:g}" for k, v in auto_preset.meta.get("calibration", {}).get("gates", {}).items())

@@ -95,13 +95,18 @@ def compose(first: LUT3D, then: LUT3D) -> LUT3D:
     return first.then(then).with_title(then.title or first.title)
 
 
+def predictor_view(model: AdaptiveLUT, pixels: np.ndarray) -> torch.Tensor:
+    """The small block-mean view (1, 3, h, w) of a photo that the model's predictor and range reading see."""
+    view = shrink_by_blocks(pixels, max(2 * model.config.predictor_size, model.config.range_size))
+    return to_tensor(view).clamp(0.0, 1.0)
+
+
 @torch.no_grad()
 def predict_lut(model: AdaptiveLUT, pixels: np.ndarray, title: str = "") -> LUT3D:
     """This photo's LUT: the predictor runs on a small square downsample of `pixels` (H x W x 3 in [0, 1])."""
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise InputError(f"expected an H x W x 3 image, got shape {pixels.shape}")
-    view = shrink_by_blocks(pixels, max(2 * model.config.predictor_size, model.config.range_size))
-    small = to_tensor(view).clamp(0.0, 1.0)
+    small = predictor_view(model, pixels)
     evidence = None
     if model.config.white_patch:  # from every pixel, or every n-th: a resize would blur the shelves away
         step = max(1, math.ceil(max(pixels.shape[:2]) / SHELF_VIEW))

@@ -93,9 +93,9 @@ def estimate_noise(
         a, b = _fit_line(kept)
         usable = table[:, 0] > min_snr * np.sqrt(np.maximum(a * table[:, 0] + b, 0.0))
     # Bins of exactly flat blocks (a crushed black, a clipped white, a synthetic fill) say nothing about noise.
-    measured = table[table[:, 1] > FLAT_VARIANCE]
-    if len(measured) >= 3 and not usable[table[:, 1] > FLAT_VARIANCE].all():
-        a, b = _fit_clipped(measured, *_bounded(a, b))  # bring the bins left out near black back, clip modelled
+    informative = table[:, 1] > FLAT_VARIANCE
+    if informative.sum() >= 3 and not usable[informative].all():
+        a, b = _fit_clipped(table[informative], *_bounded(a, b))  # the bins left out near black, clip modelled
     return NoiseModel(*_bounded(a, b))
 
 
@@ -123,19 +123,26 @@ def clipped_moments(level: np.ndarray, a: float, b: float, white: bool = True) -
 
     sigma = np.sqrt(np.maximum(a * level + b, 1e-20))
     low = -level / sigma
-    high = (1.0 - level) / sigma if white else np.full_like(level, np.inf)
-    inside = ndtr(high) - ndtr(low)
-    above = 1.0 - ndtr(high)
-    pdf_low = np.exp(-0.5 * low * low) / math.sqrt(2 * math.pi)
-    pdf_high = np.exp(-0.5 * high * high) / math.sqrt(2 * math.pi) if white else np.zeros_like(level)
+    below_top: np.ndarray | float = 1.0  # no clip at white: the upper cut at infinity
+    pdf_high: np.ndarray | float = 0.0
+    high_pdf_high: np.ndarray | float = 0.0
+    if white:
+        high = (1.0 - level) / sigma
+        below_top, pdf_high = ndtr(high), _normal_pdf(high)
+        high_pdf_high = high * pdf_high
+    inside, above, pdf_low = below_top - ndtr(low), 1.0 - below_top, _normal_pdf(low)
     mean = level * inside + sigma * (pdf_low - pdf_high) + above
     square = (
         level * level * inside
         + 2.0 * level * sigma * (pdf_low - pdf_high)
-        + sigma * sigma * (inside + low * pdf_low - (high * pdf_high if white else 0.0))
+        + sigma * sigma * (inside + low * pdf_low - high_pdf_high)
         + above
     )
     return mean, np.maximum(square - mean * mean, 1e-20)
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
 
 def _true_levels(means: np.ndarray, a: float, b: float) -> np.ndarray:
@@ -158,7 +165,7 @@ def _fit_clipped(table: np.ndarray, a: float, b: float) -> tuple[float, float]:
     in 78 % of the shots, from 70 %), and with it lifted blacks (one photo's black at 14 levels instead of 1)."""
     from scipy.optimize import least_squares
 
-    levels, variances = table[:, 0], np.maximum(table[:, 1], 1e-20)
+    levels, variances = table[:, 0], table[:, 1]  # every variance above FLAT_VARIANCE (the caller's choice)
 
     def residuals(log_ab: np.ndarray) -> np.ndarray:
         fa, fb = np.exp(log_ab)
